@@ -1,0 +1,285 @@
+"""Settings: defaults <- config.toml <- GITSERVER_<SECTION>_<KEY> environment.
+
+Built once at start by `load_settings()` and passed down. This is the only module that
+reads `os.environ`. Unknown keys and bad values raise `ConfigError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "GITSERVER_"
+# Handed to hook processes that git spawns, so they use exactly the settings of the server
+# that started them (including --host/--port given on the command line).
+SETTINGS_ENV = "GITSERVER_SETTINGS_JSON"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, unknown or malformed; str(exc) is one line."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""  # empty: derived from host and port
+    secret_key: str = field(default="", repr=False)
+    log_format: str = "text"
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    data_dir: Path = Path("./data")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    url: str = ""
+    embedded: bool = True
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class CheckerSettings:
+    fail_under: float = 8.0
+    timeout_s: int = 60
+    max_commits_per_push: int = 100
+    disable: tuple[str, ...] = ()
+    push_wait_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    backend: str = "file"
+    from_addr: str = "gitserver@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    max_file_bytes: int = 1048576
+    max_push_bytes: int = 104857600
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    checker: CheckerSettings = field(default_factory=CheckerSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.storage.data_dir
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.storage.data_dir / "repos"
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'gitserver.db'}"
+
+    @property
+    def queue_url(self) -> str:
+        return self.queue.url or f"sqlite:///{self.data_dir / 'queue.db'}"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), default=str)
+
+
+# Config-file / environment key -> dataclass field, where they differ.
+_KEY_ALIASES = {("mail", "from"): "from_addr"}
+_CHOICES = {
+    ("server", "log_format"): ("text", "json"),
+    ("mail", "backend"): ("file", "smtp", "console"),
+}
+
+
+_SECTIONS: dict[str, type] = {
+    "server": ServerSettings, "storage": StorageSettings, "database": DatabaseSettings,
+    "queue": QueueSettings, "checker": CheckerSettings, "mail": MailSettings,
+    "limits": LimitsSettings,
+}
+
+
+def _field_types(section: str) -> dict[str, str]:
+    return {f.name: str(f.type) for f in dataclasses.fields(_SECTIONS[section])}
+
+
+def _coerce(section: str, key: str, type_name: str, value: Any) -> Any:
+    where = f"{section}.{key}"
+    try:
+        if type_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if type_name == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if type_name == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if type_name == "Path":
+            return Path(str(value))
+        if type_name.startswith("tuple"):
+            if isinstance(value, str):
+                value = [v for v in (p.strip() for p in value.split(",")) if v]
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return tuple(value)
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"config: {where} = {value!r} is not a valid {type_name}") from None
+
+
+def _merge(values: dict[str, dict[str, Any]], source: Mapping[str, Any], origin: str) -> None:
+    for section, entries in source.items():
+        if section not in values:
+            raise ConfigError(f"{origin}: unknown section [{section}]; known: {', '.join(values)}")
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table of keys")
+        types = _field_types(section)
+        for key, value in entries.items():
+            name = _KEY_ALIASES.get((section, key), key)
+            if name not in types:
+                raise ConfigError(f"{origin}: unknown key {section}.{key}")
+            values[section][name] = _coerce(section, key, str(types[name]), value)
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    sections = sorted(_SECTIONS, key=len, reverse=True)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in (SETTINGS_ENV, "GITSERVER_CONFIG"):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        if rest.startswith("test_"):
+            continue  # GITSERVER_TEST_* belongs to the test suite, not the service
+        for section in sections:
+            if rest.startswith(section + "_"):
+                found.setdefault(section, {})[rest[len(section) + 1:]] = value
+                break
+        else:
+            raise ConfigError(f"environment: {name} names no config section")
+    return found
+
+
+def _validate(values: dict[str, dict[str, Any]]) -> None:
+    for (section, key), choices in _CHOICES.items():
+        if values[section][key] not in choices:
+            raise ConfigError(f"config: {section}.{key} = {values[section][key]!r}; "
+                              f"choose one of {', '.join(choices)}")
+    port = values["server"]["port"]
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"config: server.port = {port} is outside 0..65535")
+    if values["server"]["base_url"] and \
+            urlsplit(values["server"]["base_url"]).scheme not in ("http", "https"):
+        raise ConfigError("config: server.base_url must start with http:// or https://")
+    for section, key in (("queue", "workers"), ("checker", "timeout_s"),
+                         ("checker", "max_commits_per_push"), ("limits", "max_file_bytes"),
+                         ("limits", "max_push_bytes")):
+        if values[section][key] < 1:
+            raise ConfigError(f"config: {section}.{key} must be at least 1")
+    if not 0 <= values["checker"]["fail_under"] <= 10:
+        raise ConfigError("config: checker.fail_under must be between 0 and 10")
+    if values["checker"]["push_wait_s"] < 0:
+        raise ConfigError("config: checker.push_wait_s must be 0 (no wait) or more")
+    db_scheme = urlsplit(values["database"]["url"]).scheme
+    if values["database"]["url"] and db_scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError("config: database.url must be sqlite:///path or postgresql://...")
+    queue_scheme = urlsplit(values["queue"]["url"]).scheme
+    if values["queue"]["url"] and queue_scheme not in ("sqlite", "redis"):
+        raise ConfigError("config: queue.url must be sqlite:///path or redis://host:port/db")
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Generate the secret key once and keep it in the data dir (mode 0600)."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _build(values: dict[str, dict[str, Any]]) -> Settings:
+    return Settings(**{name: cls(**values[name]) for name, cls in _SECTIONS.items()})
+
+
+def load_settings(config_path: str | Path | None = None,
+                  environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Settings:
+    """Build the one Settings object; `overrides` are command-line flags (highest)."""
+    environ = os.environ if environ is None else environ
+    if SETTINGS_ENV in environ:
+        return settings_from_json(environ[SETTINGS_ENV])
+    values = {name: dataclasses.asdict(cls()) for name, cls in _SECTIONS.items()}
+    path = Path(config_path) if config_path else (
+        Path(environ["GITSERVER_CONFIG"]) if environ.get("GITSERVER_CONFIG") else None)
+    if path is None and Path("config.toml").is_file():
+        path = Path("config.toml")
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                _merge(values, tomllib.load(handle), str(path))
+        except FileNotFoundError:
+            raise ConfigError(f"config: {path} does not exist; set GITSERVER_CONFIG "
+                              "to an existing file or unset it") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _merge(values, _from_env(environ), "environment")
+    if overrides:
+        _merge(values, overrides, "command line")
+    _validate(values)
+    data_dir = values["storage"]["data_dir"].expanduser().resolve()
+    values["storage"]["data_dir"] = data_dir
+    if not values["server"]["secret_key"]:
+        values["server"]["secret_key"] = _secret_key(data_dir)
+    if not values["server"]["base_url"]:
+        host = values["server"]["host"]
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        values["server"]["base_url"] = f"http://{host}:{values['server']['port']}"
+    values["server"]["base_url"] = values["server"]["base_url"].rstrip("/")
+    return _build(values)
+
+
+def settings_from_json(text: str) -> Settings:
+    raw = json.loads(text)
+    values: dict[str, dict[str, Any]] = {}
+    for section, entries in raw.items():
+        types = _field_types(section)
+        values[section] = {k: _coerce(section, k, str(types[k]), v) for k, v in entries.items()}
+    return _build(values)
