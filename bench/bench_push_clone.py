@@ -1,0 +1,533 @@
+"""Push and clone times of gitserver next to git's own git-http-backend, plus push memory.
+
+Builds two work repos in a temporary directory:
+- corpus: the .py files of installed packages (real code nobody here wrote), in 5 commits;
+- 100 MB: 150 generated .py files of poorly compressible text, for the memory target.
+Then times `git push` (fresh empty repo per run) and `git clone --bare` with the real git
+CLI over file://, over git-http-backend behind a small CGI host (bench/cgi_host.py), and
+over `gitserver serve`, and samples the peak RSS of each server's process tree while the
+100 MB case is pushed. Prints a table with ratios and PASS/FAIL against the targets.
+
+Run from the repository root: .venv/bin/python -m bench.bench_push_clone [--runs 3]
+Exit status is 0 whatever the verdicts (it is a report); non-zero only if something broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+PACKAGES = (
+    "pylint", "astroid", "dulwich", "starlette", "uvicorn", "huey", "jinja2", "pygments",
+    "_pytest", "httpx", "httpcore", "anyio", "pip", "peewee.py", "playhouse", "isort",
+    "click", "aiosmtpd", "prometheus_client",
+)
+CORPUS_COMMITS = 5
+BIG_FILES = 150
+# 150 x 690 kB stays under limits.max_push_bytes (100 MiB) even if that counted file bytes.
+BIG_FILE_BYTES = 690_000
+MAX_FILE_BYTES = 1_048_576  # the server's per-file limit
+PUSH_RATIO_TARGET = 1.5
+CLONE_RATIO_TARGET = 2.0
+MEMORY_TARGET_MB = 100.0
+SAMPLE_INTERVAL_S = 0.02
+USER, PASSWORD = "alice", "password"
+CGI_HOST = Path(__file__).with_name("cgi_host.py")
+MB = 1_000_000
+
+
+class BenchError(Exception):
+    """Something the benchmark needs failed; str(exc) says what."""
+
+
+@dataclass
+class Case:
+    """A work repo to push: its name in the table, where it is, and how big."""
+
+    name: str
+    work: Path
+    files: int
+    size: int
+    pack: int
+
+
+@dataclass
+class Remote:
+    """One way to reach a server: a factory of fresh empty push targets, and its process."""
+
+    label: str
+    new_repo_url: Callable[[str], str]
+    process: subprocess.Popen[bytes] | None = None
+    pushed: dict[str, str] = field(default_factory=dict)  # case name -> URL of its last push
+
+
+@dataclass
+class Results:
+    """Median seconds by (action, case name, remote label); RSS (idle, peak) by label."""
+
+    seconds: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    peak_rss: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+# --- git -------------------------------------------------------------------------------
+
+def git_environ() -> dict[str, str]:
+    """The environment of every git (and server) process: no user config, no prompts."""
+    env = dict(os.environ)
+    env.update({
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "alice@example.com",
+        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "alice@example.com",
+    })
+    return env
+
+
+GIT_ENV = git_environ()
+
+
+def git(*args: str, cwd: Path | None = None) -> None:
+    """Run git quietly; BenchError with its stderr if it fails."""
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BenchError(f"git {' '.join(args[:2])} failed: {result.stderr.strip()[-800:]}")
+
+
+def timed_git(*args: str, cwd: Path | None = None) -> float:
+    """Run git; return the wall-clock seconds it took."""
+    start = time.perf_counter()
+    git(*args, cwd=cwd)
+    return time.perf_counter() - start
+
+
+def pack_bytes(repo: Path) -> int:
+    """Size of the packs of a (non-bare or bare) repo."""
+    return sum(path.stat().st_size for path in repo.glob("**/objects/pack/*.pack"))
+
+
+# --- corpora ---------------------------------------------------------------------------
+
+def is_acceptable(path: Path) -> bool:
+    """Would the server's push policy take this file (size, UTF-8, no NUL)?"""
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES or b"\0" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def corpus_files(site_packages: Path) -> list[Path]:
+    """The .py files of PACKAGES, relative to site_packages, in a stable order."""
+    found: list[Path] = []
+    for name in PACKAGES:
+        top = site_packages / name
+        candidates = [top] if top.is_file() else sorted(top.rglob("*.py"))
+        found += [p.relative_to(site_packages) for p in candidates
+                  if p.is_file() and not p.is_symlink() and is_acceptable(p)]
+    if not found:
+        raise BenchError(f"no .py files of {', '.join(PACKAGES)} in {site_packages}")
+    return found
+
+
+def build_corpus(work: Path, site_packages: Path) -> Case:
+    """Commit the corpus into work in CORPUS_COMMITS commits."""
+    files = corpus_files(site_packages)
+    git("init", "-q", "-b", "main", str(work))
+    size = 0
+    for number in range(CORPUS_COMMITS):
+        for relative in files[number::CORPUS_COMMITS]:
+            target = work / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(site_packages / relative, target)
+            size += target.stat().st_size
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", f"corpus part {number + 1} of {CORPUS_COMMITS}", cwd=work)
+    git("repack", "-adq", cwd=work)  # pushes then reuse packed data, as from a real clone
+    return Case("corpus", work, len(files), size, pack_bytes(work))
+
+
+def generated_module(rng: random.Random, size: int) -> bytes:
+    """Valid Python, valid UTF-8, poorly compressible: string constants of random text."""
+    # Printable ASCII without quote and backslash: ~6.5 bits per byte, deflate gains ~20%.
+    alphabet = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+    table = bytes(alphabet[i % len(alphabet)] for i in range(256))
+    lines = [b'"""Generated data module for the push benchmark."""\n']
+    written, number = len(lines[0]), 0
+    while written < size:
+        line = b'D%05d = "%b"\n' % (number, rng.randbytes(88).translate(table))
+        lines.append(line)
+        written += len(line)
+        number += 1
+    return b"".join(lines)
+
+
+def build_big(work: Path) -> Case:
+    """One commit of BIG_FILES generated modules."""
+    git("init", "-q", "-b", "main", str(work))
+    rng = random.Random(1234)
+    size = 0
+    for number in range(BIG_FILES):
+        path = work / "data" / f"module_{number:03d}.py"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(generated_module(rng, BIG_FILE_BYTES))
+        size += path.stat().st_size
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "generated data modules", cwd=work)
+    git("repack", "-adq", cwd=work)
+    return Case("big", work, BIG_FILES, size, pack_bytes(work))
+
+
+# --- process memory --------------------------------------------------------------------
+
+def process_tree(root: int) -> list[int]:
+    """root and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue  # exited while we looked
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of one process; 0 if it is gone or a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0  # a zombie has no VmRSS line
+
+
+def tree_rss(root: int) -> int:
+    """Summed RSS of root and its descendants (uvicorn, git, hooks)."""
+    return sum(rss_bytes(pid) for pid in process_tree(root))
+
+
+class PeakSampler:
+    """Samples the RSS of a process tree every SAMPLE_INTERVAL_S in a thread; keeps the peak."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, tree_rss(self.root))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self.root))
+            self._stop.wait(SAMPLE_INTERVAL_S)
+
+
+# --- servers ---------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A loopback port free right now: the port must be known before `gitserver serve` starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def file_remote(root: Path) -> Remote:
+    """Reference: git talking to a local git over file://, no HTTP at all."""
+    def new_repo_url(name: str) -> str:
+        git("init", "-q", "--bare", "-b", "main", str(root / f"{name}.git"))
+        return (root / f"{name}.git").as_uri()
+    return Remote("file://", new_repo_url)
+
+
+def cgi_remote(root: Path, log: Path) -> Remote:
+    """Start bench/cgi_host.py on a free port; it prints the port as its first line."""
+    root.mkdir(parents=True)
+    with log.open("wb") as errors:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with  # stopped in main
+            [sys.executable, str(CGI_HOST), "--root", str(root)],
+            stdout=subprocess.PIPE, stderr=errors, env=GIT_ENV)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.strip().isdigit():
+        stop(process)
+        raise BenchError(f"CGI host did not start: {log.read_text()[-800:]}")
+    base = f"http://bench:secret@127.0.0.1:{int(line)}"
+
+    def new_repo_url(name: str) -> str:
+        git("init", "-q", "--bare", "-b", "main", str(root / f"{name}.git"))
+        git("config", "http.receivepack", "true", cwd=root / f"{name}.git")
+        return f"{base}/{name}.git"
+    return Remote("git-http-backend", new_repo_url, process)
+
+
+def gitserver_environ(data_dir: Path) -> dict[str, str]:
+    """The environment of `gitserver serve` and `gitserver user add`."""
+    env = dict(GIT_ENV)
+    env.update({
+        "GITSERVER_STORAGE_DATA_DIR": str(data_dir),
+        "GITSERVER_CHECKER_PUSH_WAIT_S": "0",
+        # No embedded pylint workers: they would compete for the CPUs during the timings.
+        "GITSERVER_QUEUE_EMBEDDED": "false",
+    })
+    return env
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll /healthz until 200; BenchError if the server dies or takes over 60 s."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gitserver exited with {process.returncode}: "
+                             f"{log.read_text(errors='replace')[-800:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet
+        time.sleep(0.05)
+    stop(process)
+    raise BenchError(f"gitserver did not answer {url} within 60 s")
+
+
+def gitserver_remote(exe: Path, data_dir: Path, log: Path) -> Remote:
+    """Start `gitserver serve` on a free port, wait for /healthz, add the pushing user."""
+    env, port = gitserver_environ(data_dir), free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with  # stopped in main
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=output, stderr=subprocess.STDOUT, env=env, cwd=data_dir.parent)
+    base = f"http://{USER}:{PASSWORD}@127.0.0.1:{port}"
+    wait_healthy(f"http://127.0.0.1:{port}/healthz", process, log)
+    added = subprocess.run(
+        [str(exe), "user", "add", USER, f"{USER}@example.com"], input=f"{PASSWORD}\n",
+        env=env, cwd=data_dir.parent, capture_output=True, text=True, check=False)
+    if added.returncode != 0:
+        stop(process)
+        raise BenchError(f"gitserver user add failed: {added.stderr.strip()}")
+    # Push-to-create: the URL of a repo that does not exist yet is a fresh empty target.
+    return Remote("gitserver", lambda name: f"{base}/{USER}/{name}.git", process)
+
+
+def find_gitserver(given: Path | None) -> Path | None:
+    """The console script: given, or next to this Python (the venv's bin)."""
+    if given is not None:
+        return given
+    found = shutil.which("gitserver", path=str(Path(sys.executable).parent))
+    return Path(found) if found else None
+
+
+# --- measurements ----------------------------------------------------------------------
+
+def measure_push(remote: Remote, case: Case, runs: int) -> float:
+    """Median push time over runs, each into a fresh empty repo."""
+    times = []
+    for number in range(runs):
+        url = remote.new_repo_url(f"{case.name}-{number + 1}")
+        times.append(timed_git("push", "--quiet", url, "main", cwd=case.work))
+        remote.pushed[case.name] = url
+    return statistics.median(times)
+
+
+def measure_clone(remote: Remote, case: Case, scratch: Path, runs: int) -> float:
+    """Median `git clone --bare` time over runs, of the repo last pushed for case."""
+    times = []
+    for number in range(runs):
+        target = scratch / f"clone-{number + 1}.git"
+        times.append(timed_git("clone", "--quiet", "--bare", remote.pushed[case.name],
+                               str(target)))
+        shutil.rmtree(target)
+    return statistics.median(times)
+
+
+def measure_big_push(remote: Remote, case: Case, results: Results) -> None:
+    """One push of the big case, sampling the server's process tree if it has one."""
+    key = ("push", case.name, remote.label)
+    if remote.process is None:
+        results.seconds[key] = measure_push(remote, case, 1)
+        return
+    idle = tree_rss(remote.process.pid)
+    with PeakSampler(remote.process.pid) as sampler:
+        results.seconds[key] = measure_push(remote, case, 1)
+    results.peak_rss[remote.label] = (idle, sampler.peak)
+
+
+def measure_remote(remote: Remote, cases: dict[str, Case], scratch: Path, runs: int,
+                   results: Results) -> None:
+    """All timings of one remote: corpus push and clone, then the big push."""
+    corpus = cases["corpus"]
+    results.seconds[("push", "corpus", remote.label)] = measure_push(remote, corpus, runs)
+    results.seconds[("clone", "corpus", remote.label)] = measure_clone(
+        remote, corpus, scratch, runs)
+    measure_big_push(remote, cases["big"], results)
+
+
+# --- report ----------------------------------------------------------------------------
+
+TIMING_ROWS = (("push", "corpus", PUSH_RATIO_TARGET), ("clone", "corpus", CLONE_RATIO_TARGET),
+               ("push", "big", None))
+
+
+def seconds_text(seconds: float | None) -> str:
+    """Seconds for the table; n/a when that remote was not measured."""
+    return f"{seconds:6.2f} s" if seconds is not None else "   n/a  "
+
+
+def verdict(base: float | None, ours: float | None, target: float | None) -> str:
+    """The ratio gitserver / git-http-backend, and PASS or FAIL when there is a target."""
+    if base is None or ours is None:
+        return "ratio n/a"
+    ratio = ours / base
+    if target is None:
+        return f"ratio {ratio:4.2f}  (no target)"
+    return f"ratio {ratio:4.2f}  target <={target}  {'PASS' if ratio <= target else 'FAIL'}"
+
+
+def timing_lines(results: Results, cases: dict[str, Case]) -> list[str]:
+    """Two lines per row: gitserver against git-http-backend, then file:// for reference."""
+    lines = []
+    for action, case, target in TIMING_ROWS:
+        base, ours, local = (results.seconds.get((action, case, label))
+                             for label in ("git-http-backend", "gitserver", "file://"))
+        name = f"{action:<5} {case:<6} {cases[case].size / MB:5.1f} MB"
+        lines.append(f"{name}  git-http-backend {seconds_text(base)}  "
+                     f"gitserver {seconds_text(ours)}  {verdict(base, ours, target)}")
+        lines.append(f"{'':<{len(name)}}  file://          {seconds_text(local)}  (reference)")
+    return lines
+
+
+def memory_lines(results: Results, big: Case) -> list[str]:
+    """Peak RSS of each server's process tree during the big push; gitserver has a target."""
+    what = f"{big.size / MB:.0f} MB push (pack {big.pack / MB:.0f} MB)"
+    lines = []
+    for label in ("gitserver", "git-http-backend"):
+        if label not in results.peak_rss:
+            lines.append(f"memory: {what}, {label} not run")
+            continue
+        idle, peak = (value / MB for value in results.peak_rss[label])
+        text = f"memory: {what}, {label} tree peak RSS {peak:.0f} MB (idle {idle:.0f} MB)"
+        if label == "gitserver":
+            passed = "PASS" if peak <= MEMORY_TARGET_MB else "FAIL"
+            text += f"  target <={MEMORY_TARGET_MB:.0f} MB  {passed}"
+        lines.append(text)
+    return lines
+
+
+def print_report(results: Results, cases: dict[str, Case], runs: int) -> None:
+    """The whole report on stdout: what was measured, then the table."""
+    corpus, big = cases["corpus"], cases["big"]
+    print(f"corpus: {corpus.files} .py files of {', '.join(PACKAGES)}: "
+          f"{corpus.size / MB:.1f} MB in {CORPUS_COMMITS} commits, pack {corpus.pack / MB:.1f} MB")
+    print(f"big: {big.files} generated .py files: {big.size / MB:.1f} MB in 1 commit, "
+          f"pack {big.pack / MB:.1f} MB")
+    print(f"corpus push and clone: median of {runs} runs; big push: 1 run; fresh empty repo "
+          "per push; clone is `git clone --bare`; MB = 10^6 bytes")
+    if "gitserver" in results.peak_rss:
+        print("gitserver ran with queue.embedded=false and checker.push_wait_s=0: "
+              "no pylint workers competed for the 2 CPUs")
+    for line in timing_lines(results, cases) + memory_lines(results, big):
+        print(line)
+
+
+# --- main ------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per corpus timing (median)")
+    parser.add_argument("--gitserver", type=Path, help="the gitserver console script "
+                        "(default: next to this Python)")
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="measure file:// and git-http-backend only")
+    parser.add_argument("--site-packages", type=Path,
+                        default=Path(sysconfig.get_paths()["purelib"]))
+    return parser.parse_args(argv)
+
+
+def run_bench(args: argparse.Namespace, tmp: Path) -> None:
+    """Build the cases, start the servers, measure, stop the servers, print the report."""
+    exe = None if args.baseline_only else find_gitserver(args.gitserver)
+    if not args.baseline_only and exe is None:
+        raise BenchError("no gitserver console script next to this Python "
+                         "(pip install -e . first, or --gitserver PATH, or --baseline-only)")
+    cases = {"corpus": build_corpus(tmp / "work-corpus", args.site_packages),
+             "big": build_big(tmp / "work-big")}
+    results = Results()
+    remotes = [file_remote(tmp / "file-root"),
+               cgi_remote(tmp / "cgi-root", tmp / "cgi-host.log")]
+    try:
+        if exe is not None:
+            (tmp / "gitserver-data").mkdir()
+            remotes.append(gitserver_remote(exe, tmp / "gitserver-data", tmp / "gitserver.log"))
+        for remote in remotes:
+            measure_remote(remote, cases, tmp, args.runs, results)
+    finally:
+        for remote in remotes:
+            if remote.process is not None:
+                stop(remote.process)
+    print_report(results, cases, args.runs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench in a temporary directory; 1 (and one line) if it broke."""
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-push-clone-") as tmp:
+        try:
+            run_bench(args, Path(tmp))
+        except BenchError as exc:
+            print(f"bench_push_clone: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
