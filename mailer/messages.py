@@ -163,7 +163,7 @@ def report_message_id(report_id: str, base_url: str) -> str:
 
 def build_report(report: PushReport, *, from_addr: str, base_url: str) -> EmailMessage:
     """The push report: one mail to the pusher once every check of the push is final."""
-    short_sha = report.sha[:SHORT_SHA_LENGTH]
+    short_sha = clean_line(report.sha)[:SHORT_SHA_LENGTH]
     subject = _shorten(clean_line(report.subject.split("\n", 1)[0]), MAX_SUBJECT_CHARS)
     files = sorted((_file_view(f) for f in report.files),
                    key=lambda f: (STATE_ORDER.get(f.state, len(STATE_ORDER)), f.path))
@@ -192,8 +192,7 @@ def build_report(report: PushReport, *, from_addr: str, base_url: str) -> EmailM
         template="report", context=context, headers=headers)
 
 
-# Keyword-only arguments, one per field of the mail; a parameter object would only rename them.
-# pylint: disable-next=too-many-arguments
+# pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
 def build_activation(*, to_addr: str, username: str, link: str, from_addr: str,
                      base_url: str, valid_hours: int = 24) -> EmailMessage:
     """The mail with the `{base_url}/activate/{key}` link sent after /register."""
@@ -206,8 +205,7 @@ def build_activation(*, to_addr: str, username: str, link: str, from_addr: str,
         template="activation", context=context)
 
 
-# Keyword-only arguments, one per field of the mail; a parameter object would only rename them.
-# pylint: disable-next=too-many-arguments
+# pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
 def build_address_taken_notice(*, to_addr: str, username: str, from_addr: str, base_url: str,
                                reset_url: str = "") -> EmailMessage:
     """Mailed to the owner of an address someone tried to register again.
@@ -224,8 +222,7 @@ def build_address_taken_notice(*, to_addr: str, username: str, from_addr: str, b
         template="address_taken", context=context)
 
 
-# Keyword-only arguments, one per field of the mail; a parameter object would only rename them.
-# pylint: disable-next=too-many-arguments
+# pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
 def _compose(*, subject: str, from_addr: str, to: Address, message_id: str, template: str,
              context: Mapping[str, Any], headers: Mapping[str, str] | None = None
              ) -> EmailMessage:

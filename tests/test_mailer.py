@@ -12,6 +12,7 @@ import ssl
 import stat
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -277,6 +278,15 @@ def test_file_backend_adds_each_message_id_once(tmp_path: Path):
     other = build_report(_report(report_id="43"), from_addr=FROM, base_url=BASE_URL)
     send(other, mail=settings, data_dir=tmp_path)
     assert len(mailbox.Maildir(maildir_path(tmp_path), create=False)) == 2
+
+
+def test_file_backend_concurrent_deliveries_of_one_mail_leave_one_copy(tmp_path: Path):
+    message = build_report(_report(), from_addr=FROM, base_url=BASE_URL)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: send(message, mail=_file_settings(), data_dir=tmp_path),
+                      range(16)))
+    assert len(mailbox.Maildir(maildir_path(tmp_path), create=False)) == 1
+    assert not any((maildir_path(tmp_path) / "tmp").iterdir())  # no half-written leftovers
 
 
 def test_file_backend_unwritable_maildir_is_a_mail_error(tmp_path: Path):
