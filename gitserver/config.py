@@ -11,9 +11,10 @@ import json
 import os
 import secrets
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "GITSERVER_"
@@ -127,39 +128,55 @@ def _field_types(section: str) -> dict[str, str]:
     return {f.name: str(f.type) for f in dataclasses.fields(_SECTIONS[section])}
 
 
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return float(value)
+
+
+def _to_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in (p.strip() for p in value.split(",")) if v]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(value)
+    return tuple(value)
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError(value)
+    return str(value)
+
+
+_COERCERS: dict[str, Callable[[Any], Any]] = {
+    "bool": _to_bool, "int": _to_int, "float": _to_float, "Path": lambda v: Path(_to_str(v)),
+    "tuple[str, ...]": _to_tuple, "str": _to_str,
+}
+
+
 def _coerce(section: str, key: str, type_name: str, value: Any) -> Any:
-    where = f"{section}.{key}"
     try:
-        if type_name == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if type_name == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if type_name == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if type_name == "Path":
-            return Path(str(value))
-        if type_name.startswith("tuple"):
-            if isinstance(value, str):
-                value = [v for v in (p.strip() for p in value.split(",")) if v]
-            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-                raise ValueError
-            return tuple(value)
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ValueError
-        return str(value)
+        return _COERCERS[type_name](value)
     except (TypeError, ValueError):
-        raise ConfigError(f"config: {where} = {value!r} is not a valid {type_name}") from None
+        raise ConfigError(f"config: {section}.{key} = {value!r} is not a valid "
+                          f"{type_name.replace('tuple[str, ...]', 'list of strings')}") from None
 
 
 def _merge(values: dict[str, dict[str, Any]], source: Mapping[str, Any], origin: str) -> None:

@@ -1,0 +1,49 @@
+"""create_app(settings) -> the Starlette application: git over HTTP, API and pages."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from .auth import Authenticator
+from .config import Settings
+from .git_http import GitHttp
+from .models import database, init_db
+from .schema import migrate
+
+logger = logging.getLogger(__name__)
+
+
+def healthz(_request: Request) -> Response:
+    """200 when the database answers (a plain sync endpoint: Starlette runs it in a thread)."""
+    database.execute_sql("SELECT 1")
+    return PlainTextResponse("ok\n")
+
+
+def create_app(settings: Settings) -> Starlette:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    init_db(settings.database_url)
+    migrate()
+    git = GitHttp(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if not database.is_closed():
+            database.close()
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/{owner}/{repo}/info/refs", git.info_refs),
+        Route("/{owner}/{repo}/{service:str}", git.rpc, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings.server.secret_key)
+    return app

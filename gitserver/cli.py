@@ -1,0 +1,130 @@
+"""The `gitserver` command: serve, worker, user add, token create. Sets up logging."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+
+logger = logging.getLogger("gitserver")
+
+
+class CliError(Exception):
+    """Shown as one line on stderr; exit code 1."""
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.server.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise CliError("the passwords differ; run the command again")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    from .accounts import AccountError, create_user  # pylint: disable=import-outside-toplevel
+    from .models import init_db  # pylint: disable=import-outside-toplevel
+    from .schema import migrate  # pylint: disable=import-outside-toplevel
+    init_db(settings.database_url)
+    migrate()
+    try:
+        user = create_user(args.username, args.email, _read_password(), active=True)
+    except AccountError as exc:
+        raise CliError(str(exc)) from None
+    print(f"created user {user.username} <{user.email}>")
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
+    from .auth import create_token  # pylint: disable=import-outside-toplevel
+    from .models import User, init_db  # pylint: disable=import-outside-toplevel
+    from .schema import migrate  # pylint: disable=import-outside-toplevel
+    init_db(settings.database_url)
+    migrate()
+    user = User.get_or_none(User.username == args.username.lower())
+    if user is None:
+        raise CliError(f"no user named {args.username!r}; create it with `gitserver user add`")
+    print(create_token(user, args.name))
+
+
+def cmd_serve(settings: Settings, _args: argparse.Namespace) -> None:
+    from .server import serve  # pylint: disable=import-outside-toplevel
+    serve(settings)
+
+
+def cmd_worker(settings: Settings, _args: argparse.Namespace) -> None:
+    from .server import run_worker  # pylint: disable=import-outside-toplevel
+    run_worker(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gitserver", description="A git push service that checks Python code with pylint.")
+    parser.add_argument("--version", action="version", version=f"gitserver {__version__}")
+    parser.add_argument("--config", help="path of config.toml (default: $GITSERVER_CONFIG, "
+                        "else ./config.toml if present)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="web + git over HTTP (+ workers when embedded)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run the check and mail workers alone")
+    worker.set_defaults(func=cmd_worker)
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION")
+    add = user.add_parser("add", help="add an active user; password from stdin's first line")
+    add.add_argument("username")
+    add.add_argument("email")
+    add.set_defaults(func=cmd_user_add)
+    token = sub.add_parser("token", help="manage access tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION")
+    create = token.add_parser("create", help="print a new access token once")
+    create.add_argument("username")
+    create.add_argument("--name", default="cli")
+    create.set_defaults(func=cmd_token_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, dict[str, object]] = {}
+    if getattr(args, "host", None):
+        overrides.setdefault("server", {})["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides.setdefault("server", {})["port"] = args.port
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+        setup_logging(settings)
+        args.func(settings, args)
+    except (ConfigError, CliError) as exc:
+        print(f"gitserver: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""peewee models and the database they are bound to (`init_db(url)`).
+
+The database is a `DatabaseProxy` bound once at start from `database.url`: SQLite (WAL, busy
+timeout, foreign keys) by default, PostgreSQL for scale-out. Schema creation and upgrades live in
+`gitserver.schema`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+from playhouse.db_url import connect
+
+database = DatabaseProxy()
+
+CHANGE_ADDED = "added"
+CHANGE_MODIFIED = "modified"
+CHANGE_DELETED = "deleted"
+CHANGE_UNCHANGED = "unchanged"
+
+STATE_PENDING = "pending"
+STATE_SUCCESS = "success"
+STATE_FAILURE = "failure"
+STATE_ERROR = "error"
+FINAL_STATES = (STATE_SUCCESS, STATE_FAILURE, STATE_ERROR)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, the one timestamp convention of the database."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    username = CharField(max_length=39, unique=True)
+    email = CharField(max_length=254, unique=True)
+    password_hash = CharField(max_length=255)
+    is_active = BooleanField(default=False)
+    # all | failures | off: which push reports this user gets by mail
+    mail_reports = CharField(max_length=16, default="all")
+    created_at = DateTimeField(default=utcnow)
+
+
+class Token(BaseModel):
+    """An access token; only its SHA-256 is stored (tokens are 160+ random bits)."""
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+
+class Repo(BaseModel):
+    owner = ForeignKeyField(User, backref="repos", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    private = BooleanField(default=True)
+    default_branch = CharField(max_length=255, default="main")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("owner", "name"), True),)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.username}/{self.name}"
+
+
+class Push(BaseModel):
+    """One accepted `git push` (or browser commit): what moved, who did it, its report mail."""
+    repo = ForeignKeyField(Repo, backref="pushes", on_delete="CASCADE")
+    pusher = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    ref_updates = TextField(default="[]")  # JSON [[ref, old, new], ...]
+    created_at = DateTimeField(default=utcnow)
+    reported_at = DateTimeField(null=True)
+    report_state = CharField(max_length=16, default="")  # "" | queued | sent | skipped
+
+    @property
+    def updates(self) -> list[tuple[str, str, str]]:
+        return [tuple(u) for u in json.loads(self.ref_updates)]
+
+
+class Commit(BaseModel):
+    repo = ForeignKeyField(Repo, backref="commits", on_delete="CASCADE")
+    sha = CharField(max_length=64)
+    parent_sha = CharField(max_length=64, null=True)  # first parent
+    message = TextField()
+    author_name = CharField(max_length=255)
+    author_email = CharField(max_length=255)
+    authored_at = DateTimeField()
+    committed_at = DateTimeField()
+    push = ForeignKeyField(Push, null=True, backref="commits", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("repo", "sha"), True), (("repo", "committed_at"), False))
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0].strip()
+
+
+class FileVersion(BaseModel):
+    """A .py file added, modified or deleted by a commit, relative to its first parent."""
+    commit = ForeignKeyField(Commit, backref="files", on_delete="CASCADE")
+    path = CharField(max_length=4096)
+    blob_sha = CharField(max_length=64, null=True)  # None when deleted
+    change = CharField(max_length=16)
+
+    class Meta:
+        indexes = ((("commit", "path"), True),)
+
+
+class Check(BaseModel):
+    """One pylint check of one file of one commit. Every check is kept: the file's check log."""
+    repo = ForeignKeyField(Repo, on_delete="CASCADE")
+    commit = ForeignKeyField(Commit, backref="checks", on_delete="CASCADE")
+    push = ForeignKeyField(Push, null=True, backref="checks", on_delete="SET NULL")
+    path = CharField(max_length=4096)
+    blob_sha = CharField(max_length=64)
+    change = CharField(max_length=16)  # added | modified | unchanged
+    state = CharField(max_length=16, default=STATE_PENDING)
+    score = FloatField(null=True)
+    duration_ms = IntegerField(null=True)
+    messages = TextField(default="[]")  # JSON list of message objects (contract shape)
+    error = TextField(null=True)
+    settings_fp = CharField(max_length=64)
+    reused = BooleanField(default=False)  # result copied from an identical blob's check
+    created_at = DateTimeField(default=utcnow)
+    checked_at = DateTimeField(null=True)
+    emailed_at = DateTimeField(null=True)
+    # At-least-once delivery: a worker leases a pending check; an expired lease is requeued.
+    lease_until = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("commit", "path"), True),
+            (("blob_sha", "settings_fp", "state"), False),
+            (("state", "lease_until"), False),
+            (("repo", "path"), False),
+        )
+
+    @property
+    def message_list(self) -> list[dict[str, Any]]:
+        return json.loads(self.messages)
+
+
+class SchemaVersion(BaseModel):
+    version = BigIntegerField()
+    applied_at = DateTimeField(default=utcnow)
+
+
+ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, SchemaVersion)
+
+
+def init_db(url: str) -> Any:
+    """Bind the proxy to the database at `url` and return it."""
+    if url.startswith("sqlite"):
+        db = connect(url, pragmas={
+            "journal_mode": "wal",
+            "busy_timeout": 10000,
+            "foreign_keys": 1,
+            "synchronous": "normal",
+        }, timeout=10)
+    else:
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        # Pooled connections: one per thread, returned on close, reconnected when stale.
+        db = connect(url.replace("postgresql://", "postgresql+pool://", 1),
+                     max_connections=32, stale_timeout=300, autorollback=True)
+    database.initialize(db)
+    return db

@@ -1,0 +1,1 @@
+"""Receive hooks git runs for every push: policy (pre-receive), record (post-receive)."""

@@ -1,0 +1,72 @@
+"""pre-receive: refuse the whole push when any new commit breaks the policy.
+
+git runs this with the pushed objects in a quarantine directory (GIT_QUARANTINE_PATH) and moves
+no ref until it exits 0; when it exits non-zero git deletes the quarantine, so the objects of a
+rejected push never become reachable, and the pusher sees `! [remote rejected]` for every ref.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dulwich.object_store import DiskObjectStore, OverlayObjectStore
+
+from gitserver.config import load_settings
+
+from .policy import PolicyChecker, Violation
+from .updates import read_updates, say
+
+_FIX = ("Fix it, then rewrite the commits that carry it: `git commit --amend` for the last "
+        "commit, `git rebase -i <sha>~1` for an older one; then push again.")
+
+
+def collect_violations(git_dir: Path, quarantine: Path | None, max_file_bytes: int,
+                       updates: list) -> list[Violation | str]:
+    main = DiskObjectStore(git_dir / "objects")
+    if quarantine is not None:
+        new_store = DiskObjectStore(quarantine)
+        store = OverlayObjectStore([new_store, main])
+        def is_new(sha: bytes) -> bool:
+            return sha in new_store
+    else:  # no quarantine (git < 2.13): treat every object as new, which is safe but slower
+        store = main
+        def is_new(_sha: bytes) -> bool:
+            return True
+    checker = PolicyChecker(store, is_new, max_file_bytes)
+    problems: list[Violation | str] = []
+    tips = []
+    for update in updates:
+        if update.deleted:
+            continue
+        problem = checker.ref_problem(update.ref, update.new.encode())
+        if problem:
+            problems.append(problem)
+        else:
+            tips.append(update.new.encode())
+    for commit in checker.new_commits(tips):
+        problems.extend(checker.check_commit(commit))
+    return problems
+
+
+def main() -> int:
+    settings = load_settings()
+    updates = read_updates()
+    quarantine = os.environ.get("GIT_QUARANTINE_PATH")
+    problems = collect_violations(Path(os.environ.get("GIT_DIR", ".")),
+                                  Path(quarantine) if quarantine else None,
+                                  settings.limits.max_file_bytes, updates)
+    if not problems:
+        return 0
+    count = len(problems)
+    say(f"Push rejected: {count} problem{'s' if count != 1 else ''} with the push policy "
+        "(this server accepts Python source files only). Nothing was changed.")
+    for problem in problems:
+        say(problem.line() if isinstance(problem, Violation) else f"  {problem}")
+    say(_FIX)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
