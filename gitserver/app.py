@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ def healthz(_request: Request) -> Response:
     return PlainTextResponse("ok\n")
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     init_db(settings.database_url)
     migrate()
@@ -34,9 +35,18 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        if not database.is_closed():
-            database.close()
+        workers = None
+        if embedded_workers:
+            from checker.consumer import Workers  # pylint: disable=import-outside-toplevel
+            workers = Workers(settings)
+            workers.start()
+        try:
+            yield
+        finally:
+            if workers is not None:
+                await asyncio.to_thread(workers.stop)
+            if not database.is_closed():
+                database.close()
 
     routes = [
         Route("/healthz", healthz),

@@ -92,7 +92,9 @@ class Push(BaseModel):
     ref_updates = TextField(default="[]")  # JSON [[ref, old, new], ...]
     created_at = DateTimeField(default=utcnow)
     reported_at = DateTimeField(null=True)
-    report_state = CharField(max_length=16, default="")  # "" | queued | sent | skipped
+    # "" | queued | sent | skipped | failed
+    report_state = CharField(max_length=16, default="")
+    report_attempts = IntegerField(default=0)
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:
@@ -150,6 +152,8 @@ class Check(BaseModel):
     emailed_at = DateTimeField(null=True)
     # At-least-once delivery: a worker leases a pending check; an expired lease is requeued.
     lease_until = DateTimeField(null=True)
+    lease_owner = CharField(max_length=64, null=True)
+    queued_at = DateTimeField(default=utcnow)
     attempts = IntegerField(default=0)
 
     class Meta:

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 def serve(settings: Settings) -> None:
-    app = create_app(settings)
+    app = create_app(settings, embedded_workers=settings.queue.embedded)
     config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                             log_config=None, access_log=False, timeout_graceful_shutdown=30,
                             server_header=False)
@@ -23,4 +23,11 @@ def serve(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    raise NotImplementedError(f"workers are not built yet ({settings.queue_url})")
+    from checker.consumer import Workers  # pylint: disable=import-outside-toplevel
+    from .models import init_db  # pylint: disable=import-outside-toplevel
+    from .schema import migrate  # pylint: disable=import-outside-toplevel
+    init_db(settings.database_url)
+    migrate()
+    logger.info("gitserver worker: %d threads on %s", settings.queue.workers,
+                settings.queue_url.split("@")[-1])
+    Workers(settings).run()

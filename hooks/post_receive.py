@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from dulwich.repo import Repo as GitRepo
@@ -15,8 +16,13 @@ from dulwich.repo import Repo as GitRepo
 from gitserver.config import Settings, load_settings
 from gitserver.models import Repo, init_db
 
+from checker.queue import create_huey
+from checker.schedule import commits_to_check, current_fingerprint, schedule_commit
+from checker.tasks import claim_report, register_tasks
+
 from .record import RecordedPush, record_push
 from .updates import RefUpdate, read_updates, say
+from .verdict import budget, verdict_lines, wait_for, worth_waiting
 
 
 def status_url(settings: Settings, repo: Repo, sha: str) -> str:
@@ -37,10 +43,46 @@ def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> No
     Repo.update(default_branch=branch).where(Repo.id == repo.id).execute()
 
 
-def report(settings: Settings, repo: Repo, recorded: RecordedPush) -> None:
+def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush) -> dict[int, int]:
+    """Create check rows and enqueue them; return commit id -> pending files for the tips."""
+    tasks = register_tasks(create_huey(settings), settings)
+    fingerprint = current_fingerprint(settings)
+    tip_ids = {commit.id for _, commit in recorded.tips}
+    pending: dict[int, int] = {}
+    chosen = commits_to_check([c for _, c in recorded.tips], recorded.new_commits,
+                              settings.checker.max_commits_per_push)
+    for commit in chosen:
+        count = schedule_commit(git, recorded.push, commit, fingerprint)
+        if count:
+            tasks.check_commit(commit.id)
+        if commit.id in tip_ids:
+            pending[commit.id] = count
+    if recorded.tips and claim_report(recorded.push.id):
+        tasks.send_report(recorded.push.id)  # every result was reused: report at once
+    return pending
+
+
+def report(settings: Settings, repo: Repo, recorded: RecordedPush,
+           pending: dict[int, int]) -> None:
+    if not recorded.tips:
+        return
+    tips = [commit for _, commit in recorded.tips]
+    waited = False
+    if worth_waiting(settings, sum(pending.values())):
+        waited = wait_for(tips, time.monotonic() + settings.checker.push_wait_s)
+    lines_left = budget()
     for ref, commit in recorded.tips:
         name = ref.rsplit("/", 1)[-1] if ref.startswith(("refs/heads/", "refs/tags/")) else ref
-        say(f"{name} {commit.sha[:7]}: checks at {status_url(settings, repo, commit.sha)}")
+        url = status_url(settings, repo, commit.sha)
+        if waited:
+            for line in verdict_lines(name, commit, url, lines_left):
+                say(line)
+        elif settings.checker.push_wait_s <= 0:
+            say(f"{name} {commit.sha[:7]}: {url}")
+        else:
+            say(f"{name} {commit.sha[:7]}: checks are still running; the results will be at")
+            say(f"  {url}")
+            say("  and in your report mail.")
 
 
 def main() -> int:
@@ -52,7 +94,8 @@ def main() -> int:
     git = GitRepo(os.environ.get("GIT_DIR", str(Path.cwd())))
     fix_default_branch(repo, git, updates)
     recorded = record_push(repo, git, int(pusher) if pusher else None, updates)
-    report(settings, repo, recorded)
+    pending = schedule(settings, git, recorded)
+    report(settings, repo, recorded, pending)
     return 0
 
 

@@ -1,0 +1,195 @@
+"""Huey tasks: check a commit's pending files; requeue what dead workers left; report a push.
+
+At-least-once on top of Huey: the work itself lives in the database, one `Check` row per file.
+A worker leases the pending rows of a commit (`lease_owner`, `lease_until`) before it lints them,
+renews the lease after each file and writes each result only while it still holds the lease.
+A worker killed mid-check (`kill -9`) leaves rows whose lease runs out; the requeuer, a thread in
+every process that runs workers, enqueues their commit again. A duplicate delivery finds nothing
+left to lease and does nothing, so a file never gets two results for one commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from huey import Huey
+
+from gitserver.config import Settings
+from gitserver.models import (STATE_ERROR, STATE_PENDING, Check, Commit, Push,
+                              utcnow)
+from gitserver.repos import repo_path
+
+from .runner import FileResult, LintRunner
+from .schedule import current_fingerprint, reusable_results
+from .tree import materialise_py_files
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # a file whose check killed its worker this often is marked `error`
+_LEASE_MARGIN_S = 15
+_STALE_QUEUE_S = 300  # a pending row nobody leased for this long lost its task: requeue it
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """The task wrappers of one Huey instance: calling one enqueues it."""
+    huey: Huey
+    check_commit: Callable[[int], object]
+    send_report: Callable[[int], object]
+
+
+class CheckWorker:
+    """What the tasks need in a worker process: settings and one warm LintRunner per thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.fingerprint = current_fingerprint(settings)
+        self._local = threading.local()
+        self._runners: list[LintRunner] = []
+        self._lock = threading.Lock()
+
+    def runner(self) -> LintRunner:
+        runner = getattr(self._local, "runner", None)
+        if runner is None:
+            checker = self.settings.checker
+            runner = LintRunner(disable=checker.disable, fail_under=checker.fail_under,
+                                timeout_s=checker.timeout_s)
+            self._local.runner = runner
+            with self._lock:
+                self._runners.append(runner)
+        return runner
+
+    def close(self) -> None:
+        with self._lock:
+            for runner in self._runners:
+                runner.close()
+            self._runners.clear()
+
+    def lease_delta(self) -> timedelta:
+        return timedelta(seconds=self.settings.checker.timeout_s + _LEASE_MARGIN_S)
+
+    def check_commit(self, commit_id: int) -> set[int]:
+        """Lint the commit's pending files; return the ids of the pushes they belong to."""
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        now = utcnow()
+        Check.update(lease_owner=owner, lease_until=now + self.lease_delta(),
+                     attempts=Check.attempts + 1).where(
+            (Check.commit == commit_id) & (Check.state == STATE_PENDING)
+            & (Check.lease_until.is_null() | (Check.lease_until < now))).execute()
+        claimed = list(Check.select().where((Check.lease_owner == owner)
+                                            & (Check.state == STATE_PENDING)))
+        if not claimed:
+            return set()
+        todo = self._finish_known(claimed, owner)
+        if todo:
+            self._lint(commit_id, todo, owner)
+        return {c.push_id for c in claimed if c.push_id}
+
+    def _finish_known(self, claimed: list[Check], owner: str) -> list[Check]:
+        """Settle rows whose blob got a result meanwhile, or that crashed workers too often."""
+        reuse = reusable_results((c.blob_sha for c in claimed), self.fingerprint)
+        todo = []
+        for check in claimed:
+            previous = reuse.get(check.blob_sha)
+            if previous is not None:
+                _store(check, owner, state=previous.state, score=previous.score,
+                       duration_ms=previous.duration_ms, messages=previous.messages,
+                       error=previous.error, checked_at=previous.checked_at, reused=True)
+            elif check.attempts > MAX_ATTEMPTS:
+                _store(check, owner, state=STATE_ERROR, score=None, messages="[]",
+                       error=f"the checker stopped {MAX_ATTEMPTS} times while checking this "
+                             "file; it was not checked. Simplify the file and push again.",
+                       checked_at=utcnow())
+            else:
+                todo.append(check)
+        return todo
+
+    def _lint(self, commit_id: int, todo: list[Check], owner: str) -> None:
+        commit = Commit.get_by_id(commit_id)
+        path = repo_path(self.settings.repos_dir, commit.repo.owner.username, commit.repo.name)
+        by_path = {c.path: c for c in todo}
+        with tempfile.TemporaryDirectory(prefix="gitserver-tree-") as tmp:
+            root = Path(tmp) / "src"
+            root.mkdir()
+            materialise_py_files(path, commit.sha, root)
+            for result in self.runner().check_files(root, sorted(by_path)):
+                _store_result(by_path[result.path], owner, result)
+                Check.update(lease_until=utcnow() + self.lease_delta()).where(
+                    (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
+
+
+def _store_result(check: Check, owner: str, result: FileResult) -> None:
+    messages = json.dumps([asdict(m) for m in result.messages])
+    _store(check, owner, state=result.state, score=result.score, messages=messages,
+           duration_ms=result.duration_ms, error=result.error, checked_at=utcnow())
+
+
+def _store(check: Check, owner: str, **values: object) -> None:
+    """Write a result only while this worker still holds the row's lease."""
+    Check.update(lease_until=None, **values).where(
+        (Check.id == check.id) & (Check.lease_owner == owner)
+        & (Check.state == STATE_PENDING)).execute()
+
+
+def push_is_final(push_id: int) -> bool:
+    return not Check.select().where((Check.push == push_id)
+                                    & (Check.state == STATE_PENDING)).exists()
+
+
+def claim_report(push_id: int) -> bool:
+    """True for exactly one caller once every check of the push is final."""
+    if not push_is_final(push_id):
+        return False
+    return Push.update(report_state="queued").where(
+        (Push.id == push_id) & (Push.report_state == "")).execute() == 1
+
+
+def requeue_lost_work(tasks: Tasks) -> int:
+    """Enqueue again the commits whose checks lost their worker or their task; return count."""
+    now = utcnow()
+    expired = {c.commit_id for c in Check.select(Check.commit).where(
+        (Check.state == STATE_PENDING) & (Check.lease_until < now)).distinct()}
+    stale = {c.commit_id for c in Check.select(Check.commit).where(
+        (Check.state == STATE_PENDING) & Check.lease_until.is_null()
+        & (Check.queued_at < now - timedelta(seconds=_STALE_QUEUE_S))).distinct()}
+    for commit_id in sorted(expired | stale):
+        Check.update(queued_at=now).where((Check.commit == commit_id)
+                                          & (Check.state == STATE_PENDING)).execute()
+        logger.warning("requeueing the checks of commit %d (worker lost)", commit_id)
+        tasks.check_commit(commit_id)
+    lost_reports = Push.select(Push.id).where(
+        (Push.report_state == "queued") & Push.reported_at.is_null()
+        & (Push.created_at < now - timedelta(seconds=_STALE_QUEUE_S)))
+    for push in lost_reports:
+        tasks.send_report(push.id)
+    return len(expired | stale)
+
+
+def register_tasks(huey: Huey, settings: Settings,
+                   worker: CheckWorker | None = None) -> Tasks:
+    """Register our tasks on `huey`. Enqueuers (hooks, web) pass no worker; consumers do."""
+    # Imported here: the mail side is only needed where reports are sent.
+    from mailer.tasks import send_push_report  # pylint: disable=import-outside-toplevel
+
+    def check_commit(commit_id: int) -> None:
+        assert worker is not None, "check_commit runs in a worker"
+        for push_id in worker.check_commit(commit_id):
+            if claim_report(push_id):
+                report_task(push_id)
+
+    def send_report(push_id: int) -> None:
+        send_push_report(settings, push_id)
+
+    check_task = huey.task(name="check_commit", retries=2, retry_delay=5)(check_commit)
+    report_task = huey.task(name="send_report", retries=20, retry_delay=30)(send_report)
+    return Tasks(huey=huey, check_commit=check_task, send_report=report_task)

@@ -1,0 +1,92 @@
+"""The lint verdict in the push itself: wait briefly for the tips' checks and print them.
+
+The rule for waiting: only when the files left to lint could be done within
+`checker.push_wait_s` by the configured workers at the recent mean check time (so a first push
+of hundreds of files does not wait at all). The wait polls the database with plain reads: it
+holds no lock, no worker slot and no transaction, and if the client disconnects the checks and
+the report mail go on without it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from peewee import fn
+
+from gitserver.config import Settings
+from gitserver.models import STATE_PENDING, STATE_SUCCESS, Check, Commit
+
+MAX_MESSAGE_LINES = 20
+_POLL_S = 0.03
+_DEFAULT_CHECK_S = 0.15  # warm pylint on a small file, before any check has been timed here
+_QUEUE_LATENCY_S = 0.15
+
+
+def mean_check_seconds() -> float:
+    recent = (Check.select(Check.duration_ms).where(
+        Check.duration_ms.is_null(False) & (Check.reused == False))  # noqa: E712
+        .order_by(Check.id.desc()).limit(50))
+    value = Check.select(fn.AVG(recent.c.duration_ms)).from_(recent).scalar()
+    return max(value / 1000.0, 0.01) if value else _DEFAULT_CHECK_S
+
+
+def worth_waiting(settings: Settings, pending: int) -> bool:
+    wait = settings.checker.push_wait_s
+    if wait <= 0:
+        return False
+    if pending == 0:
+        return True
+    estimate = _QUEUE_LATENCY_S + pending * mean_check_seconds() / settings.queue.workers
+    return estimate <= wait
+
+
+def wait_for(commits: Sequence[Commit], deadline: float) -> bool:
+    """Poll until no check of `commits` is pending or the deadline passes; True if final."""
+    ids = [c.id for c in commits]
+    while True:
+        pending = Check.select().where(Check.commit.in_(ids)
+                                       & (Check.state == STATE_PENDING)).exists()
+        if not pending:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_S)
+
+
+def _score(score: float | None) -> str:
+    return "-" if score is None else f"{score:.2f}"
+
+
+def verdict_lines(name: str, commit: Commit, url: str, budget: list[int]) -> list[str]:
+    """The lines for one pushed tip; `budget` holds the message lines left for the whole push."""
+    checks = list(Check.select().where(Check.commit == commit).order_by(Check.path))
+    states = [c.state for c in checks]
+    combined = "failure" if any(s in ("failure", "error") for s in states) else (
+        "success" if checks else "pending")
+    scores = [c.score for c in checks if c.score is not None]
+    mean = sum(scores) / len(scores) if scores else None
+    lines = [f"{name} {commit.sha[:7]}: {combined}, score {_score(mean)}/10 "
+             f"({len(checks)} file{'s' if len(checks) != 1 else ''} checked)"]
+    hidden = 0
+    for check in checks:
+        if check.state == STATE_SUCCESS:
+            continue
+        lines.append(f"  {check.path}: {check.state}, score {_score(check.score)}")
+        if check.error:
+            lines.append(f"    {check.error}")
+        for message in check.message_list:
+            if budget[0] <= 0:
+                hidden += 1
+                continue
+            budget[0] -= 1
+            lines.append(f"    {check.path}:{message['line']}:{message['column']}: "
+                         f"{message['symbol']} ({message['message_id']}) {message['message']}")
+    if hidden:
+        lines.append(f"    ... and {hidden} more: {url}")
+    lines.append(f"  Status: {url}")
+    return lines
+
+
+def budget() -> list[int]:
+    return [MAX_MESSAGE_LINES]
