@@ -6,6 +6,8 @@
 - Signed-in user who may not read it: 404 (GitHub's answer; existence is not revealed).
 - May read but not write (someone else's public repo): 403 on push.
 - Push by the owner to a repo that does not exist yet: allowed; the caller creates it.
+
+`decide()` returns the verdict; git (plain text) and the API (JSON) render it their own way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ from .models import Repo, User
 from .repos import USERNAME_RE, RepoNameError, get_repo, split_repo_name
 
 REALM = 'Basic realm="gitserver"'
+UNAUTHORIZED = ("Authentication required: sign in with your username and password or an "
+                "access token.")
+BAD_CREDENTIALS = ("Wrong username or password, or the account is not active yet (check your "
+                   "mail for the activation link).")
+NOT_FOUND = ("Repository not found. Check the owner and name in the URL, and that you are "
+             "signed in as a user who may see it.")
 
 
 @dataclass
@@ -29,66 +37,81 @@ class Access:
     name: str
     user: User | None = None
     repo: Repo | None = None
-    response: Response | None = None  # set when access is refused
+    status: int = 200  # 401, 403 or 404 when refused
+    reason: str = ""
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
 
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
 
-def unauthorized(text: str = "Authentication required: sign in with your username and "
-                 "password or an access token.\n") -> Response:
-    return PlainTextResponse(text, status_code=401, headers={"WWW-Authenticate": REALM})
+    def refuse(self, status: int, reason: str) -> Access:
+        self.status, self.reason = status, reason
+        return self
 
-
-def not_found() -> Response:
-    return PlainTextResponse("Repository not found. Check the owner and name in the URL, and "
-                             "that you are signed in as a user who may see it.\n",
-                             status_code=404)
+    @property
+    def response(self) -> Response | None:
+        """The plain-text refusal git clients get, or None when allowed."""
+        if self.allowed:
+            return None
+        headers = {"WWW-Authenticate": REALM} if self.status == 401 else None
+        return PlainTextResponse(self.reason + "\n", status_code=self.status, headers=headers)
 
 
 def request_user(request: Request) -> tuple[User | None, bool]:
-    """(user, credentials_given); a set but wrong Authorization header gives (None, True)."""
+    """(user, credentials_given): Basic auth first, then the session cookie of the pages."""
     credentials = parse_basic(request.headers.get("authorization"))
-    if credentials is None:
-        return None, bool(request.headers.get("authorization"))
-    user = request.app.state.authenticator.authenticate(*credentials)
-    return user, True
+    if credentials is not None:
+        return request.app.state.authenticator.authenticate(*credentials), True
+    if request.headers.get("authorization"):
+        return None, True
+    session_user = getattr(request.app.state, "session_user", None)
+    if session_user is not None:
+        return session_user(request), False
+    return None, False
 
 
-def _decide(request: Request, owner: str, raw_name: str, write: bool) -> Access:
+def decide(user: User | None, given: bool, owner: str, raw_name: str, write: bool) -> Access:
     try:
         name = split_repo_name(raw_name)
     except RepoNameError:
-        return Access(owner, raw_name, response=not_found())
-    access = Access(owner.lower(), name)
+        return Access(owner, raw_name).refuse(404, NOT_FOUND)
+    access = Access(owner.lower(), name, user=user)
     if not USERNAME_RE.fullmatch(access.owner):
-        access.response = not_found()
-        return access
-    user, given = request_user(request)
+        return access.refuse(404, NOT_FOUND)
     if given and user is None:
-        access.response = unauthorized("Wrong username or password, or the account is not "
-                                       "active yet (check your mail for the activation link).\n")
-        return access
-    access.user = user
+        return access.refuse(401, BAD_CREDENTIALS)
     access.repo = get_repo(access.owner, name)
+    return _apply_rules(access, write)
+
+
+def _apply_rules(access: Access, write: bool) -> Access:
+    user = access.user
     is_owner = user is not None and user.username == access.owner
+    if user is None and (access.repo is None or access.repo.private or write):
+        return access.refuse(401, UNAUTHORIZED)
     if access.repo is None:
-        if user is None:
-            access.response = unauthorized()
-        elif not (write and is_owner):
-            access.response = not_found()
-        return access
+        return access if (write and is_owner) else access.refuse(404, NOT_FOUND)
     if access.repo.private and not is_owner:
-        access.response = unauthorized() if user is None else not_found()
-    elif write and not is_owner:
-        access.response = unauthorized() if user is None else PlainTextResponse(
-            f"You may read {access.full_name} but not push to it. Fork it into your own "
-            "account and push there.\n", status_code=403)
+        return access.refuse(404, NOT_FOUND)
+    if write and not is_owner:
+        return access.refuse(403, f"You may read {access.full_name} but not push to it. Fork "
+                                  "it into your own account and push there.")
     return access
 
 
+def _resolve(request: Request, write: bool) -> Access:
+    user, given = request_user(request)
+    return decide(user, given, request.path_params["owner"], request.path_params["repo"], write)
+
+
 async def resolve_access(request: Request, write: bool) -> Access:
-    owner = request.path_params["owner"]
-    raw_name = request.path_params["repo"]
-    return await asyncio.to_thread(_decide, request, owner, raw_name, write)
+    return await asyncio.to_thread(_resolve, request, write)
+
+
+def resolve_access_sync(request: Request, write: bool = False) -> Access:
+    """For sync endpoints, which Starlette already runs in a worker thread."""
+    return _resolve(request, write)

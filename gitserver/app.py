@@ -8,10 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from . import accounts_web, pages
+from .api import create_api
 from .auth import Authenticator
 from .config import Settings
 from .git_http import GitHttp
@@ -48,12 +51,19 @@ def create_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
             if not database.is_closed():
                 database.close()
 
+    state = State()
     routes = [
         Route("/healthz", healthz),
+        Mount("/api/v1", app=create_api(state)),
+        *accounts_web.routes,
         Route("/{owner}/{repo}/info/refs", git.info_refs),
-        Route("/{owner}/{repo}/{service:str}", git.rpc, methods=["POST"]),
+        Route("/{owner}/{repo}/git-upload-pack", git.upload_pack, methods=["POST"]),
+        Route("/{owner}/{repo}/git-receive-pack", git.receive_pack, methods=["POST"]),
+        *pages.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state = state
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.server.secret_key)
+    accounts_web.install(app, settings)
     return app

@@ -135,10 +135,13 @@ class GitHttp:
         return Response(head + out, media_type=f"application/x-{service}-advertisement",
                         headers=_NO_CACHE)
 
-    async def rpc(self, request: Request) -> Response:
-        service = request.path_params["service"]
-        if service not in SERVICES:
-            return PlainTextResponse("Unknown git service.\n", status_code=404)
+    async def upload_pack(self, request: Request) -> Response:
+        return await self.rpc(request, "git-upload-pack")
+
+    async def receive_pack(self, request: Request) -> Response:
+        return await self.rpc(request, "git-receive-pack")
+
+    async def rpc(self, request: Request, service: str) -> Response:
         access = await resolve_access(request, write=service == "git-receive-pack")
         if access.response is not None:
             return access.response

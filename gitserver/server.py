@@ -24,6 +24,7 @@ def serve(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     from checker.consumer import Workers  # pylint: disable=import-outside-toplevel
+
     from .models import init_db  # pylint: disable=import-outside-toplevel
     from .schema import migrate  # pylint: disable=import-outside-toplevel
     init_db(settings.database_url)

@@ -1,0 +1,330 @@
+"""The JSON API under /api/v1, in GitHub's shapes so GitHub clients work against it.
+
+Sync endpoints (Starlette runs them in a thread pool), because peewee is synchronous.
+Errors: `{"errors": [{"type", "description"}], "message": ...}` with the HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .access import REALM, decide, request_user
+from .models import Check, Commit, Repo, User
+from .queries import (
+    combined_state,
+    commit_checks,
+    commit_states,
+    deleted_files,
+    get_commit,
+    history,
+    resolve_ref,
+)
+
+MAX_PER_PAGE = 100
+
+
+class ApiError(HTTPException):
+    """An API failure; rendered as the contract's JSON error body."""
+
+    def __init__(self, status: int, kind: str, description: str) -> None:
+        super().__init__(status, description)
+        self.kind = kind
+
+
+def error_response(status: int, kind: str, description: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": REALM} if status == 401 else None
+    return JSONResponse({"message": description,
+                         "errors": [{"type": kind, "description": description}]},
+                        status_code=status, headers=headers)
+
+
+def iso(value: Any) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def base(request: Request) -> str:
+    return request.app.state.settings.server.base_url
+
+
+def user_shape(request: Request, user: User, with_email: bool = False) -> dict[str, Any]:
+    root = base(request)
+    shape = {"login": user.username, "id": user.id, "type": "User", "site_admin": False,
+             "html_url": f"{root}/{user.username}",
+             "url": f"{root}/api/v1/users/{user.username}",
+             "repos_url": f"{root}/api/v1/users/{user.username}/repos",
+             "avatar_url": "", "created_at": iso(user.created_at)}
+    if with_email:
+        shape["email"] = user.email
+    return shape
+
+
+def repo_shape(request: Request, repo: Repo) -> dict[str, Any]:
+    root = base(request)
+    full = f"{repo.owner.username}/{repo.name}"
+    return {"id": repo.id, "name": repo.name, "full_name": full,
+            "owner": user_shape(request, repo.owner), "private": repo.private,
+            "visibility": "private" if repo.private else "public", "fork": False,
+            "description": None, "default_branch": repo.default_branch,
+            "clone_url": f"{root}/{full}.git", "html_url": f"{root}/{full}",
+            "url": f"{root}/api/v1/repos/{full}", "created_at": iso(repo.created_at),
+            "updated_at": iso(repo.updated_at), "pushed_at": iso(repo.updated_at)}
+
+
+def message_shape(message: dict[str, Any]) -> dict[str, Any]:
+    keys = ("line", "column", "end_line", "end_column", "type", "symbol", "message_id",
+            "message")
+    return {k: message.get(k) for k in keys}
+
+
+def file_shape(check: Check) -> dict[str, Any]:
+    return {"path": check.path, "blob": check.blob_sha, "change": check.change,
+            "state": check.state, "score": check.score, "duration_ms": check.duration_ms,
+            "checked_at": iso(check.checked_at), "emailed_at": iso(check.emailed_at),
+            "reused": check.reused, "error": check.error,
+            "messages": [message_shape(m) for m in check.message_list]}
+
+
+def status_description(check: Check) -> str:
+    if check.state == "pending":
+        return "pylint is checking this file"
+    if check.state == "error":
+        return (check.error or "the checker failed")[:140]
+    count = len(check.message_list)
+    return f"pylint {check.score:.2f}/10, {count} message{'s' if count != 1 else ''}"
+
+
+def status_shape(request: Request, repo: Repo, sha: str, check: Check) -> dict[str, Any]:
+    root = base(request)
+    full = f"{repo.owner.username}/{repo.name}"
+    return {"id": check.id, "state": check.state, "description": status_description(check),
+            "target_url": f"{root}/{full}/blob/{sha}/{check.path}",
+            "context": f"pylint/{check.path}", "created_at": iso(check.created_at),
+            "updated_at": iso(check.checked_at or check.created_at),
+            "url": f"{root}/api/v1/repos/{full}/statuses/{sha}"}
+
+
+# -- request helpers -------------------------------------------------------------------------
+
+def readable_repo(request: Request) -> Repo:
+    user, given = request_user(request)
+    access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
+                    write=False)
+    if not access.allowed or access.repo is None:
+        kinds = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+        raise ApiError(access.status if not access.allowed else 404,
+                       kinds.get(access.status, "not_found"), access.reason or "Not Found")
+    return access.repo
+
+
+def commit_for(request: Request, repo: Repo, ref: str) -> Commit:
+    sha = resolve_ref(request.app.state.settings.repos_dir, repo, ref)
+    commit = get_commit(repo, sha) if sha else None
+    if commit is None:
+        raise ApiError(404, "not_found", f"No commit found for the ref {ref!r}.")
+    return commit
+
+
+def page_params(request: Request) -> tuple[int, int]:
+    try:
+        page = int(request.query_params.get("page", "1"))
+        per_page = int(request.query_params.get("per_page", "30"))
+    except ValueError:
+        raise ApiError(422, "invalid", "page and per_page must be whole numbers") from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ApiError(422, "invalid", f"page must be >= 1 and per_page 1..{MAX_PER_PAGE}")
+    return page, per_page
+
+
+def paginated(request: Request, items: list[Any], total: int, page: int,
+              per_page: int) -> JSONResponse:
+    last = max(1, -(-total // per_page))
+    links = []
+    params = dict(request.query_params)
+    for rel, number in (("next", page + 1), ("last", last), ("first", 1), ("prev", page - 1)):
+        if (rel in ("next", "last") and page < last) or (rel in ("first", "prev") and page > 1):
+            query = urlencode({**params, "page": number, "per_page": per_page})
+            links.append(f'<{base(request)}{request.url.path}?{query}>; rel="{rel}"')
+    headers = {"Link": ", ".join(links)} if links else {}
+    return JSONResponse(items, headers=headers)
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+def combined_status(request: Request) -> Response:
+    repo = readable_repo(request)
+    commit = commit_for(request, repo, request.path_params["ref"])
+    checks = commit_checks(commit)
+    root = base(request)
+    full = f"{repo.owner.username}/{repo.name}"
+    return JSONResponse({
+        "state": combined_state([c.state for c in checks]), "sha": commit.sha,
+        "total_count": len(checks),
+        "statuses": [status_shape(request, repo, commit.sha, c) for c in checks],
+        "repository": repo_shape(request, repo),
+        "commit_url": f"{root}/api/v1/repos/{full}/commits/{commit.sha}",
+        "url": f"{root}/api/v1/repos/{full}/commits/{commit.sha}/status"})
+
+
+def list_statuses(request: Request) -> Response:
+    repo = readable_repo(request)
+    commit = commit_for(request, repo, request.path_params["ref"])
+    checks = sorted(commit_checks(commit), key=lambda c: (c.checked_at or c.created_at, c.id),
+                    reverse=True)
+    page, per_page = page_params(request)
+    chunk = checks[(page - 1) * per_page: page * per_page]
+    return paginated(request, [status_shape(request, repo, commit.sha, c) for c in chunk],
+                     len(checks), page, per_page)
+
+
+def commit_checks_view(request: Request) -> Response:
+    repo = readable_repo(request)
+    commit = commit_for(request, repo, request.path_params["sha"])
+    checks = commit_checks(commit)
+    files = [file_shape(c) for c in checks]
+    files += [{"path": fv.path, "blob": None, "change": "deleted", "state": None,
+               "score": None, "duration_ms": None, "checked_at": None, "emailed_at": None,
+               "reused": False, "error": None, "messages": []} for fv in deleted_files(commit)]
+    return JSONResponse({"sha": commit.sha, "state": combined_state([c.state for c in checks]),
+                         "files": files})
+
+
+def commit_shape(request: Request, repo: Repo, commit: Commit, state: str) -> dict[str, Any]:
+    root = base(request)
+    full = f"{repo.owner.username}/{repo.name}"
+    person = {"name": commit.author_name, "email": commit.author_email,
+              "date": iso(commit.authored_at)}
+    return {"sha": commit.sha, "state": state,
+            "commit": {"message": commit.message, "author": person,
+                       "committer": {**person, "date": iso(commit.committed_at)}},
+            "parents": [{"sha": commit.parent_sha}] if commit.parent_sha else [],
+            "html_url": f"{root}/{full}/commit/{commit.sha}",
+            "url": f"{root}/api/v1/repos/{full}/commits/{commit.sha}"}
+
+
+def list_commits(request: Request) -> Response:
+    repo = readable_repo(request)
+    page, per_page = page_params(request)
+    start = request.query_params.get("sha") or repo.default_branch
+    sha = resolve_ref(request.app.state.settings.repos_dir, repo, start)
+    if sha is None:
+        if request.query_params.get("sha"):
+            raise ApiError(404, "not_found", f"No commit found for {start!r}.")
+        return paginated(request, [], 0, page, per_page)
+    shas = history(request.app.state.settings.repos_dir, repo, sha)
+    chunk = shas[(page - 1) * per_page: page * per_page]
+    rows = {c.sha: c for c in Commit.select().where((Commit.repo == repo)
+                                                    & Commit.sha.in_(chunk))}
+    states = commit_states([c.id for c in rows.values()])
+    items = [commit_shape(request, repo, rows[s], states[rows[s].id]) for s in chunk if s in rows]
+    return paginated(request, items, len(shas), page, per_page)
+
+
+def file_check_log(request: Request) -> Response:
+    repo = readable_repo(request)
+    path = request.path_params["path"]
+    page, per_page = page_params(request)
+    query = (Check.select(Check, Commit.sha).join(Commit)
+             .where((Check.repo == repo) & (Check.path == path)).order_by(Check.id.desc()))
+    total = query.count()
+    if total == 0:
+        raise ApiError(404, "not_found", f"{path} has never been checked in this repository.")
+    chunk = query.paginate(page, per_page)
+    return paginated(request, [{**file_shape(c), "sha": c.commit.sha} for c in chunk],
+                     total, page, per_page)
+
+
+def get_repo_view(request: Request) -> Response:
+    return JSONResponse(repo_shape(request, readable_repo(request)))
+
+
+def signed_in(request: Request) -> User:
+    user, _ = request_user(request)
+    if user is None:
+        raise ApiError(401, "unauthorized", "Requires authentication: use Basic auth with "
+                       "your username and password or an access token.")
+    return user
+
+
+def current_user(request: Request) -> Response:
+    return JSONResponse(user_shape(request, signed_in(request), with_email=True))
+
+
+def named_user(request: Request) -> Response:
+    user = User.get_or_none(User.username == request.path_params["username"].lower())
+    if user is None or not user.is_active:
+        raise ApiError(404, "not_found", "No user by that name.")
+    viewer, _ = request_user(request)
+    return JSONResponse(user_shape(request, user, with_email=viewer is not None
+                                   and viewer.id == user.id))
+
+
+def _repo_list(request: Request, owner: User, include_private: bool) -> Response:
+    page, per_page = page_params(request)
+    query = Repo.select().where(Repo.owner == owner)
+    if not include_private:
+        query = query.where(Repo.private == False)  # noqa: E712
+    query = query.order_by(Repo.updated_at.desc())
+    total = query.count()
+    return paginated(request, [repo_shape(request, r) for r in query.paginate(page, per_page)],
+                     total, page, per_page)
+
+
+def user_repos(request: Request) -> Response:
+    owner = User.get_or_none(User.username == request.path_params["username"].lower())
+    if owner is None:
+        raise ApiError(404, "not_found", "No user by that name.")
+    viewer, _ = request_user(request)
+    return _repo_list(request, owner, viewer is not None and viewer.id == owner.id)
+
+
+def my_repos(request: Request) -> Response:
+    return _repo_list(request, signed_in(request), True)
+
+
+def not_found(_request: Request) -> Response:
+    return error_response(404, "not_found", "No such API endpoint.")
+
+
+REPO = "/repos/{owner}/{repo}"
+routes = [
+    Route(REPO + "/commits/{ref:path}/status", combined_status),
+    Route(REPO + "/commits/{ref:path}/statuses", list_statuses),
+    Route(REPO + "/commits/{sha}/checks", commit_checks_view),
+    Route(REPO + "/commits", list_commits),
+    Route(REPO + "/statuses/{ref:path}", list_statuses),
+    Route(REPO + "/files/{path:path}/checks", file_check_log),
+    Route(REPO, get_repo_view),
+    Route("/user", current_user),
+    Route("/user/repos", my_repos),
+    Route("/users/{username}", named_user),
+    Route("/users/{username}/repos", user_repos),
+    Route("/{rest:path}", not_found),
+]
+
+
+def api_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    kind = getattr(exc, "kind", None) or {401: "unauthorized", 403: "forbidden",
+                                           404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "error")
+    return error_response(exc.status_code, kind, str(exc.detail))
+
+
+def create_api(state: Any) -> Starlette:
+    """The API as its own Starlette app, so its errors are JSON, sharing the main app's state."""
+    handlers = {HTTPException: api_error_handler, 500: server_error}
+    api = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    api.state = state
+    return api
+
+
+def server_error(_request: Request, _exc: Exception) -> Response:
+    return error_response(500, "server_error", "The server failed to answer; try again, and "
+                          "tell the administrator if it keeps happening.")
