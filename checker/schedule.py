@@ -12,8 +12,18 @@ from dulwich.objects import Commit as GitCommit
 from dulwich.repo import Repo as GitRepo
 
 from gitserver.config import Settings
-from gitserver.models import (CHANGE_UNCHANGED, FINAL_STATES, STATE_ERROR, STATE_PENDING, Check,
-                              Commit, FileVersion, Push, database, utcnow)
+from gitserver.models import (
+    CHANGE_UNCHANGED,
+    FINAL_STATES,
+    STATE_ERROR,
+    STATE_PENDING,
+    Check,
+    Commit,
+    FileVersion,
+    Push,
+    database,
+    utcnow,
+)
 
 from .runner import settings_fingerprint
 

@@ -25,8 +25,7 @@ from pathlib import Path
 from huey import Huey
 
 from gitserver.config import Settings
-from gitserver.models import (STATE_ERROR, STATE_PENDING, Check, Commit, Push,
-                              utcnow)
+from gitserver.models import STATE_ERROR, STATE_PENDING, Check, Commit, Push, utcnow
 from gitserver.repos import repo_path
 
 from .runner import FileResult, LintRunner

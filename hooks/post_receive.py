@@ -13,12 +13,11 @@ from pathlib import Path
 
 from dulwich.repo import Repo as GitRepo
 
-from gitserver.config import Settings, load_settings
-from gitserver.models import Repo, init_db
-
 from checker.queue import create_huey
 from checker.schedule import commits_to_check, current_fingerprint, schedule_commit
 from checker.tasks import claim_report, register_tasks
+from gitserver.config import Settings, load_settings
+from gitserver.models import Repo, init_db
 
 from .record import RecordedPush, record_push
 from .updates import RefUpdate, read_updates, say

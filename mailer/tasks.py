@@ -14,25 +14,15 @@ import logging
 from huey.exceptions import RetryTask
 
 from gitserver.config import Settings
-from gitserver.models import (STATE_ERROR, STATE_FAILURE, STATE_PENDING, STATE_SUCCESS, Check,
-                              Commit, Push, User, utcnow)
+from gitserver.models import STATE_SUCCESS, Check, Commit, Push, User, utcnow
+from gitserver.queries import combined_state
 
 from .backends import MailError, MailRejected, already_delivered, send
-from .messages import (PushReport, ReportFile, ReportMessage, build_report,
-                       report_message_id)
+from .messages import PushReport, ReportFile, ReportMessage, build_report, report_message_id
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 16  # 30 s doubling, capped at an hour: about a day of retries
-
-
-def combined_state(states: list[str]) -> str:
-    """GitHub's combined status: failure beats pending beats success; none is pending."""
-    if any(s in (STATE_FAILURE, STATE_ERROR) for s in states):
-        return STATE_FAILURE
-    if not states or STATE_PENDING in states:
-        return STATE_PENDING
-    return STATE_SUCCESS
 
 
 def report_for(settings: Settings, push: Push) -> PushReport | None:
