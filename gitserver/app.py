@@ -13,11 +13,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from checker.queue import create_huey
+
 from . import accounts_web, pages
 from .api import create_api
 from .auth import Authenticator
 from .config import Settings
 from .git_http import GitHttp
+from .metrics import build_registry, metrics_endpoint
 from .models import database, init_db
 from .schema import migrate
 
@@ -54,6 +57,7 @@ def create_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
     state = State()
     routes = [
         Route("/healthz", healthz),
+        Route("/metrics", metrics_endpoint(build_registry(create_huey(settings).pending_count))),
         Mount("/api/v1", app=create_api(state)),
         *accounts_web.routes,
         Route("/{owner}/{repo}/info/refs", git.info_refs),

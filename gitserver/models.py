@@ -169,12 +169,20 @@ class Check(BaseModel):
         return json.loads(self.messages)
 
 
+class RejectedPush(BaseModel):
+    """A push the policy refused (kept for /metrics and the operator; the objects are gone)."""
+    repo = ForeignKeyField(Repo, null=True, on_delete="CASCADE")
+    pusher = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    problems = IntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+
 class SchemaVersion(BaseModel):
     version = BigIntegerField()
     applied_at = DateTimeField(default=utcnow)
 
 
-ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, SchemaVersion)
+ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion)
 
 
 def init_db(url: str) -> Any:
@@ -194,3 +202,23 @@ def init_db(url: str) -> Any:
                      max_connections=32, stale_timeout=300, autorollback=True)
     database.initialize(db)
     return db
+
+
+# -- accounts (sign-up and web sessions) ------------------------------------------------------
+
+class ActivationKey(BaseModel):
+    """A mailed activation link; only the SHA-256 of its 256-bit key is stored. Single use."""
+    user = ForeignKeyField(User, backref="activation_keys", on_delete="CASCADE")
+    key_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
+class SessionVersion(BaseModel):
+    """Bumped on sign-out and password change: every session cookie of an older version dies."""
+    user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    version = IntegerField(default=0)
+
+
+ALL_MODELS += (ActivationKey, SessionVersion)

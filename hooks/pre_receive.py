@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore, OverlayObjectStore
 
-from gitserver.config import load_settings
+from gitserver.config import Settings, load_settings
+from gitserver.models import RejectedPush, init_db
 
 from .policy import PolicyChecker, Violation
 from .updates import read_updates, say
@@ -65,7 +66,16 @@ def main() -> int:
     for problem in problems:
         say(problem.line() if isinstance(problem, Violation) else f"  {problem}")
     say(_FIX)
+    _count_rejection(settings, count)
     return 1
+
+
+def _count_rejection(settings: Settings, problems: int) -> None:
+    init_db(settings.database_url)
+    repo_id = os.environ.get("GITSERVER_REPO_ID")
+    pusher_id = os.environ.get("GITSERVER_PUSHER_ID")
+    RejectedPush.create(repo=int(repo_id) if repo_id else None,
+                        pusher=int(pusher_id) if pusher_id else None, problems=problems)
 
 
 if __name__ == "__main__":
