@@ -222,23 +222,3 @@ class SessionVersion(BaseModel):
 
 
 ALL_MODELS += (ActivationKey, SessionVersion)
-
-
-# -- accounts (sign-up and web sessions) ------------------------------------------------------
-
-class ActivationKey(BaseModel):
-    """A mailed activation link; only the SHA-256 of its 256-bit key is stored. Single use."""
-    user = ForeignKeyField(User, backref="activation_keys", on_delete="CASCADE")
-    key_hash = CharField(max_length=64, unique=True)
-    created_at = DateTimeField(default=utcnow)
-    expires_at = DateTimeField()
-    used_at = DateTimeField(null=True)
-
-
-class SessionVersion(BaseModel):
-    """Bumped on sign-out and password change: every session cookie of an older version dies."""
-    user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
-    version = IntegerField(default=0)
-
-
-ALL_MODELS += (ActivationKey, SessionVersion)
