@@ -2,11 +2,11 @@
 
 Builds two work repos in a temporary directory:
 - corpus: the .py files of installed packages (real code nobody here wrote), in 5 commits;
-- 100 MB: 150 generated .py files of poorly compressible text, for the memory target.
+- big: 150 generated .py files of poorly compressible text (103.5 MB), for the memory target.
 Then times `git push` (fresh empty repo per run) and `git clone --bare` with the real git
 CLI over file://, over git-http-backend behind a small CGI host (bench/cgi_host.py), and
 over `gitserver serve`, and samples the peak RSS of each server's process tree while the
-100 MB case is pushed. Prints a table with ratios and PASS/FAIL against the targets.
+big case is pushed. Prints a table with ratios and PASS/FAIL against the targets.
 
 Run from the repository root: .venv/bin/python -m bench.bench_push_clone [--runs 3]
 Exit status is 0 whatever the verdicts (it is a report); non-zero only if something broke.
@@ -551,7 +551,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="measure file:// and git-http-backend only")
     parser.add_argument("--site-packages", type=Path,
                         default=Path(sysconfig.get_paths()["purelib"]))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
 
 
 def run_bench(args: argparse.Namespace, tmp: Path) -> None:
