@@ -1,0 +1,318 @@
+"""What the check benchmarks share: a `gitserver serve` (and `gitserver worker`) in a temporary
+data dir, a work repo that commits and pushes, the checks API polled until a commit is final,
+PostgreSQL databases made and dropped for one run, and the report's PASS/FAIL lines.
+
+Process handling (git, free ports, /proc memory) comes from bench.bench_push_clone.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.bench_push_clone import (
+    GIT_ENV,
+    BenchError,
+    find_gitserver,
+    free_port,
+    git,
+    is_acceptable,
+    log_tail,
+    process_memory,
+    process_tree,
+    stop,
+    wait_healthy,
+)
+
+USER, PASSWORD = "alice", "bench-password"
+POLL_S = 0.01
+FINAL_TIMEOUT_S = 600.0
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SITE_PACKAGES = Path(__file__).resolve().parent.parent / ".venv/lib/python3.11/site-packages"
+RCFILE = Path(__file__).resolve().parent.parent / "checker/pylintrc"
+MB = 1_000_000
+
+__all__ = ["MB", "BenchError", "git", "log_tail", "process_memory", "process_tree"]
+
+
+# --- servers ---------------------------------------------------------------------------
+
+def gitserver_exe() -> Path:
+    """The `gitserver` console script next to this Python; BenchError if not installed."""
+    found = find_gitserver(None)
+    if found is None:
+        raise BenchError("no gitserver console script next to this Python (pip install -e .)")
+    return found
+
+
+def service_environ(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[str, str]:
+    """A clean environment for the service: no GITSERVER_* of the caller leaks in."""
+    env = {name: value for name, value in GIT_ENV.items() if not name.startswith("GITSERVER_")}
+    env.update({"GITSERVER_STORAGE_DATA_DIR": str(data_dir), "GITSERVER_SERVER_PORT": str(port),
+                "GITSERVER_MAIL_BACKEND": "file"})
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    """One `gitserver serve` with its own data dir and port, plus any `gitserver worker`s."""
+
+    root: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _connection: http.client.HTTPConnection | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return service_environ(self.root / "data", self.port, self.extra_env)
+
+    @property
+    def log(self) -> Path:
+        return self.root / "serve.log"
+
+    def start(self) -> Server:
+        """Start serve, add the bench user, wait for /healthz."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        subprocess.run([str(gitserver_exe()), "user", "add", USER, f"{USER}@example.com"],
+                       input=f"{PASSWORD}\n".encode(), env=self.env, check=True,
+                       capture_output=True, timeout=60)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with  # stop()
+                [str(gitserver_exe()), "serve"], env=self.env, stdout=log, stderr=log)
+        wait_healthy(f"http://127.0.0.1:{self.port}/healthz", self.process, self.log)
+        return self
+
+    def start_workers(self, count: int, threads: int = 1) -> None:
+        """Start `count` x `gitserver worker`, each with `threads` worker threads."""
+        env = dict(self.env, GITSERVER_QUEUE_WORKERS=str(threads))
+        for number in range(count):
+            with (self.root / f"worker-{number}.log").open("ab") as log:
+                self.workers.append(subprocess.Popen(  # pylint: disable=consider-using-with
+                    [str(gitserver_exe()), "worker"], env=env, stdout=log, stderr=log))
+
+    def stop(self) -> None:
+        """Stop the workers, then the server (SIGTERM, SIGKILL after 10 s)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        for worker in self.workers:
+            stop(worker)
+        self.workers.clear()
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def repo_url(self, repo: str) -> str:
+        return f"http://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{USER}/{repo}.git"
+
+    def get_json(self, path: str) -> tuple[int, Any]:
+        """GET /api/v1{path} on a kept-alive connection; (status, parsed body)."""
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
+        for attempt in (1, 2):  # the server may have closed an idle keep-alive connection
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self._connection.request("GET", f"/api/v1{path}", headers=headers)
+                response = self._connection.getresponse()
+                body = response.read()
+                return response.status, json.loads(body) if body else None
+            except (http.client.HTTPException, OSError):
+                self._connection.close()
+                self._connection = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def checks(self, repo: str, sha: str) -> dict[str, Any] | None:
+        """The commit's /checks document, or None while the server does not know the commit."""
+        status, body = self.get_json(f"/repos/{USER}/{repo}/commits/{sha}/checks")
+        if status == 404:
+            return None
+        if status != 200:
+            raise BenchError(f"/checks of {repo}@{sha[:7]} answered {status}: {body}")
+        return body if isinstance(body, dict) else None
+
+    def wait_final(self, repo: str, sha: str, timeout_s: float = FINAL_TIMEOUT_S
+                   ) -> dict[str, Any]:
+        """Poll /checks every POLL_S until no file of the commit is pending."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            body = self.checks(repo, sha)
+            # Not body["state"]: a combined `failure` comes as soon as one file fails.
+            if body is not None and body["files"] and all(
+                    f["state"] != "pending" for f in body["files"]):
+                return body
+            time.sleep(POLL_S)
+        raise BenchError(f"{repo}@{sha[:7]} still pending after {timeout_s:.0f} s"
+                         f"{log_tail(self.log)}")
+
+    def service_pids(self) -> list[int]:
+        """The server and workers with their lint children; no git or hook that happens to run."""
+        roots = [p.pid for p in (self.process, *self.workers) if p is not None]
+        children = [pid for root in roots for pid in process_tree(root) if pid not in roots]
+        return roots + [pid for pid in children if _is_lint_child(pid)]
+
+
+def _is_lint_child(pid: int) -> bool:
+    try:
+        return b"lint_child.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False  # exited while we looked
+
+
+def service_rss(server: Server) -> int:
+    """Summed VmRSS of the server process and its lint children, in bytes."""
+    return sum(process_memory(pid).rss for pid in server.service_pids())
+
+
+# --- work repos ------------------------------------------------------------------------
+
+class WorkRepo:
+    """A local work tree that commits and pushes to one repo of the server."""
+
+    def __init__(self, path: Path, server: Server, name: str) -> None:
+        self.path = path
+        self.server = server
+        self.name = name
+        git("init", "-q", "-b", "main", str(path))
+
+    def write(self, relative: str, data: bytes) -> None:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    def commit(self, message: str) -> str:
+        git("add", "-A", cwd=self.path)
+        git("commit", "-q", "--allow-empty", "-m", message, cwd=self.path)
+        return git("rev-parse", "HEAD", cwd=self.path).strip()
+
+    def push(self) -> float:
+        """`git push` main; the wall seconds it took."""
+        start = time.perf_counter()
+        try:
+            git("push", "-q", self.server.repo_url(self.name), "main", cwd=self.path)
+        except BenchError as exc:
+            raise BenchError(f"{exc}{log_tail(self.server.log)}") from None
+        return time.perf_counter() - start
+
+
+def small_module(tag: str) -> bytes:
+    """A small, clean module; `tag` makes its blob unique, so no stored result is reused."""
+    return (f'"""Small module {tag}."""\n\nimport os\n\n\n'
+            f'def home() -> str:\n    """The home folder."""\n'
+            f'    return os.environ.get("HOME", "")\n').encode()
+
+
+def corpus(package: str, limit: int | None = None) -> list[Path]:
+    """The .py files of an installed package, relative to site-packages, in a stable order."""
+    top = SITE_PACKAGES / package
+    files = sorted(p.relative_to(SITE_PACKAGES) for p in top.rglob("*.py")
+                   if p.is_file() and not p.is_symlink() and is_acceptable(p))
+    if not files:
+        raise BenchError(f"no .py files under {top}")
+    return files[:limit]
+
+
+def copy_tree(files: Iterable[Path], dest: Path, tag: str = "") -> None:
+    """Copy files (relative to site-packages) under dest; a non-empty tag is appended to each
+    as a comment, so every file becomes a new blob."""
+    for relative in files:
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SITE_PACKAGES / relative, target)
+        if tag:
+            with target.open("ab") as handle:
+                handle.write(f"\n# bench {tag}\n".encode())
+
+
+def bare_pylint_seconds(src: Path, targets: list[str]) -> float:
+    """Wall seconds of one cold `pylint -j1 --rcfile checker/pylintrc targets...` in src."""
+    pylint = Path(sys.executable).with_name("pylint")
+    start = time.perf_counter()
+    result = subprocess.run([str(pylint), "-j1", "--rcfile", str(RCFILE), *targets], cwd=src,
+                            capture_output=True, check=False, timeout=900,
+                            env=dict(os.environ, PYLINTHOME=str(src.parent / "pylint-home")))
+    seconds = time.perf_counter() - start
+    if result.returncode & 1 or result.returncode >= 32:  # fatal message or usage error
+        raise BenchError(f"bare pylint failed ({result.returncode}): "
+                         f"{result.stdout.decode(errors='replace')[-500:]}")
+    return seconds
+
+
+# --- scale-out backends ------------------------------------------------------------------
+
+def redis_reachable() -> str | None:
+    """None if Redis answers at REDIS_URL, else why not."""
+    import redis  # pylint: disable=import-outside-toplevel
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} unreachable: {exc}"
+    return None
+
+
+def create_database() -> str:
+    """A fresh PostgreSQL database for one run; its URL. BenchError if Postgres is down."""
+    import psycopg2  # pylint: disable=import-outside-toplevel
+
+    name = f"gitserver_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        connection = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
+    except psycopg2.Error as exc:
+        raise BenchError(f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {exc}") from None
+    connection.autocommit = True  # CREATE DATABASE refuses to run in a transaction
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")  # name is ours: hex only
+    connection.close()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(url: str) -> None:
+    import psycopg2  # pylint: disable=import-outside-toplevel
+
+    name = url.rsplit("/", 1)[1]
+    connection = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    connection.close()
+
+
+# --- report ----------------------------------------------------------------------------
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def passed(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def loadavg() -> str:
+    """The 1-minute load average: other work on the 2 CPUs skews every figure."""
+    return Path("/proc/loadavg").read_text(encoding="ascii").split()[0]
