@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from .auth import parse_basic
 from .models import Repo, User
 from .repos import USERNAME_RE, RepoNameError, get_repo, split_repo_name
+from .throttle import Throttled
 
 REALM = 'Basic realm="gitserver"'
 UNAUTHORIZED = ("Authentication required: sign in with your username and password or an "
@@ -37,8 +38,9 @@ class Access:
     name: str
     user: User | None = None
     repo: Repo | None = None
-    status: int = 200  # 401, 403 or 404 when refused
+    status: int = 200  # 401, 403, 404 or 429 when refused
     reason: str = ""
+    retry_after: int = 0  # with 429
 
     @property
     def full_name(self) -> str:
@@ -58,6 +60,8 @@ class Access:
         if self.allowed:
             return None
         headers = {"WWW-Authenticate": REALM} if self.status == 401 else None
+        if self.status == 429:
+            headers = {"Retry-After": str(self.retry_after)}
         return PlainTextResponse(self.reason + "\n", status_code=self.status, headers=headers)
 
 
@@ -65,7 +69,9 @@ def request_user(request: Request) -> tuple[User | None, bool]:
     """(user, credentials_given): Basic auth first, then the session cookie of the pages."""
     credentials = parse_basic(request.headers.get("authorization"))
     if credentials is not None:
-        return request.app.state.authenticator.authenticate(*credentials), True
+        # raises throttle.Throttled after too many failures: 429, see _resolve()
+        address = request.client.host if request.client else ""
+        return request.app.state.authenticator.authenticate(*credentials, address), True
     if request.headers.get("authorization"):
         return None, True
     session_user = getattr(request.app.state, "session_user", None)
@@ -104,7 +110,13 @@ def _apply_rules(access: Access, write: bool) -> Access:
 
 
 def _resolve(request: Request, write: bool) -> Access:
-    user, given = request_user(request)
+    try:
+        user, given = request_user(request)
+    except Throttled as exc:
+        access = Access(request.path_params["owner"], request.path_params["repo"],
+                        retry_after=exc.retry_after)
+        return access.refuse(429, f"Too many failed sign-in attempts. Wait {exc.retry_after} "
+                                  "seconds, then try again with the right password or token.")
     return decide(user, given, request.path_params["owner"], request.path_params["repo"], write)
 
 

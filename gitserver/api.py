@@ -26,6 +26,7 @@ from .queries import (
     history,
     resolve_ref,
 )
+from .throttle import Throttled
 
 MAX_PER_PAGE = 100
 
@@ -317,9 +318,17 @@ def api_error_handler(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, kind, str(exc.detail))
 
 
+def throttled_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Throttled)
+    response = error_response(429, "rate_limited", "Too many failed sign-in attempts; wait "
+                              f"{exc.retry_after} seconds, then try again.")
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def create_api(state: Any) -> Starlette:
     """The API as its own Starlette app, so its errors are JSON, sharing the main app's state."""
-    handlers = {HTTPException: api_error_handler, 500: server_error}
+    handlers = {HTTPException: api_error_handler, Throttled: throttled_error, 500: server_error}
     api = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
     api.state = state
     return api

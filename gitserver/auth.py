@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .models import Token, User, utcnow
+from .throttle import Throttle
 
 TOKEN_PREFIX = "gsp_"
 _hasher = PasswordHasher()
@@ -37,6 +38,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Whether `password` is the user's; costs the same argon2 work when there is no user."""
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return False
+    return verify_password(user.password_hash, password)
 
 
 def new_token() -> tuple[str, str]:
@@ -71,18 +80,23 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
 
 
 class Authenticator:
-    """Checks username + password-or-token; remembers recent successes for a minute."""
+    """Checks username + password-or-token; remembers recent successes for a minute.
 
-    def __init__(self, secret_key: str) -> None:
+    With a `throttle`, failures are counted per account and client address, and a throttled
+    attempt raises `throttle.Throttled` before any password is tried.
+    """
+
+    def __init__(self, secret_key: str, throttle: Throttle | None = None) -> None:
         self._key = hashlib.sha256(("auth-cache:" + secret_key).encode()).digest()
         self._cache: dict[bytes, tuple[float, int]] = {}
         self._lock = threading.Lock()
+        self.throttle = throttle
 
     def _cache_key(self, username: str, password: str) -> bytes:
         return hmac.new(self._key, f"{username}\0{password}".encode(), "sha256").digest()
 
-    def authenticate(self, username: str, password: str) -> User | None:
-        """The active user these credentials belong to, or None."""
+    def authenticate(self, username: str, password: str, address: str = "") -> User | None:
+        """The active user these credentials belong to, or None; `address`: the client's."""
         key = self._cache_key(username, password)
         with self._lock:
             hit = self._cache.get(key)
@@ -90,7 +104,14 @@ class Authenticator:
             user = User.get_or_none(User.id == hit[1])
             if user is not None and user.is_active:
                 return user
+        if self.throttle is not None:
+            self.throttle.check(username, address)
         user = self._check(username, password)
+        if self.throttle is not None:
+            if user is None:
+                self.throttle.failed(username, address)
+            else:
+                self.throttle.succeeded(username, address)
         if user is not None:
             with self._lock:
                 if len(self._cache) > 10000:
@@ -113,9 +134,6 @@ class Authenticator:
                     str(token.user_id), str(user.id)):
                 Token.update(last_used_at=utcnow()).where(Token.id == token.id).execute()
                 return user if user.is_active else None
-        if user is None:
-            verify_password(_DUMMY_HASH, password)
+        if not check_password(user, password):
             return None
-        if not verify_password(user.password_hash, password):
-            return None
-        return user if user.is_active else None
+        return user if user is not None and user.is_active else None
