@@ -14,6 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from checker.queue import create_huey
+from hooks.service import HookService
 
 from . import accounts_web, pages
 from .api import create_api
@@ -37,10 +38,12 @@ def create_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     init_db(settings.database_url)
     migrate()
-    git = GitHttp(settings)
+    hooks = HookService(settings)
+    git = GitHttp(settings, hooks.env())
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await hooks.start()
         workers = None
         if embedded_workers:
             from checker.consumer import Workers  # pylint: disable=import-outside-toplevel
@@ -49,6 +52,7 @@ def create_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
         try:
             yield
         finally:
+            await hooks.stop()
             if workers is not None:
                 await asyncio.to_thread(workers.stop)
             if not database.is_closed():

@@ -6,21 +6,20 @@ lines while `git push` is still waiting, so it stays quick: recording is a few i
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 from dulwich.repo import Repo as GitRepo
 
 from checker.queue import create_huey
 from checker.schedule import commits_to_check, current_fingerprint, schedule_commit
-from checker.tasks import claim_report, register_tasks
+from checker.tasks import Tasks, claim_report, register_tasks
 from gitserver.config import Settings, load_settings
 from gitserver.models import Repo, init_db
 
 from .record import RecordedPush, record_push
-from .updates import RefUpdate, read_updates, say
+from .updates import HookCall, RefUpdate, from_process
 from .verdict import budget, verdict_lines, wait_for, worth_waiting
 
 
@@ -42,9 +41,10 @@ def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> No
     Repo.update(default_branch=branch).where(Repo.id == repo.id).execute()
 
 
-def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush) -> dict[int, int]:
+def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush,
+             tasks: Tasks | None = None) -> dict[int, int]:
     """Create check rows and enqueue them; return commit id -> pending files for the tips."""
-    tasks = register_tasks(create_huey(settings), settings)
+    tasks = tasks or register_tasks(create_huey(settings), settings)
     fingerprint = current_fingerprint(settings)
     tip_ids = {commit.id for _, commit in recorded.tips}
     pending: dict[int, int] = {}
@@ -62,7 +62,7 @@ def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush) -> dict[i
 
 
 def report(settings: Settings, repo: Repo, recorded: RecordedPush,
-           pending: dict[int, int]) -> None:
+           pending: dict[int, int], say: Callable[[str], None]) -> None:
     if not recorded.tips:
         return
     tips = [commit for _, commit in recorded.tips]
@@ -84,18 +84,21 @@ def report(settings: Settings, repo: Repo, recorded: RecordedPush,
             say("  and in your report mail.")
 
 
-def main() -> int:
-    settings = load_settings()
-    updates = read_updates()
-    init_db(settings.database_url)
-    repo = Repo.get_by_id(int(os.environ["GITSERVER_REPO_ID"]))
-    pusher = os.environ.get("GITSERVER_PUSHER_ID")
-    git = GitRepo(os.environ.get("GIT_DIR", str(Path.cwd())))
-    fix_default_branch(repo, git, updates)
-    recorded = record_push(repo, git, int(pusher) if pusher else None, updates)
-    pending = schedule(settings, git, recorded)
-    report(settings, repo, recorded, pending)
+def run(settings: Settings, call: HookCall, tasks: Tasks | None = None) -> int:
+    repo = Repo.get_by_id(call.int_env("GITSERVER_REPO_ID"))
+    git = GitRepo(str(call.git_dir))
+    fix_default_branch(repo, git, call.updates)
+    recorded = record_push(repo, git, call.int_env("GITSERVER_PUSHER_ID"), call.updates)
+    pending = schedule(settings, git, recorded, tasks)
+    report(settings, repo, recorded, pending, call.out)
     return 0
+
+
+def main() -> int:
+    """Run as git's hook process (when the server's hook socket is not there)."""
+    settings = load_settings()
+    init_db(settings.database_url)
+    return run(settings, from_process())
 
 
 if __name__ == "__main__":

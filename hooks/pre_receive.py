@@ -7,7 +7,6 @@ rejected push never become reachable, and the pusher sees `! [remote rejected]` 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from gitserver.config import Settings, load_settings
 from gitserver.models import RejectedPush, init_db
 
 from .policy import PolicyChecker, Violation
-from .updates import read_updates, say
+from .updates import HookCall, from_process
 
 _FIX = ("Fix it, then rewrite the commits that carry it: `git commit --amend` for the last "
         "commit, `git rebase -i <sha>~1` for an older one; then push again.")
@@ -51,31 +50,28 @@ def collect_violations(git_dir: Path, quarantine: Path | None, max_file_bytes: i
     return problems
 
 
-def main() -> int:
-    settings = load_settings()
-    updates = read_updates()
-    quarantine = os.environ.get("GIT_QUARANTINE_PATH")
-    problems = collect_violations(Path(os.environ.get("GIT_DIR", ".")),
-                                  Path(quarantine) if quarantine else None,
-                                  settings.limits.max_file_bytes, updates)
+def run(settings: Settings, call: HookCall) -> int:
+    quarantine = call.env.get("GIT_QUARANTINE_PATH")
+    problems = collect_violations(call.git_dir, Path(quarantine) if quarantine else None,
+                                  settings.limits.max_file_bytes, call.updates)
     if not problems:
         return 0
     count = len(problems)
-    say(f"Push rejected: {count} problem{'s' if count != 1 else ''} with the push policy "
-        "(this server accepts Python source files only). Nothing was changed.")
+    call.out(f"Push rejected: {count} problem{'s' if count != 1 else ''} with the push policy "
+             "(this server accepts Python source files only). Nothing was changed.")
     for problem in problems:
-        say(problem.line() if isinstance(problem, Violation) else f"  {problem}")
-    say(_FIX)
-    _count_rejection(settings, count)
+        call.out(problem.line() if isinstance(problem, Violation) else f"  {problem}")
+    call.out(_FIX)
+    RejectedPush.create(repo=call.int_env("GITSERVER_REPO_ID"),
+                        pusher=call.int_env("GITSERVER_PUSHER_ID"), problems=count)
     return 1
 
 
-def _count_rejection(settings: Settings, problems: int) -> None:
+def main() -> int:
+    """Run as git's hook process (when the server's hook socket is not there)."""
+    settings = load_settings()
     init_db(settings.database_url)
-    repo_id = os.environ.get("GITSERVER_REPO_ID")
-    pusher_id = os.environ.get("GITSERVER_PUSHER_ID")
-    RejectedPush.create(repo=int(repo_id) if repo_id else None,
-                        pusher=int(pusher_id) if pusher_id else None, problems=problems)
+    return run(settings, from_process())
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 ZERO = "0" * 40
@@ -35,6 +38,29 @@ def read_updates(stream: TextIO = sys.stdin) -> list[RefUpdate]:
         if len(parts) == 3:
             updates.append(RefUpdate(*parts))
     return updates
+
+
+@dataclass
+class HookCall:
+    """One run of a receive hook: git's environment, the ref updates, where output goes."""
+    env: Mapping[str, str]
+    updates: list[RefUpdate]
+    out: Callable[[str], None]
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self.env.get("GIT_DIR") or self.env.get("PWD") or ".")
+
+    def int_env(self, name: str) -> int | None:
+        value = self.env.get(name)
+        return int(value) if value else None
+
+
+def from_process() -> HookCall:
+    """The call as git makes it when it runs the hook as a process."""
+    env = dict(os.environ)
+    env["GIT_DIR"] = str(Path(env.get("GIT_DIR", ".")).resolve())
+    return HookCall(env=env, updates=read_updates(), out=say)
 
 
 def say(text: str = "") -> None:

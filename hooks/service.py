@@ -1,0 +1,90 @@
+"""Runs the receive hooks inside the server, for git's hook processes (`hooks/hook_client.py`).
+
+A Unix socket in a private 0700 folder plus a per-process token (compared in constant time):
+only git processes started by this server can call it. Hooks run on their own thread pool, so a
+push waiting for its verdict never takes a thread that the web pages need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from checker.queue import create_huey
+from checker.tasks import Tasks, register_tasks
+from gitserver.config import Settings
+
+from . import post_receive, pre_receive
+from .updates import HookCall, RefUpdate
+
+logger = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # ref updates; a push of 100k refs stays far below
+
+
+class HookService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.token = secrets.token_hex(32)
+        self.folder = Path(tempfile.mkdtemp(prefix="gitserver-hooks-"))
+        self.socket_path = self.folder / "hooks.sock"
+        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hook")
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: Tasks | None = None
+
+    def env(self) -> dict[str, str]:
+        return {"GITSERVER_HOOK_SOCKET": str(self.socket_path),
+                "GITSERVER_HOOK_TOKEN": self.token}
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path),
+                                                       limit=MAX_REQUEST_BYTES)
+        self.socket_path.chmod(0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self._pool.shutdown(wait=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            header = json.loads(await reader.readline())
+            body = await reader.read(MAX_REQUEST_BYTES)
+            if not hmac.compare_digest(str(header.get("token", "")), self.token):
+                writer.write(b"hook call refused\n\0exit=1")
+                return
+            lines: list[str] = []
+            code = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._run, header["hook"], header["env"], body.decode(), lines)
+            writer.write("".join(line + "\n" for line in lines).encode() + b"\0exit=%d" % code)
+        except Exception:  # pylint: disable=broad-exception-caught
+            logger.exception("receive hook failed")
+            writer.write(b"The server failed while handling this push; nothing was changed "
+                         b"if this was the policy check. Push again.\n\0exit=1")
+        finally:
+            await writer.drain()
+            writer.close()
+
+    def _run(self, hook: str, env: dict[str, str], stdin: str, lines: list[str]) -> int:
+        updates = [RefUpdate(*parts) for parts in (ln.split() for ln in stdin.splitlines())
+                   if len(parts) == 3]
+        call = HookCall(env=env, updates=updates, out=lines.append)
+        if hook == "pre-receive":
+            return pre_receive.run(self.settings, call)
+        if hook == "post-receive":
+            return post_receive.run(self.settings, call, self._queue_tasks())
+        raise ValueError(f"unknown hook {hook!r}")
+
+    def _queue_tasks(self) -> Tasks:
+        if self._tasks is None:
+            self._tasks = register_tasks(create_huey(self.settings), self.settings)
+        return self._tasks
