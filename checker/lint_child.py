@@ -1,0 +1,302 @@
+"""The lint worker process: one warm PyLinter checking files that the parent sends.
+
+Started by `checker.runner` as `python -I -X utf8 lint_child.py --rcfile ... --memory-mb ...`
+with an empty environment and a private HOME. `-I` keeps the pushed tree, the working
+directory and any PYTHON* variable off `sys.path`; this file therefore imports nothing of
+ours, only the standard library, pylint and astroid.
+
+Protocol, one JSON object per line: the child first writes `{"ready": true, ...}` (or
+`{"ready": false, "error": ...}`), then answers each request `{"root", "path", "cpu_s"}`
+with `{"ok": true, "messages", "counts", "statement", "rss_kb"}` or, when pylint itself
+crashed, `{"ok": false, "kind", "detail"}` and exits so that the parent starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import resource
+import signal
+import sys
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
+# Open files: pylint reads one source file at a time; the interpreter needs some dozens.
+MAX_OPEN_FILES = 256
+# Only C-level diagnostics reach fd 2 (a file in the child's private folder).
+MAX_WRITTEN_BYTES = 1 << 20
+
+
+def _set_limits(memory_mb: int) -> None:
+    memory = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_WRITTEN_BYTES, MAX_WRITTEN_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # pylint runs with jobs=1 and never needs a process of its own (ignored for root).
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    # A write past RLIMIT_FSIZE should fail with EFBIG, not kill the checker.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _limit_cpu(seconds: float) -> None:
+    """RLIMIT_CPU counts the whole life of the process, so allow `seconds` more from now."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(used + seconds)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * resource.getpagesize() // 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _is_under(path: str | None, root: str) -> bool:
+    return bool(path) and (path == root or path.startswith(root + os.sep))  # type: ignore[union-attr]
+
+
+class Linter:
+    """A PyLinter built once from our rcfile, checking one file at a time."""
+
+    def __init__(self, rcfile: str, disable: list[str]) -> None:
+        # pylint: disable=import-outside-toplevel
+        # Imported here, after the rlimits are in place.
+        from pylint.config.config_initialization import _config_initialization
+        from pylint.lint import PyLinter
+        from pylint.reporters import CollectingReporter
+
+        self.reporter = CollectingReporter()
+        self.linter = PyLinter()
+        self.linter.load_default_plugins()
+        args = [f"--disable={','.join(disable)}"] if disable else []
+        _config_initialization(self.linter, args, self.reporter, config_file=rcfile)
+        config = self.linter.config
+        if config.load_plugins or self.linter._dynamic_plugins or config.unsafe_load_any_extension:
+            raise RuntimeError("the rcfile must not load plugins or C extensions")
+        # Messages raised while reading the options (an unknown symbol in `disable`).
+        if self.reporter.messages:
+            raise RuntimeError("; ".join(m.msg for m in self.reporter.messages))
+        self.linter.initialize()
+
+    def check(self, root: str, relpath: str) -> dict[str, Any]:
+        # pylint: disable=import-outside-toplevel
+        from pylint.typing import FileItem
+        from pylint.utils import LinterStats
+
+        filepath = os.path.join(root, *relpath.split("/"))
+        base, modname = _module_name(root, relpath)
+        search_path = list(dict.fromkeys([base, root]))
+        _forget_shadowed(_top_level_names(search_path))
+        self.linter.stats = LinterStats()
+        self.linter.msg_status = 0
+        self.reporter.reset()
+        self.linter.open()
+        saved_path = sys.path[:]
+        sys.path[:0] = search_path
+        try:
+            self.linter.check_single_file_item(FileItem(modname, filepath, modname))
+        finally:
+            sys.path[:] = saved_path
+            _forget_user_modules(root)
+            self._reset_checker_state()
+        stats = self.linter.stats
+        return {
+            "ok": True,
+            "messages": [_message_dict(m) for m in self.reporter.messages],
+            "counts": {kind: getattr(stats, kind) for kind in MESSAGE_TYPES},
+            "statement": stats.statement,
+            "rss_kb": _rss_kb(),
+        }
+
+
+    def _reset_checker_state(self) -> None:
+        """Drop what checkers keep from one module to the next.
+
+        pylint 4.1's ClassChecker never empties its map of accessed attributes, which holds
+        every class it has seen and so every checked tree; a fresh map per file is what a
+        fresh pylint would start with.
+        """
+        for checker in self.linter.get_checkers():
+            accessed = getattr(checker, "_accessed", None)
+            if accessed is not None:
+                checker._accessed = type(accessed)()  # pylint: disable=protected-access
+
+
+def _module_name(root: str, relpath: str) -> tuple[str, str]:
+    """The sys.path entry and dotted name Python would use, never looking above root."""
+    parts = relpath.split("/")
+    top = len(parts) - 1
+    while top > 0 and os.path.isfile(os.path.join(root, *parts[:top], "__init__.py")):
+        top -= 1
+    stem = parts[-1].removesuffix(".py")
+    names = parts[top:-1] if stem == "__init__" and top < len(parts) - 1 else [*parts[top:-1], stem]
+    return os.path.join(root, *parts[:top]), ".".join(names)
+
+
+def _top_level_names(search_path: Iterable[str]) -> set[str]:
+    names: set[str] = set()
+    for folder in search_path:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        names.update(entry.removesuffix(".py") for entry in entries)
+    # Builtin modules cannot be shadowed by a file, in Python or in astroid.
+    return names - set(sys.builtin_module_names)
+
+
+def _forget_shadowed(names: set[str]) -> None:
+    """Drop cached modules that a user's module of the same name hides on this check.
+
+    A warm cache must not answer `import random` with the stdlib module when the pushed
+    tree has its own random.py: a cold pylint would have used the user's file.
+    """
+    from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+    cache = MANAGER.astroid_cache
+    for name in [n for n in cache if n.partition(".")[0] in names]:
+        del cache[name]
+
+
+def _forget_user_modules(root: str) -> None:
+    """Drop what this check cached about the pushed tree; keep the stdlib modules warm.
+
+    The cache is keyed by module name, so a `helper` of one commit would otherwise answer
+    for the `helper` of the next, and every checked tree would stay in memory. The lookup
+    caches below depend on sys.path, which changes per check, or hold references to nodes
+    of the user's modules; they refill quickly.
+    """
+    # pylint: disable=import-outside-toplevel
+    from astroid import MANAGER
+    from astroid.context import _invalidate_cache as clear_inference_context_cache
+    from astroid.inference_tip import clear_inference_tip_cache
+    from astroid.interpreter import objectmodel
+    from astroid.interpreter._import import spec, util
+    from astroid.modutils import _cache_normalize_path_, _has_init, cached_os_path_isfile
+    from astroid.nodes import ClassDef
+    from astroid.nodes._base_nodes import LookupMixIn
+    from pylint.checkers.clear_lru_cache import clear_lru_caches
+
+    cache = MANAGER.astroid_cache
+    for name in [n for n, module in cache.items() if _module_is_under(module, root)]:
+        del cache[name]
+    MANAGER._mod_file_cache.clear()  # keyed by (module name, importing file): cheap to refill
+    clear_inference_tip_cache()
+    clear_inference_context_cache()
+    lru_caches: list[Callable[..., Any]] = [
+        LookupMixIn.lookup, ClassDef._metaclass_lookup_attribute,
+        objectmodel.ObjectModel.attributes, util.is_namespace, spec._find_spec,
+        spec._is_setuptools_namespace, _cache_normalize_path_, _has_init, cached_os_path_isfile,
+        *(finder.find_module for finder in spec._SPEC_FINDERS),
+    ]
+    for lru_cache in lru_caches:
+        lru_cache.cache_clear()  # type: ignore[attr-defined]
+    clear_lru_caches()
+
+
+def _module_is_under(module: Any, root: str) -> bool:
+    if _is_under(module.file, root):
+        return True
+    # Namespace packages (folders without __init__.py) have no file, only a path.
+    return any(_is_under(entry, root) for entry in (module.path or ()))
+
+
+def _message_dict(message: Any) -> dict[str, Any]:
+    return {
+        "line": message.line,
+        "column": message.column,
+        "end_line": message.end_line,
+        "end_column": message.end_column,
+        "type": message.category,
+        "symbol": message.symbol,
+        "message_id": message.msg_id,
+        "message": message.msg,
+    }
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """pylint wraps crashes in AstroidError; the innermost exception names the real cause."""
+    seen = {id(exc)}
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+def _crash(exc: BaseException) -> dict[str, Any]:
+    cause = _root_cause(exc)
+    if isinstance(cause, MemoryError) or isinstance(exc, MemoryError):
+        kind = "memory"
+    elif isinstance(cause, RecursionError):
+        kind = "recursion"
+    else:
+        kind = "crash"
+    detail = f"{type(cause).__name__}: {cause}"[:500]
+    return {"ok": False, "kind": kind, "detail": detail}
+
+
+def _serve(linter: Linter, requests: IO[str], replies: IO[str]) -> None:
+    for line in requests:
+        request = json.loads(line)
+        _limit_cpu(float(request["cpu_s"]))
+        # Tracebacks pylint prints on its way to raising land here, not in the parent's logs.
+        sys.stderr = io.StringIO()
+        try:
+            reply = linter.check(request["root"], request["path"])
+        except (Exception, RecursionError, MemoryError) as exc:  # pylint: disable=broad-except
+            # The linter's state after a crash cannot be trusted: answer, then exit so the
+            # parent starts a fresh process for the next file.
+            replies.write(json.dumps(_crash(exc)) + "\n")
+            replies.flush()
+            return
+        finally:
+            sys.stderr = sys.__stderr__
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rcfile", required=True)
+    parser.add_argument("--disable", default="")
+    parser.add_argument("--memory-mb", type=int, required=True)
+    args = parser.parse_args(argv)
+    _set_limits(args.memory_mb)
+    sys.dont_write_bytecode = True
+    # The protocol keeps the real stdout; anything else printing to fd 1 goes to stderr.
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    disable = [name for name in args.disable.split(",") if name]
+    try:
+        linter = Linter(args.rcfile, disable)
+    except Exception as exc:  # pylint: disable=broad-except
+        replies.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        replies.flush()
+        return 1
+    # pylint: disable-next=import-outside-toplevel
+    from pylint import __version__ as pylint_version
+
+    replies.write(json.dumps({"ready": True, "pylint": pylint_version}) + "\n")
+    replies.flush()
+    _serve(linter, sys.stdin, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

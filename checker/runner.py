@@ -1,0 +1,351 @@
+"""Sandboxed, warm pylint: one long-lived lint process per LintRunner, one file at a time.
+
+The lint process (`checker/lint_child.py`) imports pylint once and keeps astroid's cache of
+stdlib modules warm, so a small file takes tens of milliseconds instead of pylint's
+start-up of half a second. It runs with an empty environment, a private HOME and
+PYLINTHOME, our own rcfile and rlimits; this module enforces the wall timeout, turns
+crashes into `error` results and starts a fresh process for the next file.
+
+Scoring follows pylint's evaluation formula applied to one file's own counts:
+`max(0, 0 if fatal else 10 - (5*error + warning + refactor + convention) / statement * 10)`,
+rounded to two decimals (as pylint prints it; the state is decided on the rounded score).
+With no statements there is nothing to divide by, and pylint gives no score; we give 10.0
+when no message counts and 0.0 otherwise. So an empty file scores 10.0 and a file that
+does not parse scores 0.0 with `syntax-error`, state `failure` (the user's file is at
+fault, not the checker): this matches pylint's exit status, which fails such a file on any
+message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import IO, Any
+
+logger = logging.getLogger(__name__)
+
+RCFILE = Path(__file__).with_name("pylintrc")
+CHILD_SCRIPT = Path(__file__).with_name("lint_child.py")
+# Bump when a change here or in lint_child.py changes what a check yields for the same
+# file, so that stored results are not reused across the change.
+RESULT_VERSION = 1
+# Loading pylint takes about half a second; allow for a loaded machine.
+START_TIMEOUT_S = 60.0
+# pylint accepts message symbols and ids, checker names and category letters here.
+DISABLE_RE = re.compile(r"[A-Za-z0-9_-]+")
+MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
+
+
+class LintSetupError(Exception):
+    """The lint process could not start (bad `checker.disable`, broken install)."""
+
+
+@dataclass(frozen=True)
+class LintMessage:
+    line: int
+    column: int
+    end_line: int | None
+    end_column: int | None
+    type: str  # convention | refactor | warning | error | fatal | info
+    symbol: str  # e.g. "undefined-variable"
+    message_id: str  # e.g. "E0602"
+    message: str
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str  # as given: relative, posix
+    state: str  # success | failure | error
+    score: float | None  # None for error
+    messages: tuple[LintMessage, ...]
+    duration_ms: int
+    error: str | None = None  # why state == "error", written for the user
+
+
+def file_score(counts: Mapping[str, int], statement: int) -> float:
+    """pylint's evaluation for one file (see the module docstring for 0 statements)."""
+    if counts.get("fatal", 0):
+        return 0.0
+    penalty = (5 * counts.get("error", 0) + counts.get("warning", 0)
+               + counts.get("refactor", 0) + counts.get("convention", 0))
+    if statement <= 0:
+        return 10.0 if penalty == 0 else 0.0
+    return round(max(0.0, 10.0 - penalty / statement * 10.0), 2)
+
+
+def settings_fingerprint(disable: Sequence[str], fail_under: float) -> str:
+    """Key under which a stored result for an identical blob may be reused."""
+    payload = {
+        "rcfile": RCFILE.read_text(encoding="utf-8"),
+        "disable": sorted(set(disable)),
+        "fail_under": float(fail_under),
+        "pylint": version("pylint"),
+        "astroid": version("astroid"),
+        # The stdlib that astroid infers against, and which messages exist, follow Python.
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "result_version": RESULT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class _ChildGone(Exception):
+    """The lint process exited or stopped answering; str(exc) is the user-facing reason."""
+
+
+class _Child:
+    """One lint process with its private folder (HOME, PYLINTHOME, XDG dirs, cwd)."""
+
+    def __init__(self, disable: Sequence[str], memory_mb: int) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="gitserver-lint-"))
+        self.checks = 0
+        self.rss_kb = 0
+        self.timeout_s = 0.0  # of the request under way, for the reasons given to users
+        self._buffer = b""
+        env = self._environment()
+        self._stderr = (self.folder / "stderr.log").open("wb")
+        command = [sys.executable, "-I", "-X", "utf8", str(CHILD_SCRIPT),
+                   "--rcfile", str(RCFILE), "--disable", ",".join(disable),
+                   "--memory-mb", str(memory_mb)]
+        try:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                env=env, cwd=self.folder / "work", close_fds=True, start_new_session=True)
+        except OSError:
+            self._stderr.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._stdin: IO[bytes] = self.process.stdin
+        self._stdout: IO[bytes] = self.process.stdout
+
+    def _environment(self) -> dict[str, str]:
+        """Built from nothing, so no variable of the server (and no secret) reaches pylint."""
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        for name, sub in (("HOME", "home"), ("PYLINTHOME", "pylint"), ("TMPDIR", "tmp"),
+                          ("XDG_CACHE_HOME", "cache"), ("XDG_CONFIG_HOME", "config"),
+                          ("XDG_DATA_HOME", "data"), ("", "work")):
+            (self.folder / sub).mkdir(mode=0o700)
+            if name:
+                env[name] = str(self.folder / sub)
+        return env
+
+    def wait_ready(self) -> None:
+        try:
+            hello = self.receive(START_TIMEOUT_S)
+        except _ChildGone as exc:
+            raise LintSetupError(f"the lint process did not start: {exc}; "
+                                 f"{self.stderr_tail()}") from None
+        if not hello.get("ready"):
+            raise LintSetupError(f"the lint process did not start: {hello.get('error')}")
+
+    def send(self, request: Mapping[str, Any]) -> None:
+        self.timeout_s = float(request.get("cpu_s", 0))
+        try:
+            self._stdin.write(json.dumps(request).encode() + b"\n")
+            self._stdin.flush()
+        except BrokenPipeError:
+            raise _ChildGone(self._exit_reason()) from None
+
+    def receive(self, timeout_s: float) -> dict[str, Any]:
+        """The next reply line, waiting at most timeout_s of wall time."""
+        deadline = time.monotonic() + timeout_s
+        fd = self._stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise _ChildGone(_timed_out(timeout_s))
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise _ChildGone(self._exit_reason())
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def _exit_reason(self) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return "pylint stopped answering"
+        if code == -signal.SIGXCPU:
+            return _timed_out(self.timeout_s)
+        if code == -signal.SIGKILL:
+            return "pylint was killed (out of memory?)"
+        if code < 0:
+            return f"pylint crashed with signal {signal.Signals(-code).name}"
+        return f"pylint exited unexpectedly (code {code})"
+
+    def stderr_tail(self, limit: int = 2000) -> str:
+        try:
+            text = (self.folder / "stderr.log").read_bytes()[-limit:]
+        except OSError:
+            return ""
+        return text.decode("utf-8", "replace").strip()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        """Ask the process to finish (end of its input), then clean up after it."""
+        try:
+            self._stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._stdout.close()
+        self._stderr.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class LintRunner:
+    """Checks files with the server's pylint settings in a sandboxed, warm process.
+
+    Not thread-safe: give each worker thread its own runner. Use as a context manager,
+    or call close(), so the lint process and its private folder go away.
+    """
+
+    def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,
+                 timeout_s: float = 60, memory_mb: int = 1024, recycle_after: int = 500,
+                 max_rss_mb: int | None = None) -> None:
+        for name in disable:
+            if not DISABLE_RE.fullmatch(name):
+                raise ValueError(f"checker.disable: {name!r} is not a pylint message name")
+        if timeout_s <= 0 or memory_mb < 128 or recycle_after < 1:
+            raise ValueError("timeout_s must be > 0, memory_mb >= 128, recycle_after >= 1")
+        self.disable = tuple(disable)
+        self.fail_under = fail_under
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self.recycle_after = recycle_after
+        # Well under the address-space limit: astroid's cache of stdlib modules is kept
+        # between files and only a fresh process gives all of its memory back.
+        self.max_rss_mb = max_rss_mb if max_rss_mb is not None else memory_mb // 2
+        self._child: _Child | None = None
+
+    def __enter__(self) -> LintRunner:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+
+    def check_files(self, root: Path, paths: Sequence[str]) -> Iterator[FileResult]:
+        """Check `paths` (relative, posix) of the tree materialised under `root`.
+
+        Yields one result per path, in order, as each finishes. Raises ValueError at once
+        if a path is not a regular .py file inside root.
+        """
+        root = Path(root).resolve(strict=True)
+        relpaths = [_checked_path(root, path) for path in paths]
+        return (self._check_one(root, relpath) for relpath in relpaths)
+
+    def _check_one(self, root: Path, relpath: str) -> FileResult:
+        child = self._running_child()
+        started = time.monotonic()
+        try:
+            child.send({"root": str(root), "path": relpath, "cpu_s": self.timeout_s})
+            # The CPU limit the child sets is whole seconds; the wall clock decides first.
+            reply = child.receive(self.timeout_s)
+        except _ChildGone as exc:
+            return self._failed(relpath, str(exc), started)
+        child.checks += 1
+        if not reply["ok"]:
+            return self._failed(relpath, _crash_reason(reply), started)
+        child.rss_kb = reply["rss_kb"]
+        if child.checks >= self.recycle_after or child.rss_kb > self.max_rss_mb * 1024:
+            logger.info("recycling the lint process after %d checks (RSS %d MiB)",
+                        child.checks, child.rss_kb // 1024)
+            self.close()
+        return self._result(relpath, reply, started)
+
+    def _running_child(self) -> _Child:
+        if self._child is None:
+            child = _Child(self.disable, self.memory_mb)
+            try:
+                child.wait_ready()
+            except LintSetupError:
+                child.kill()
+                child.close()
+                raise
+            self._child = child
+        return self._child
+
+    def _failed(self, relpath: str, reason: str, started: float) -> FileResult:
+        logger.warning("lint of %s failed: %s", relpath, reason)
+        if self._child is not None:
+            self._child.kill()
+            self.close()
+        return FileResult(path=relpath, state="error", score=None, messages=(),
+                          duration_ms=_elapsed_ms(started), error=reason)
+
+    def _result(self, relpath: str, reply: Mapping[str, Any], started: float) -> FileResult:
+        counts = reply["counts"]
+        score = file_score(counts, reply["statement"])
+        passed = score >= self.fail_under and not counts["error"] and not counts["fatal"]
+        messages = sorted((LintMessage(**message) for message in reply["messages"]),
+                          key=lambda m: (m.line, m.column, m.message_id))
+        return FileResult(path=relpath, state="success" if passed else "failure",
+                          score=score, messages=tuple(messages),
+                          duration_ms=_elapsed_ms(started))
+
+
+def _timed_out(timeout_s: float) -> str:
+    return f"pylint timed out after {timeout_s:g} s on this file"
+
+
+def _crash_reason(reply: Mapping[str, Any]) -> str:
+    if reply["kind"] == "memory":
+        return "pylint ran out of memory on this file"
+    if reply["kind"] == "recursion":
+        return f"pylint crashed: {reply['detail']} (the code nests too deeply for pylint)"
+    return f"pylint crashed: {reply['detail']}"
+
+
+def _checked_path(root: Path, path: str) -> str:
+    """The path as posix text, if it names a regular .py file in root without symlinks."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or not pure.parts or any(p in ("", ".", "..") for p in pure.parts) \
+            or pure.suffix != ".py":
+        raise ValueError(f"{path!r}: not a relative path to a .py file")
+    current = root
+    for part in pure.parts:
+        current = current / part
+        if current.is_symlink():
+            raise ValueError(f"{path!r}: {part} is a symlink")
+    if not current.is_file():
+        raise ValueError(f"{path!r}: no such file under {root}")
+    return pure.as_posix()
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
