@@ -1,7 +1,243 @@
-"""Repository pages: user, repo, commits, commit status page, blob, badge, upload. Being built."""
+"""Repository pages: a user's repos, a repo's files, its history, a commit's status page, a blob.
+
+Sync handlers (Starlette runs them in a thread) because peewee and dulwich block. Each page reads
+what it shows in a fixed number of queries, whatever the number of files or messages: the status
+page of a commit costs one query for all its checks.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from collections import Counter
+from typing import Any
+from urllib.parse import quote
 
-routes: list[BaseRoute] = []
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import badge, pages_format, repo_settings, web_edit
+from .highlight import lines_for_blob
+from .models import STATE_PENDING, Check, Commit, Repo, User
+from .page_access import can_write, page_repo, viewer
+from .queries import (
+    branches,
+    combined_state,
+    commit_checks,
+    commit_marks,
+    commit_score,
+    deleted_files,
+    file_check_log,
+    file_versions,
+    get_commit,
+    head_summaries,
+    history,
+    last_changes,
+    read_blob,
+    resolve_ref,
+    since_parent,
+    tree_files,
+)
+from .templating import render
+
+PER_PAGE = 30
+RECENT_COMMITS = 10
+CHECK_LOG_ENTRIES = 50
+_TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
+
+pages_format.install()
+
+
+def _repos_dir(request: Request) -> Any:
+    return request.app.state.settings.repos_dir
+
+
+def _repo_context(request: Request, access: Any, tab: str) -> dict[str, Any]:
+    repo = access.repo
+    root = request.app.state.settings.server.base_url
+    full = f"{repo.owner.username}/{repo.name}"
+    return {"repo": repo, "owner": repo.owner.username, "full_name": full, "tab": tab,
+            "repo_url": f"/{full}", "clone_url": f"{root}/{full}.git",
+            "can_write": can_write(access)}
+
+
+def _commit_rows(repo: Repo, shas: list[str]) -> list[dict[str, Any]]:
+    rows = {c.sha: c for c in Commit.select().where((Commit.repo == repo)
+                                                    & Commit.sha.in_(shas))}
+    marks = commit_marks([c.id for c in rows.values()])
+    return [{"commit": rows[s], "state": marks[rows[s].id][0], "score": marks[rows[s].id][1]}
+            for s in shas if s in rows]
+
+
+# -- /{owner} -------------------------------------------------------------------------------
+
+def user_page(request: Request) -> Response:
+    me = viewer(request)
+    owner = User.get_or_none(User.username == request.path_params["owner"].lower())
+    if owner is None or not owner.is_active:
+        raise HTTPException(404, "There is no user by that name.")
+    query = Repo.select(Repo, User).join(User).where(Repo.owner == owner)
+    if me is None or me.id != owner.id:
+        query = query.where(Repo.private == False)  # noqa: E712
+    repos = list(query.order_by(Repo.updated_at.desc()))
+    heads = head_summaries(_repos_dir(request), repos)
+    return render(request, "user.html", {
+        "owner": owner, "is_me": me is not None and me.id == owner.id,
+        "rows": [{"repo": r, "head": heads.get(r.id)} for r in repos]})
+
+
+# -- /{owner}/{repo} ------------------------------------------------------------------------
+
+def repo_page(request: Request) -> Response:
+    access = page_repo(request)
+    if request.path_params["repo"] != access.repo.name:  # `.../name.git` pasted from a clone
+        return RedirectResponse(f"/{access.owner}/{access.repo.name}", status_code=301)
+    repo = access.repo
+    context = _repo_context(request, access, "code")
+    branch = repo.default_branch
+    sha = resolve_ref(_repos_dir(request), repo, branch)
+    context.update(branch=branch, branches=branches(_repos_dir(request), repo), sha=sha)
+    if sha is None:
+        return render(request, "repo_empty.html", context)
+    commit = get_commit(repo, sha)
+    checks = {c.path: c for c in commit_checks(commit)} if commit is not None else {}
+    files = tree_files(_repos_dir(request), repo, sha)
+    changed = last_changes(repo, files)
+    recent = _commit_rows(repo, history(_repos_dir(request), repo, sha, RECENT_COMMITS))
+    context.update(
+        commit=commit, state=combined_state([c.state for c in checks.values()]),
+        score=commit_score(checks.values()), recent=recent,
+        files=[{"path": path, "check": checks.get(path), "last": changed.get(path)}
+               for path in sorted(files)])
+    return render(request, "repo.html", context)
+
+
+# -- /{owner}/{repo}/commits/{branch} -------------------------------------------------------
+
+def commits_redirect(request: Request) -> Response:
+    access = page_repo(request)
+    return RedirectResponse(f"/{access.owner}/{access.repo.name}/commits/"
+                            f"{quote(access.repo.default_branch)}", status_code=302)
+
+
+def commits_page(request: Request) -> Response:
+    access = page_repo(request)
+    branch = request.path_params["branch"]
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    sha = resolve_ref(_repos_dir(request), access.repo, branch)
+    if sha is None:
+        raise HTTPException(404, f"There is no branch or commit {branch!r} in "
+                                 f"{access.full_name}.")
+    shas = history(_repos_dir(request), access.repo, sha, page * PER_PAGE + 1)
+    has_next = len(shas) > page * PER_PAGE
+    context = _repo_context(request, access, "commits")
+    context.update(branch=branch, branches=branches(_repos_dir(request), access.repo),
+                   page=page, has_next=has_next,
+                   rows=_commit_rows(access.repo, shas[(page - 1) * PER_PAGE: page * PER_PAGE]))
+    return render(request, "commits.html", context)
+
+
+# -- /{owner}/{repo}/commit/{sha} -----------------------------------------------------------
+
+def _grouped(check: Check) -> list[dict[str, Any]]:
+    """The file's messages grouped by symbol, worst type first, each group in line order."""
+    groups: dict[str, dict[str, Any]] = {}
+    for message in check.message_list:
+        group = groups.setdefault(message.get("symbol") or "?", {
+            "symbol": message.get("symbol") or "?", "type": message.get("type") or "",
+            "message_id": message.get("message_id") or "", "messages": []})
+        group["messages"].append(message)
+    for group in groups.values():
+        group["messages"].sort(key=lambda m: (m.get("line") or 0, m.get("column") or 0))
+    return sorted(groups.values(), key=lambda g: (_TYPE_ORDER.get(g["type"], 9), g["symbol"]))
+
+
+def commit_page(request: Request) -> Response:
+    access = page_repo(request)
+    sha = resolve_ref(_repos_dir(request), access.repo, request.path_params["sha"])
+    commit = get_commit(access.repo, sha) if sha else None
+    if commit is None:
+        raise HTTPException(404, f"There is no commit {request.path_params['sha']!r} in "
+                                 f"{access.full_name}.")
+    if request.path_params["sha"] != commit.sha:  # a branch or short sha: one URL per commit
+        return RedirectResponse(f"/{access.full_name}/commit/{commit.sha}", status_code=302)
+    checks = commit_checks(commit)
+    state = combined_state([c.state for c in checks])
+    types = Counter(m.get("type") for c in checks for m in c.message_list)
+    context = _repo_context(request, access, "commits")
+    context.update(
+        commit=commit, checks=checks, state=state, score=commit_score(checks),
+        pending=any(c.state == STATE_PENDING for c in checks),
+        files=[{"check": c, "groups": _grouped(c), "count": len(c.message_list)}
+               for c in checks],
+        message_count=sum(types.values()), types=sorted(types.items(), key=lambda t: (
+            _TYPE_ORDER.get(t[0] or "", 9))),
+        deleted=deleted_files(commit), diff=since_parent(commit, checks),
+        checks_url=f"/api/v1/repos/{access.full_name}/commits/{commit.sha}/checks")
+    return render(request, "commit.html", context)
+
+
+# -- /{owner}/{repo}/blob/{ref}/{path} ------------------------------------------------------
+
+def _messages_by_line(check: Check | None, line_count: int) -> tuple[dict[int, list], list]:
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    loose: list[dict[str, Any]] = []  # messages about the whole file or past its end
+    for message in check.message_list if check is not None else []:
+        line = message.get("line") or 0
+        if 1 <= line <= line_count:
+            by_line.setdefault(line, []).append(message)
+        else:
+            loose.append(message)
+    for messages in by_line.values():
+        messages.sort(key=lambda m: m.get("column") or 0)
+    return by_line, loose
+
+
+def _versions(repo: Repo, path: str) -> list[dict[str, Any]]:
+    versions = file_versions(repo, path)
+    checks = {c.commit_id: c for c in Check.select(
+        Check.commit, Check.state, Check.score).where(
+        Check.commit.in_([v.commit_id for v in versions]) & (Check.path == path))}
+    return [{"version": v, "commit": v.commit, "check": checks.get(v.commit_id)}
+            for v in versions]
+
+
+def blob_page(request: Request) -> Response:
+    access = page_repo(request)
+    ref, path = request.path_params["ref"], request.path_params["path"]
+    repos_dir = _repos_dir(request)
+    sha = resolve_ref(repos_dir, access.repo, ref)
+    found = read_blob(repos_dir, access.repo, sha, path) if sha else None
+    if found is None:
+        raise HTTPException(404, f"There is no file {path!r} at {ref!r} in {access.full_name}.")
+    blob_sha, data = found
+    text = data.decode("utf-8", "replace")
+    lines = lines_for_blob(blob_sha, text)
+    commit = get_commit(access.repo, sha)
+    check = Check.get_or_none((Check.commit == commit) & (Check.path == path)) \
+        if commit is not None else None
+    by_line, loose = _messages_by_line(check, len(lines))
+    is_branch = ref in branches(repos_dir, access.repo)
+    context = _repo_context(request, access, "code")
+    context.update(
+        ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
+        loose=loose, blob_sha=blob_sha, size=len(data), is_branch=is_branch,
+        versions=_versions(access.repo, path),
+        log=list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)))
+    return render(request, "blob.html", context)
+
+
+routes: list[BaseRoute] = [
+    Route("/{owner}", user_page),
+    Route("/{owner}/{repo}", repo_page),
+    Route("/{owner}/{repo}/badge.svg", badge.badge),
+    *repo_settings.routes,
+    Route("/{owner}/{repo}/commits", commits_redirect),
+    Route("/{owner}/{repo}/commits/{branch:path}", commits_page),
+    Route("/{owner}/{repo}/commit/{sha}", commit_page),
+    Route("/{owner}/{repo}/blob/{ref}/{path:path}", blob_page),
+    *web_edit.routes,
+]

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+import stat
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dulwich.errors import NotGitRepository
+from dulwich.errors import NotGitRepository, NotTreeError
+from dulwich.object_store import tree_lookup_path
+from dulwich.objects import Blob, Tag
 from dulwich.objects import Commit as GitCommit
-from dulwich.objects import Tag
 from dulwich.repo import Repo as GitRepo
 from dulwich.walk import Walker
 
@@ -79,12 +85,14 @@ def deleted_files(commit: Commit) -> list[FileVersion]:
                 .order_by(FileVersion.path))
 
 
-def history(repos_dir: Path, repo: Repo, start_sha: str) -> list[str]:
+def history(repos_dir: Path, repo: Repo, start_sha: str,
+            max_entries: int | None = None) -> list[str]:
     """Shas reachable from start_sha, newest first (git log order)."""
     git = open_git(repos_dir, repo)
     if git is None:
         return []
-    return [entry.commit.id.decode() for entry in Walker(git.object_store, [start_sha.encode()])]
+    walker = Walker(git.object_store, [start_sha.encode()], max_entries=max_entries)
+    return [entry.commit.id.decode() for entry in walker]
 
 
 def commit_states(commit_ids: list[int]) -> dict[int, str]:
@@ -92,3 +100,181 @@ def commit_states(commit_ids: list[int]) -> dict[int, str]:
     for check in Check.select(Check.commit, Check.state).where(Check.commit.in_(commit_ids)):
         states[check.commit_id].append(check.state)
     return {cid: combined_state(values) for cid, values in states.items()}
+
+
+# -- pages and their API twins ---------------------------------------------------------------
+
+def commit_score(checks: Iterable[Check]) -> float | None:
+    """A commit's score: the mean of its files' pylint scores (None before any is known)."""
+    scores = [c.score for c in checks if c.score is not None]
+    return round(sum(scores) / len(scores), 2) if scores else None
+
+
+def message_key(message: dict[str, Any]) -> tuple[str, str]:
+    # Without the line: a message that only moved because lines were added above it is
+    # neither new nor fixed.
+    return (str(message.get("symbol")), str(message.get("message")))
+
+
+@dataclass
+class ParentDiff:
+    """What changed in the lint messages since the commit's first parent."""
+    sha: str
+    checked: bool  # False: the parent has no checks (it was not a checked commit of its push)
+    state: str | None = None
+    score: float | None = None
+    new: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (path, message)
+    fixed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _by_path(checks: Iterable[Check]) -> dict[str, Check]:
+    return {c.path: c for c in checks}
+
+
+def since_parent(commit: Commit, checks: list[Check]) -> ParentDiff | None:
+    """New and fixed messages relative to the first parent; None for a root commit."""
+    if not commit.parent_sha:
+        return None
+    diff = ParentDiff(sha=commit.parent_sha, checked=False)
+    parent = Commit.get_or_none((Commit.repo == commit.repo_id)
+                                & (Commit.sha == commit.parent_sha))
+    parent_checks = commit_checks(parent) if parent is not None else []
+    if not parent_checks:
+        return diff
+    diff.checked = True
+    diff.state = combined_state([c.state for c in parent_checks])
+    diff.score = commit_score(parent_checks)
+    mine, theirs = _by_path(checks), _by_path(parent_checks)
+    for path in sorted(set(mine) | set(theirs)):
+        now, before = mine.get(path), theirs.get(path)
+        if now is not None and before is not None and now.blob_sha == before.blob_sha \
+                and now.messages == before.messages:
+            continue
+        now_messages = now.message_list if now is not None else []
+        before_messages = before.message_list if before is not None else []
+        left = Counter(message_key(m) for m in before_messages)
+        for message in now_messages:
+            key = message_key(message)
+            if left[key] > 0:
+                left[key] -= 1
+            else:
+                diff.new.append((path, message))
+        right = Counter(message_key(m) for m in now_messages)
+        for message in before_messages:
+            key = message_key(message)
+            if right[key] > 0:
+                right[key] -= 1
+            else:
+                diff.fixed.append((path, message))
+    return diff
+
+
+def tree_files(repos_dir: Path, repo: Repo, sha: str) -> dict[str, str]:
+    """path -> blob sha of every file in the commit's tree."""
+    git = open_git(repos_dir, repo)
+    if git is None:
+        return {}
+    commit = git[sha.encode()]
+    assert isinstance(commit, GitCommit)
+    return {entry.path.decode("utf-8", "replace"): entry.sha.decode()
+            for entry in git.object_store.iter_tree_contents(commit.tree)}
+
+
+def read_blob(repos_dir: Path, repo: Repo, sha: str, path: str) -> tuple[str, bytes] | None:
+    """(blob sha, content) of `path` in commit `sha`, or None when there is no such file."""
+    git = open_git(repos_dir, repo)
+    if git is None:
+        return None
+    commit = git[sha.encode()]
+    assert isinstance(commit, GitCommit)
+    try:
+        mode, blob_sha = tree_lookup_path(git.object_store.__getitem__, commit.tree,
+                                          path.encode("utf-8"))
+    except (KeyError, NotTreeError):
+        return None
+    if not stat.S_ISREG(mode):
+        return None
+    blob = git[blob_sha]
+    assert isinstance(blob, Blob)
+    return blob_sha.decode(), blob.as_raw_string()
+
+
+def branches(repos_dir: Path, repo: Repo) -> list[str]:
+    git = open_git(repos_dir, repo)
+    if git is None:
+        return []
+    return sorted(name.decode("utf-8", "replace")
+                  for name in git.refs.keys(base=b"refs/heads/"))
+
+
+def last_changes(repo: Repo, files: dict[str, str]) -> dict[str, Commit]:
+    """path -> the newest commit that gave the path its current blob (`files`: path -> blob)."""
+    found: dict[str, Commit] = {}
+    paths = sorted(files)
+    for start in range(0, len(paths), 500):
+        query = (FileVersion.select(FileVersion.path, FileVersion.blob_sha, Commit)
+                 .join(Commit)
+                 .where((Commit.repo == repo) & FileVersion.path.in_(paths[start:start + 500])
+                        & FileVersion.blob_sha.is_null(False))
+                 .order_by(Commit.committed_at.desc(), Commit.id.desc()))
+        for version in query:
+            if files.get(version.path) == version.blob_sha:
+                found.setdefault(version.path, version.commit)
+    return found
+
+
+def file_versions(repo: Repo, path: str, limit: int = 100) -> list[FileVersion]:
+    """The commits that added, modified or deleted `path`, newest first (commit joined)."""
+    return list(FileVersion.select(FileVersion, Commit).join(Commit)
+                .where((Commit.repo == repo) & (FileVersion.path == path))
+                .order_by(Commit.committed_at.desc(), Commit.id.desc()).limit(limit))
+
+
+def file_check_log(repo: Repo, path: str) -> Any:
+    """The query of every check of `path` in the repo, newest first (commit joined)."""
+    return (Check.select(Check, Commit).join(Commit)
+            .where((Check.repo == repo) & (Check.path == path)).order_by(Check.id.desc()))
+
+
+@dataclass(frozen=True)
+class HeadSummary:
+    sha: str
+    state: str
+    score: float | None
+    commit: Commit | None  # None when the tip was never recorded
+
+
+def head_summaries(repos_dir: Path, repos: list[Repo]) -> dict[int, HeadSummary]:
+    """repo id -> the state and score of its default branch's tip; absent for empty repos."""
+    tips: dict[int, str] = {}
+    for repo in repos:
+        sha = resolve_ref(repos_dir, repo, repo.default_branch)
+        if sha is not None:
+            tips[repo.id] = sha
+    if not tips:
+        return {}
+    rows = {(c.repo_id, c.sha): c for c in Commit.select().where(
+        Commit.repo.in_(list(tips)) & Commit.sha.in_(list(tips.values())))}
+    commits = {rid: rows.get((rid, sha)) for rid, sha in tips.items()}
+    ids = [c.id for c in commits.values() if c is not None]
+    checks: dict[int, list[Check]] = {i: [] for i in ids}
+    for check in Check.select(Check.commit, Check.state, Check.score).where(
+            Check.commit.in_(ids)):
+        checks[check.commit_id].append(check)
+    summaries = {}
+    for rid, sha in tips.items():
+        commit = commits[rid]
+        found = checks.get(commit.id, []) if commit is not None else []
+        summaries[rid] = HeadSummary(sha, combined_state([c.state for c in found]),
+                                     commit_score(found), commit)
+    return summaries
+
+
+def commit_marks(commit_ids: list[int]) -> dict[int, tuple[str, float | None]]:
+    """commit id -> (combined state, score), in one query."""
+    found: dict[int, list[Check]] = {cid: [] for cid in commit_ids}
+    for check in Check.select(Check.commit, Check.state, Check.score).where(
+            Check.commit.in_(commit_ids)):
+        found[check.commit_id].append(check)
+    return {cid: (combined_state([c.state for c in checks]), commit_score(checks))
+            for cid, checks in found.items()}
