@@ -18,13 +18,16 @@ from starlette.routing import Route
 from .access import REALM, decide, request_user
 from .models import Check, Commit, Repo, User
 from .queries import (
+    ParentDiff,
     combined_state,
     commit_checks,
+    commit_score,
     commit_states,
     deleted_files,
     get_commit,
     history,
     resolve_ref,
+    since_parent,
 )
 from .throttle import Throttled
 
@@ -124,12 +127,23 @@ def readable_repo(request: Request) -> Repo:
     return access.repo
 
 
-def commit_for(request: Request, repo: Repo, ref: str) -> Commit:
+class Unrecorded:
+    """A commit git has but the database not yet (a large push records it after its reply):
+    it shows as pending with no checks, as GitHub shows a commit nobody reported on yet."""
+
+    def __init__(self, sha: str) -> None:
+        self.sha = sha
+
+
+def commit_for(request: Request, repo: Repo, ref: str) -> Commit | Unrecorded:
     sha = resolve_ref(request.app.state.settings.repos_dir, repo, ref)
-    commit = get_commit(repo, sha) if sha else None
-    if commit is None:
+    if sha is None:
         raise ApiError(404, "not_found", f"No commit found for the ref {ref!r}.")
-    return commit
+    return get_commit(repo, sha) or Unrecorded(sha)
+
+
+def checks_of(commit: Commit | Unrecorded) -> list[Check]:
+    return [] if isinstance(commit, Unrecorded) else commit_checks(commit)
 
 
 def page_params(request: Request) -> tuple[int, int]:
@@ -161,7 +175,7 @@ def paginated(request: Request, items: list[Any], total: int, page: int,
 def combined_status(request: Request) -> Response:
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["ref"])
-    checks = commit_checks(commit)
+    checks = checks_of(commit)
     root = base(request)
     full = f"{repo.owner.username}/{repo.name}"
     return JSONResponse({
@@ -176,7 +190,7 @@ def combined_status(request: Request) -> Response:
 def list_statuses(request: Request) -> Response:
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["ref"])
-    checks = sorted(commit_checks(commit), key=lambda c: (c.checked_at or c.created_at, c.id),
+    checks = sorted(checks_of(commit), key=lambda c: (c.checked_at or c.created_at, c.id),
                     reverse=True)
     page, per_page = page_params(request)
     chunk = checks[(page - 1) * per_page: page * per_page]
@@ -187,13 +201,25 @@ def list_statuses(request: Request) -> Response:
 def commit_checks_view(request: Request) -> Response:
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["sha"])
-    checks = commit_checks(commit)
+    checks = checks_of(commit)
     files = [file_shape(c) for c in checks]
+    if isinstance(commit, Unrecorded):
+        return JSONResponse({"sha": commit.sha, "state": "pending", "files": []})
     files += [{"path": fv.path, "blob": None, "change": "deleted", "state": None,
                "score": None, "duration_ms": None, "checked_at": None, "emailed_at": None,
                "reused": False, "error": None, "messages": []} for fv in deleted_files(commit)]
     return JSONResponse({"sha": commit.sha, "state": combined_state([c.state for c in checks]),
-                         "files": files})
+                         "score": commit_score(checks), "files": files,
+                         "since_parent": parent_diff_shape(since_parent(commit, checks))})
+
+
+def parent_diff_shape(diff: ParentDiff | None) -> dict[str, Any] | None:
+    """The status page's "since the parent": new and fixed messages, each with its path."""
+    if diff is None:
+        return None
+    return {"sha": diff.sha, "checked": diff.checked, "state": diff.state, "score": diff.score,
+            "new": [{"path": path, **message_shape(m)} for path, m in diff.new],
+            "fixed": [{"path": path, **message_shape(m)} for path, m in diff.fixed]}
 
 
 def commit_shape(request: Request, repo: Repo, commit: Commit, state: str) -> dict[str, Any]:
@@ -306,7 +332,6 @@ routes = [
     Route("/user/repos", my_repos),
     Route("/users/{username}", named_user),
     Route("/users/{username}/repos", user_repos),
-    Route("/{rest:path}", not_found),
 ]
 
 
@@ -329,7 +354,10 @@ def throttled_error(_request: Request, exc: Exception) -> Response:
 def create_api(state: Any) -> Starlette:
     """The API as its own Starlette app, so its errors are JSON, sharing the main app's state."""
     handlers = {HTTPException: api_error_handler, Throttled: throttled_error, 500: server_error}
-    api = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    # Imported here: these modules build on this one's shapes and helpers.
+    from . import api_files, openapi  # pylint: disable=import-outside-toplevel
+    every = [*routes, *api_files.routes, *openapi.routes, Route("/{rest:path}", not_found)]
+    api = Starlette(routes=every, exception_handlers=handlers)  # type: ignore[arg-type]
     api.state = state
     return api
 

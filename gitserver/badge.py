@@ -13,7 +13,8 @@ from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from .access import decide, request_user
+from .access import decide
+from .page_access import visitor
 from .queries import combined_state, commit_checks, commit_score, get_commit, resolve_ref
 
 COLOURS = {"success": "#2da44e", "failure": "#cf222e", "error": "#d4a72c",
@@ -56,7 +57,7 @@ def verdict(state: str | None, score: float | None) -> tuple[str, str]:
 
 
 def badge(request: Request) -> Response:
-    user, given = request_user(request)
+    user, given = visitor(request)
     access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
                     write=False)
     if not access.allowed or access.repo is None:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from .access import NOT_FOUND, REALM, Access, decide, request_user
 from .models import User
+from .throttle import Throttled
 
 
 def login_redirect(request: Request) -> HTTPException:
@@ -25,9 +26,19 @@ def login_redirect(request: Request) -> HTTPException:
                          headers={"Location": "/login?" + urlencode({"next": target})})
 
 
+def visitor(request: Request) -> tuple[User | None, bool]:
+    """`access.request_user`, with too many failed Basic-auth attempts answered by a 429."""
+    try:
+        return request_user(request)
+    except Throttled as exc:
+        raise HTTPException(429, f"Too many failed sign-in attempts. Wait {exc.retry_after} "
+                                 "seconds, then try again.",
+                            headers={"Retry-After": str(exc.retry_after)}) from None
+
+
 def viewer(request: Request) -> User | None:
     """The signed-in user (session cookie or Basic auth); 401 for wrong Basic credentials."""
-    user, given = request_user(request)
+    user, given = visitor(request)
     if given and user is None:
         raise HTTPException(401, "Wrong username or password, or the account is not active.",
                             headers={"WWW-Authenticate": REALM})
@@ -36,7 +47,7 @@ def viewer(request: Request) -> User | None:
 
 def page_repo(request: Request, write: bool = False) -> Access:
     """The repository of the URL if the visitor may see it (and change it, with write)."""
-    user, given = request_user(request)
+    user, given = visitor(request)
     access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
                     write)
     if access.allowed and access.repo is not None:

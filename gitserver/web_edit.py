@@ -22,8 +22,8 @@ from hooks.browser_commit import (
     BrowserCommitRefused,
     FileChange,
     StaleBranch,
-    commit_changes,
     clean_path,
+    commit_changes,
 )
 
 from . import sessions
@@ -64,7 +64,7 @@ def _committed(request: Request, access: Access, sha: str, what: str) -> Respons
                                                    status_code=303))
 
 
-def _commit(request: Request, access: Access, branch: str, changes: list[FileChange],
+def _commit(request: Request, access: Access, branch: str, changes: list[FileChange], *,
             message: str, expected_tip: str | None) -> str:
     return commit_changes(request.app.state.settings, access.repo, access.user, branch=branch,
                           changes=changes, message=message, expected_tip=expected_tip).sha
@@ -100,7 +100,8 @@ def _upload(request: Request, form: FormData, uploads: list[tuple[str, bytes]]) 
             changes.append(FileChange(clean_path(f"{folder}/{name}" if folder else name), data))
         names = ", ".join(c.path for c in changes)
         default = f"Upload {names}" if len(changes) <= 3 else f"Upload {len(changes)} files"
-        sha = _commit(request, access, branch, changes, message or default, None)
+        sha = _commit(request, access, branch, changes, message=message or default,
+                      expected_tip=None)
     except BrowserCommitRefused as exc:
         return render(request, "upload.html", {**context, "error": str(exc)},
                       status_code=_refused_status(exc))
@@ -147,7 +148,7 @@ def _new(request: Request, form: FormData) -> Response:
         if tip and read_blob(request.app.state.settings.repos_dir, access.repo, tip, path):
             raise BrowserCommitRefused(f"{path} exists already; open it and edit it instead")
         sha = _commit(request, access, branch, [FileChange(path, _text(form))],
-                      message or f"Add {path}", None)
+                      message=message or f"Add {path}", expected_tip=None)
     except BrowserCommitRefused as exc:
         return render(request, "edit.html", {**context, "error": str(exc)},
                       status_code=_refused_status(exc))
@@ -183,7 +184,8 @@ def _edit(request: Request, form: FormData) -> Response:
                        content=content, message=message, is_new=False)
     try:
         sha = _commit(request, access, branch, [FileChange(path, _text(form))],
-                      message or f"Update {path}", str(form.get("tip", "")))
+                      message=message or f"Update {path}",
+                      expected_tip=str(form.get("tip", "")))
     except BrowserCommitRefused as exc:
         return render(request, "edit.html", {**context, "error": str(exc),
                                              "stale": isinstance(exc, StaleBranch),
@@ -213,7 +215,8 @@ def _delete(request: Request, form: FormData) -> Response:
                        message=message)
     try:
         sha = _commit(request, access, branch, [FileChange(path, None)],
-                      message or f"Delete {path}", str(form.get("tip", "")))
+                      message=message or f"Delete {path}",
+                      expected_tip=str(form.get("tip", "")))
     except BrowserCommitRefused as exc:
         return render(request, "delete.html", {**context, "error": str(exc),
                                                "current_tip": tip or ""},

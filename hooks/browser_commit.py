@@ -9,6 +9,7 @@ with `StaleBranch` and the caller shows the user's text again.
 
 from __future__ import annotations
 
+import re
 import stat
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .record import record_push
 from .updates import ZERO, RefUpdate
 
 MAX_PATH = 4096
+_GIT_HINT = re.compile(r"\s*\(`[^`]*`\)")
 FILE_MODE = 0o100644
 STALE = ("the branch changed since you opened the editor; your text is below, copy it and "
          "reopen")
@@ -72,14 +74,15 @@ def clean_path(raw: str) -> str:
 def path_problem(path: str, data: bytes | None, max_file_bytes: int) -> str | None:
     """The push policy's verdict on one new or changed file, in the same words as a push."""
     parts = path.split("/")
-    for folder in parts[:-1]:
-        problem = entry_problem(folder, stat.S_IFDIR)
-        if problem:
-            return problem
-    problem = entry_problem(parts[-1], FILE_MODE)
+    problems = [entry_problem(folder, stat.S_IFDIR) for folder in parts[:-1]]
+    problems.append(entry_problem(parts[-1], FILE_MODE))
+    problem = next((p for p in problems if p), None)
     if problem is None and data is not None:
         problem = blob_problem(data, max_file_bytes)
-    return problem.replace("`git rm --cached <path>`", "choose a .py file") if problem else None
+    if problem and "`" in problem:
+        # The git command that fixes a push means nothing in a browser.
+        problem = _GIT_HINT.sub("", problem).split("; untrack")[0]
+    return problem
 
 
 def _lookup(git: GitRepo, tree_id: bytes | None, path: str) -> tuple[int, bytes] | None:
