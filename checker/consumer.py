@@ -14,6 +14,7 @@ import threading
 from huey.consumer import Consumer
 
 from gitserver.config import Settings
+from hooks.post_receive import finish_unrecorded_pushes
 
 from .queue import create_huey
 from .tasks import CheckWorker, Tasks, register_tasks, requeue_lost_work
@@ -70,5 +71,6 @@ class Workers:
         while not self._stop.wait(REQUEUE_INTERVAL_S):
             try:
                 requeue_lost_work(self.tasks)
+                finish_unrecorded_pushes(self.settings, self.tasks)
             except Exception:  # pylint: disable=broad-exception-caught
                 logger.exception("requeueing lost work failed; trying again")

@@ -21,7 +21,7 @@ from gitserver.models import (
     Commit,
     FileVersion,
     Push,
-    database,
+    bulk_insert,
     utcnow,
 )
 
@@ -85,7 +85,5 @@ def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str) 
         if previous is not None:
             row.update({name: getattr(previous, name) for name in _REUSED_FIELDS}, reused=True)
         rows.append(row)
-    with database.atomic():
-        for start in range(0, len(rows), 200):
-            Check.insert_many(rows[start:start + 200]).execute()
+    bulk_insert(Check, rows)
     return sum(1 for row in rows if row["state"] == STATE_PENDING)

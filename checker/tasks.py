@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import socket
 import tempfile
 import threading
@@ -90,9 +91,10 @@ class CheckWorker:
         if not claimed:
             return set()
         todo = self._finish_known(claimed, owner)
+        pushes = {c.push_id for c in claimed if c.push_id}
         if todo:
-            self._lint(commit_id, todo, owner)
-        return {c.push_id for c in claimed if c.push_id}
+            pushes |= self._lint(commit_id, todo, owner)
+        return pushes
 
     def _finish_known(self, claimed: list[Check], owner: str) -> list[Check]:
         """Settle rows whose blob got a result meanwhile, or that crashed workers too often."""
@@ -113,24 +115,44 @@ class CheckWorker:
                 todo.append(check)
         return todo
 
-    def _lint(self, commit_id: int, todo: list[Check], owner: str) -> None:
+    def _lint(self, commit_id: int, todo: list[Check], owner: str) -> set[int]:
+        """Lint the files one by one; return the pushes whose rows the results also settled."""
         commit = Commit.get_by_id(commit_id)
         path = repo_path(self.settings.repos_dir, commit.repo.owner.username, commit.repo.name)
-        by_path = {c.path: c for c in todo}
+        # Another worker may be on a commit sharing most blobs with this one (two pushes in a
+        # row); a random order makes the two mostly lint different files, and each result
+        # settles the other's rows for the same blob (see _store_result).
+        random.shuffle(todo)
+        touched: set[int] = set()
         with tempfile.TemporaryDirectory(prefix="gitserver-tree-") as tmp:
             root = Path(tmp) / "src"
             root.mkdir()
             materialise_py_files(path, commit.sha, root)
-            for result in self.runner().check_files(root, sorted(by_path)):
-                _store_result(by_path[result.path], owner, result)
+            runner = self.runner()
+            for check in todo:
+                if Check.get_by_id(check.id).state != STATE_PENDING:
+                    continue  # settled meanwhile by another worker's result for this blob
+                for result in runner.check_files(root, [check.path]):
+                    touched |= _store_result(check, owner, result, self.fingerprint)
                 Check.update(lease_until=utcnow() + self.lease_delta()).where(
                     (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
+        return touched
 
 
-def _store_result(check: Check, owner: str, result: FileResult) -> None:
+def _store_result(check: Check, owner: str, result: FileResult, fingerprint: str) -> set[int]:
+    """Store the result; copy it to every other pending row of the same blob and settings."""
     messages = json.dumps([asdict(m) for m in result.messages])
-    _store(check, owner, state=result.state, score=result.score, messages=messages,
-           duration_ms=result.duration_ms, error=result.error, checked_at=utcnow())
+    values = {"state": result.state, "score": result.score, "messages": messages,
+              "duration_ms": result.duration_ms, "error": result.error,
+              "checked_at": utcnow()}
+    _store(check, owner, **values)
+    if result.state == STATE_ERROR:
+        return set()  # a crash or timeout may not repeat: let each row try for itself
+    same_blob = ((Check.blob_sha == check.blob_sha) & (Check.settings_fp == fingerprint)
+                 & (Check.state == STATE_PENDING) & (Check.id != check.id))
+    pushes = {row.push_id for row in Check.select(Check.push).where(same_blob) if row.push_id}
+    Check.update(lease_until=None, reused=True, **values).where(same_blob).execute()
+    return pushes
 
 
 def _store(check: Check, owner: str, **values: object) -> None:

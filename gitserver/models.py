@@ -95,6 +95,9 @@ class Push(BaseModel):
     # "" | queued | sent | skipped | failed
     report_state = CharField(max_length=16, default="")
     report_attempts = IntegerField(default=0)
+    # Set once its commits are recorded and its checks queued; a large push does that after
+    # git's reply, and a push left unrecorded by a crash is finished by the requeuer.
+    recorded_at = DateTimeField(null=True)
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:
@@ -183,6 +186,32 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion)
+
+
+def bulk_insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with one prepared statement (executemany / execute_values).
+
+    peewee's insert_many builds the SQL text value by value, which cost ~0.4 s for the 5,000
+    check rows of a 1,600-file push; the driver's batch call takes a few milliseconds.
+    """
+    if not rows:
+        return
+    fields = [f for f in model._meta.sorted_fields if not f.primary_key]
+    defaults = {f.name: f.default() if callable(f.default) else f.default for f in fields}
+    values = [tuple(f.db_value(row.get(f.name, defaults[f.name])) for f in fields)
+              for row in rows]
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    table = f'"{model._meta.table_name}"'
+    db = database.obj
+    with db.atomic():
+        cursor = db.cursor()
+        if db.param == "?":
+            marks = ", ".join("?" for _ in fields)
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
+        else:
+            from psycopg2.extras import execute_values  # pylint: disable=import-outside-toplevel
+            execute_values(cursor, f"INSERT INTO {table} ({columns}) VALUES %s", values,
+                           page_size=1000)
 
 
 def init_db(url: str) -> Any:

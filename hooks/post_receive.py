@@ -6,9 +6,11 @@ lines while `git push` is still waiting, so it stays quick: recording is a few i
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from dulwich.repo import Repo as GitRepo
 
@@ -16,11 +18,14 @@ from checker.queue import create_huey
 from checker.schedule import commits_to_check, current_fingerprint, schedule_commit
 from checker.tasks import Tasks, claim_report, register_tasks
 from gitserver.config import Settings, load_settings
-from gitserver.models import Repo, init_db
+from gitserver.models import Push, Repo, init_db, utcnow
+from gitserver.repos import repo_path
 
-from .record import RecordedPush, record_push
+from .record import RecordedPush, changed_py_files, create_push, record_commits
 from .updates import HookCall, RefUpdate, from_process
 from .verdict import budget, verdict_lines, wait_for, worth_waiting
+
+logger = logging.getLogger(__name__)
 
 
 def status_url(settings: Settings, repo: Repo, sha: str) -> str:
@@ -61,36 +66,72 @@ def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush,
     return pending
 
 
-def report(settings: Settings, repo: Repo, recorded: RecordedPush,
-           pending: dict[int, int], say: Callable[[str], None]) -> None:
-    if not recorded.tips:
-        return
-    tips = [commit for _, commit in recorded.tips]
-    waited = False
-    if worth_waiting(settings, sum(pending.values())):
-        waited = wait_for(tips, time.monotonic() + settings.checker.push_wait_s)
-    lines_left = budget()
-    for ref, commit in recorded.tips:
-        name = ref.rsplit("/", 1)[-1] if ref.startswith(("refs/heads/", "refs/tags/")) else ref
-        url = status_url(settings, repo, commit.sha)
-        if waited:
-            for line in verdict_lines(name, commit, url, lines_left):
-                say(line)
-        elif settings.checker.push_wait_s <= 0:
-            say(f"{name} {commit.sha[:7]}: {url}")
+def finish_push(settings: Settings, push_id: int, tasks: Tasks | None = None
+                ) -> tuple[RecordedPush, dict[int, int]]:
+    """Record the push's commits and queue its checks (idempotent: safe to repeat)."""
+    push = Push.get_by_id(push_id)
+    git = GitRepo(str(repo_path(settings.repos_dir, push.repo.owner.username, push.repo.name)))
+    recorded = record_commits(push, git)
+    pending = schedule(settings, git, recorded, tasks)
+    Push.update(recorded_at=utcnow()).where(Push.id == push_id).execute()
+    return recorded, pending
+
+
+def finish_unrecorded_pushes(settings: Settings, tasks: Tasks, older_than_s: float = 60) -> None:
+    """Finish pushes whose recording after git's reply was lost (a crash, a restart)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    for push in Push.select(Push.id).where(Push.recorded_at.is_null()
+                                           & (Push.created_at < cutoff)):
+        logger.warning("finishing push %d, which was left unrecorded", push.id)
+        finish_push(settings, push.id, tasks)
+
+
+def say_urls(settings: Settings, repo: Repo, tips: list[tuple[str, str]],
+             say: Callable[[str], None]) -> None:
+    for ref, sha in tips:
+        url = status_url(settings, repo, sha)
+        if settings.checker.push_wait_s <= 0:
+            say(f"{short_ref(ref)} {sha[:7]}: {url}")
         else:
-            say(f"{name} {commit.sha[:7]}: checks are still running; the results will be at")
+            say(f"{short_ref(ref)} {sha[:7]}: checks are still running; the results will be at")
             say(f"  {url}")
             say("  and in your report mail.")
+
+
+def short_ref(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1] if ref.startswith(("refs/heads/", "refs/tags/")) else ref
+
+
+def say_verdict(settings: Settings, repo: Repo, recorded: RecordedPush,
+                say: Callable[[str], None]) -> None:
+    tips = [commit for _, commit in recorded.tips]
+    if not wait_for(tips, time.monotonic() + settings.checker.push_wait_s):
+        say_urls(settings, repo, [(ref, c.sha) for ref, c in recorded.tips], say)
+        return
+    lines_left = budget()
+    for ref, commit in recorded.tips:
+        url = status_url(settings, repo, commit.sha)
+        for line in verdict_lines(short_ref(ref), commit, url, lines_left):
+            say(line)
 
 
 def run(settings: Settings, call: HookCall, tasks: Tasks | None = None) -> int:
     repo = Repo.get_by_id(call.int_env("GITSERVER_REPO_ID"))
     git = GitRepo(str(call.git_dir))
     fix_default_branch(repo, git, call.updates)
-    recorded = record_push(repo, git, call.int_env("GITSERVER_PUSHER_ID"), call.updates)
-    pending = schedule(settings, git, recorded, tasks)
-    report(settings, repo, recorded, pending, call.out)
+    push = create_push(repo, call.int_env("GITSERVER_PUSHER_ID"), call.updates)
+    tips = [(u.ref, u.new) for u in call.updates if not u.deleted]
+    changed = changed_py_files(git, call.updates, f"refs/heads/{repo.default_branch}".encode())
+    if tips and worth_waiting(settings, changed):
+        recorded, pending = finish_push(settings, push.id, tasks)
+        if worth_waiting(settings, sum(pending.values())):
+            say_verdict(settings, repo, recorded, call.out)
+        else:
+            say_urls(settings, repo, [(r, c.sha) for r, c in recorded.tips], call.out)
+        return 0
+    # Too much to lint while git waits: answer now, record and queue right after.
+    say_urls(settings, repo, tips, call.out)
+    call.defer(lambda: finish_push(settings, push.id, tasks))
     return 0
 
 

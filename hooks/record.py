@@ -24,6 +24,7 @@ from gitserver.models import (
     FileVersion,
     Push,
     Repo,
+    bulk_insert,
     database,
     utcnow,
 )
@@ -94,29 +95,58 @@ def _commit_row(repo: Repo, push: Push, commit: GitCommit) -> Commit:
         authored_at=_utc(commit.author_time), committed_at=_utc(commit.commit_time))
 
 
-def record_push(repo: Repo, git: GitRepo, pusher_id: int | None,
-                updates: list[RefUpdate]) -> RecordedPush:
+def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> Push:
+    return Push.create(repo=repo, pusher=pusher_id, ref_updates=json.dumps(
+        [[u.ref, u.old, u.new] for u in updates]))
+
+
+def record_commits(push: Push, git: GitRepo) -> RecordedPush:
+    """Record the push's new commits and their file changes; safe to run again."""
+    repo = push.repo
     with database.atomic():
-        push = Push.create(repo=repo, pusher=pusher_id, ref_updates=json.dumps(
-            [[u.ref, u.old, u.new] for u in updates]))
         tip_commits = {}
-        for update in updates:
-            if not update.deleted:
-                commit = _peel(git, update.new.encode())
+        for ref, _old, new in push.updates:
+            if new != "0" * 40:
+                commit = _peel(git, new.encode())
                 if commit is not None:
-                    tip_commits[update.ref] = commit
+                    tip_commits[ref] = commit
         recorded = RecordedPush(push)
         rows: dict[str, Commit] = {}
         for commit in _unrecorded(repo, git, tip_commits.values()):
             row = _commit_row(repo, push, commit)
             rows[row.sha] = row
             recorded.new_commits.append(row)
-            versions = _file_versions(git, commit, row)
-            if versions:
-                FileVersion.insert_many(versions).execute()
+            bulk_insert(FileVersion, _file_versions(git, commit, row))
         for ref, commit in tip_commits.items():
             sha = commit.id.decode()
             row = rows.get(sha) or Commit.get((Commit.repo == repo) & (Commit.sha == sha))
             recorded.tips.append((ref, row))
         Repo.update(updated_at=utcnow()).where(Repo.id == repo.id).execute()
     return recorded
+
+
+def record_push(repo: Repo, git: GitRepo, pusher_id: int | None,
+                updates: list[RefUpdate]) -> RecordedPush:
+    return record_commits(create_push(repo, pusher_id, updates), git)
+
+
+def changed_py_files(git: GitRepo, updates: list[RefUpdate], base_ref: bytes) -> int:
+    """How many .py blobs the pushed tips add or change: what a push will have to lint.
+
+    A new branch is compared with `base_ref` (the default branch), so pushing a topic branch
+    that changes one file counts one file, not the whole tree.
+    """
+    base = git.refs[base_ref] if base_ref in git.refs else None
+    count = 0
+    for update in updates:
+        if update.deleted:
+            continue
+        new = _peel(git, update.new.encode())
+        old_sha = base if update.created else update.old.encode()
+        old = _peel(git, old_sha) if old_sha and old_sha in git else None
+        if new is None:
+            continue
+        for change in tree_changes(git.object_store, old.tree if old else None, new.tree):
+            if change.type in ("add", "modify") and change.new.path.endswith(b".py"):
+                count += 1
+    return count

@@ -14,6 +14,7 @@ import logging
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,12 +78,21 @@ class HookService:
     def _run(self, hook: str, env: dict[str, str], stdin: str, lines: list[str]) -> int:
         updates = [RefUpdate(*parts) for parts in (ln.split() for ln in stdin.splitlines())
                    if len(parts) == 3]
-        call = HookCall(env=env, updates=updates, out=lines.append)
+        call = HookCall(env=env, updates=updates, out=lines.append, defer=self._defer)
         if hook == "pre-receive":
             return pre_receive.run(self.settings, call)
         if hook == "post-receive":
             return post_receive.run(self.settings, call, self._queue_tasks())
         raise ValueError(f"unknown hook {hook!r}")
+
+    def _defer(self, work: Callable[[], object]) -> None:
+        def guarded() -> None:
+            try:
+                work()
+            except Exception:  # pylint: disable=broad-exception-caught
+                # The requeuer finishes an unrecorded push later; nothing is lost.
+                logger.exception("recording a push after its reply failed")
+        self._pool.submit(guarded)
 
     def _queue_tasks(self) -> Tasks:
         if self._tasks is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +46,8 @@ class HookCall:
     env: Mapping[str, str]
     updates: list[RefUpdate]
     out: Callable[[str], None]
+    # Runs work after the hook has answered; in a hook process there is no after, so: now.
+    defer: Callable[[Callable[[], None]], None] = field(default=lambda work: work())
 
     @property
     def git_dir(self) -> Path:
