@@ -11,7 +11,7 @@ blobs that this push brings are read: an incremental push costs what it adds.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dulwich.objects import Blob, Commit, Tag, Tree
@@ -94,18 +94,27 @@ class PolicyChecker:
         self._seen_trees: set[bytes] = set()
         self._seen: set[tuple[str, bytes]] = set()
 
-    def new_commits(self, tips: Iterable[bytes]) -> Iterator[Commit]:
-        """Commits the push brings (in the quarantine), oldest first within each walk."""
-        stack = [self._peel(t) for t in tips]
-        found: dict[bytes, Commit] = {}
+    def new_commits(self, tips: Iterable[bytes]) -> list[Commit]:
+        """Commits the push brings (in the quarantine), parents before children.
+
+        Topological, not by date: commits made within one second share a timestamp, and a
+        file must be blamed on the commit that added it, not on a later one that carries it.
+        """
+        order: list[Commit] = []
+        done: set[bytes] = set()
+        stack: list[tuple[bytes, bool]] = [(t, False) for t in
+                                           (self._peel(tip) for tip in tips) if t is not None]
         while stack:
-            sha = stack.pop()
-            if sha is None or sha in found or not self.is_new(sha):
+            sha, expanded = stack.pop()
+            if expanded:
+                order.append(self.store[sha])
                 continue
-            commit = self.store[sha]
-            found[sha] = commit
-            stack.extend(commit.parents)
-        return iter(sorted(found.values(), key=lambda c: c.commit_time))
+            if sha in done or not self.is_new(sha):
+                continue
+            done.add(sha)
+            stack.append((sha, True))
+            stack.extend((parent, False) for parent in reversed(self.store[sha].parents))
+        return order
 
     def _peel(self, sha: bytes) -> bytes | None:
         obj = self.store[sha]
