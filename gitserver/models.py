@@ -228,7 +228,7 @@ def init_db(url: str) -> Any:
             url = "postgresql://" + url[len("postgres://"):]
         # Pooled connections: one per thread, returned on close, reconnected when stale.
         db = connect(url.replace("postgresql://", "postgresql+pool://", 1),
-                     max_connections=32, stale_timeout=300, autorollback=True)
+                     max_connections=32, stale_timeout=300)
     database.initialize(db)
     return db
 
