@@ -1,0 +1,62 @@
+"""The deployment files speak the contract: every GITSERVER_* name in docker-compose.yml and
+the Dockerfile is a real setting with a valid value, and the compose file is well formed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitserver.config import load_settings
+
+from .support import ROOT
+
+_DEFAULT_RE = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def test_compose_has_the_services_and_healthchecks() -> None:
+    services = compose()["services"]
+    assert {"web", "worker", "postgres", "redis", "mailpit"} <= set(services)
+    for name in ("web", "worker", "postgres", "redis", "mailpit"):
+        assert "healthcheck" in services[name], name
+    assert services["worker"]["command"] == ["worker"]
+    assert services["web"]["command"] == ["serve"]
+
+
+def test_compose_environment_is_valid_settings(tmp_path: Path) -> None:
+    for name in ("web", "worker"):
+        env = {k: _DEFAULT_RE.sub(r"\1", str(v))
+               for k, v in compose()["services"][name]["environment"].items()}
+        env["GITSERVER_STORAGE_DATA_DIR"] = str(tmp_path)
+        settings = load_settings(environ=env)  # raises ConfigError on an unknown name
+        assert settings.database_url.startswith("postgresql://")
+        assert settings.queue_url.startswith("redis://")
+        assert settings.mail.backend == "smtp" and settings.mail.smtp_host == "mailpit"
+        assert settings.queue.embedded is False
+        assert settings.checker.push_wait_s == 3
+
+
+def test_dockerfile_environment_is_valid_settings(tmp_path: Path) -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    env = dict(re.findall(r"(GITSERVER_[A-Z_]+)=(\S+)", text))
+    assert env, "the Dockerfile sets no GITSERVER_* variable"
+    env["GITSERVER_STORAGE_DATA_DIR"] = str(tmp_path)
+    load_settings(environ=env)
+    assert "USER gitserver" in text
+
+
+def test_compose_config_validates_where_docker_compose_exists() -> None:
+    if shutil.which("docker") is None or subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, check=False).returncode:
+        pytest.skip("the docker compose plugin is not installed here")
+    result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
