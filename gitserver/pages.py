@@ -42,7 +42,8 @@ from .templating import render
 
 PER_PAGE = 30
 RECENT_COMMITS = 10
-CHECK_LOG_ENTRIES = 50
+CHECK_LOG_ENTRIES = 200
+HISTORY_WALK = 1000  # commits walked to order a file's versions
 _TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
 
 pages_format.install()
@@ -196,13 +197,32 @@ def _messages_by_line(check: Check | None, line_count: int) -> tuple[dict[int, l
     return by_line, loose
 
 
-def _versions(repo: Repo, path: str) -> list[dict[str, Any]]:
-    versions = file_versions(repo, path)
+def _versions(repo: Repo, path: str, walk: list[str]) -> list[dict[str, Any]]:
+    versions = _in_history_order(file_versions(repo, path), walk)
     checks = {c.commit_id: c for c in Check.select(
         Check.commit, Check.state, Check.score).where(
         Check.commit.in_([v.commit_id for v in versions]) & (Check.path == path))}
     return [{"version": v, "commit": v.commit, "check": checks.get(v.commit_id)}
             for v in versions]
+
+
+def _log_runs(checks: list[Check]) -> list[dict[str, Any]]:
+    """The check log with identical results folded: a push of 30 commits that did not touch the
+    file logs 30 checks of one blob, shown as one line with "+29"."""
+    runs: dict[tuple[str, str, float | None], dict[str, Any]] = {}
+    for check in checks:
+        run = runs.setdefault((check.blob_sha, check.state, check.score),
+                              {"check": check, "more": []})
+        if run["check"] is not check:
+            run["more"].append(check)
+    return list(runs.values())
+
+
+def _in_history_order(items: list[Any], shas: list[str]) -> list[Any]:
+    """Sort rows carrying `.commit` by git's order (timestamps tie within a second)."""
+    position = {sha: index for index, sha in enumerate(shas)}
+    return sorted(items, key=lambda item: (position.get(item.commit.sha, len(position)),
+                                           -item.commit.committed_at.timestamp()))
 
 
 def blob_page(request: Request) -> Response:
@@ -221,12 +241,14 @@ def blob_page(request: Request) -> Response:
         if commit is not None else None
     by_line, loose = _messages_by_line(check, len(lines))
     is_branch = ref in branches(repos_dir, access.repo)
+    walk = history(repos_dir, access.repo, sha, HISTORY_WALK)
     context = _repo_context(request, access, "code")
     context.update(
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
         loose=loose, blob_sha=blob_sha, size=len(data), is_branch=is_branch,
-        versions=_versions(access.repo, path),
-        log=list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)))
+        versions=_versions(access.repo, path, walk),
+        log=_log_runs(_in_history_order(
+            list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))
     return render(request, "blob.html", context)
 
 

@@ -231,9 +231,11 @@ def file_versions(repo: Repo, path: str, limit: int = 100) -> list[FileVersion]:
 
 
 def file_check_log(repo: Repo, path: str) -> Any:
-    """The query of every check of `path` in the repo, newest first (commit joined)."""
+    """The query of every check of `path` in the repo, newest commit first (commit joined)."""
+    # By commit time, not check id: a push schedules its tip before its older commits.
     return (Check.select(Check, Commit).join(Commit)
-            .where((Check.repo == repo) & (Check.path == path)).order_by(Check.id.desc()))
+            .where((Check.repo == repo) & (Check.path == path))
+            .order_by(Commit.committed_at.desc(), Check.id.desc()))
 
 
 @dataclass(frozen=True)
