@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from bench.bench_push_clone import (
 USER, PASSWORD = "alice", "bench-password"
 POLL_S = 0.01
 FINAL_TIMEOUT_S = 600.0
+PUSH_TIMEOUT_S = 300
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SITE_PACKAGES = Path(__file__).resolve().parent.parent / ".venv/lib/python3.11/site-packages"
@@ -140,12 +142,20 @@ class Server:
                 response = self._connection.getresponse()
                 body = response.read()
                 return response.status, json.loads(body) if body else None
-            except (http.client.HTTPException, OSError):
+            except (http.client.HTTPException, OSError) as exc:
                 self._connection.close()
                 self._connection = None
                 if attempt == 2:
-                    raise
+                    self.ensure_running()
+                    raise BenchError(f"GET /api/v1{path}: {exc}") from None
         raise AssertionError("unreachable")
+
+    def ensure_running(self) -> None:
+        """BenchError if the server has exited (e.g. a signal from outside the bench)."""
+        if self.process is None or self.process.poll() is not None:
+            code = None if self.process is None else self.process.returncode
+            raise BenchError(f"gitserver serve is not running (exit code {code}); if it is "
+                             f"negative, another process sent it that signal{log_tail(self.log)}")
 
     def checks(self, repo: str, sha: str) -> dict[str, Any] | None:
         """The commit's /checks document, or None while the server does not know the commit."""
@@ -198,6 +208,7 @@ class WorkRepo:
         self.path = path
         self.server = server
         self.name = name
+        self.output = ""
         git("init", "-q", "-b", "main", str(path))
 
     def write(self, relative: str, data: bytes) -> None:
@@ -211,13 +222,21 @@ class WorkRepo:
         return git("rev-parse", "HEAD", cwd=self.path).strip()
 
     def push(self) -> float:
-        """`git push` main; the wall seconds it took."""
+        """`git push` main; the wall seconds it took. Its `remote:` lines go to self.output."""
         start = time.perf_counter()
         try:
-            git("push", "-q", self.server.repo_url(self.name), "main", cwd=self.path)
-        except BenchError as exc:
-            raise BenchError(f"{exc}{log_tail(self.server.log)}") from None
-        return time.perf_counter() - start
+            result = subprocess.run(["git", "push", "-q", self.server.repo_url(self.name), "main"],
+                                    cwd=self.path, env=GIT_ENV, capture_output=True,
+                                    timeout=PUSH_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"git push hung for {PUSH_TIMEOUT_S} s"
+                             f"{log_tail(self.server.log)}") from None
+        seconds = time.perf_counter() - start
+        self.output = result.stderr.decode(errors="replace")
+        if result.returncode != 0:
+            self.server.ensure_running()
+            raise BenchError(f"git push failed: {self.output[-800:]}{log_tail(self.server.log)}")
+        return seconds
 
 
 def small_module(tag: str) -> bytes:
@@ -316,3 +335,10 @@ def passed(ok: bool) -> str:
 def loadavg() -> str:
     """The 1-minute load average: other work on the 2 CPUs skews every figure."""
     return Path("/proc/loadavg").read_text(encoding="ascii").split()[0]
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so `with Server(...)` blocks stop what they started."""
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
