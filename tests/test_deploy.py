@@ -53,10 +53,18 @@ def test_dockerfile_environment_is_valid_settings(tmp_path: Path) -> None:
     assert "USER gitserver" in text
 
 
+def compose_command() -> list[str] | None:
+    """`docker compose` (the plugin) or `docker-compose` (Debian's package), if either works."""
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"],
+                                                 capture_output=True, check=False).returncode == 0:
+        return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
 def test_compose_config_validates_where_docker_compose_exists() -> None:
-    if shutil.which("docker") is None or subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, check=False).returncode:
-        pytest.skip("the docker compose plugin is not installed here")
-    result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=ROOT,
-                            capture_output=True, text=True, check=False)
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed here")
+    result = subprocess.run([*command, "config", "--quiet"], cwd=ROOT, capture_output=True,
+                            text=True, check=False)
     assert result.returncode == 0, result.stderr
