@@ -34,6 +34,7 @@ def _deliver(settings: Settings, message: EmailMessage, kind: str) -> bool:
 
 
 def send_activation(settings: Settings, user: User, key: str) -> bool:
+    """Mail `{base_url}/activate/{key}`; False (logged) when the mail could not go out."""
     base = settings.server.base_url
     message = build_activation(to_addr=user.email, username=user.username,
                                link=f"{base}/activate/{key}", from_addr=settings.mail.from_addr,

@@ -2,6 +2,9 @@
 database transaction. No HTTP here: `accounts_web` turns these into pages.
 """
 
+# peewee gives every model its `id` primary key when the class is made; pylint cannot see it.
+# pylint: disable=no-member
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,6 +38,7 @@ class AccountError(ValueError):
 
 
 def validate_username(username: str) -> str:
+    """The username if allowed, else AccountError saying what to change."""
     if not USERNAME_RE.fullmatch(username):
         raise AccountError(f"username {username!r} is not allowed: use 1-39 lowercase letters, "
                            "digits or '-', starting with a letter or digit")
@@ -44,6 +48,7 @@ def validate_username(username: str) -> str:
 
 
 def validate_email(email: str) -> str:
+    """The address without surrounding blanks if plausible, else AccountError."""
     email = email.strip()
     if len(email) > 254 or not EMAIL_RE.fullmatch(email):
         raise AccountError(f"{email!r} does not look like an email address (name@example.org)")
@@ -51,6 +56,7 @@ def validate_email(email: str) -> str:
 
 
 def validate_password(password: str) -> str:
+    """The password if long enough (and not absurdly long), else AccountError."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
@@ -59,6 +65,7 @@ def validate_password(password: str) -> str:
 
 
 def create_user(username: str, email: str, password: str, *, active: bool) -> User:
+    """Make an account at once (the CLI's `user add`); AccountError if taken."""
     validate_username(username)
     email = validate_email(email)
     validate_password(password)
@@ -77,6 +84,7 @@ def create_user(username: str, email: str, password: str, *, active: bool) -> Us
 # -- sign-up and activation -------------------------------------------------------------------
 
 class Outcome(enum.Enum):
+    """What /register found: a fresh account, or the address or name taken."""
     CREATED = "created"
     EMAIL_TAKEN = "email taken"
     USERNAME_TAKEN = "username taken"
@@ -121,6 +129,7 @@ def register(username: str, email: str, password: str) -> Registration:
 
 
 def activation_key_hash(key: str) -> str:
+    """What is stored of a key: its SHA-256 (the key has 256 random bits)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -143,12 +152,14 @@ def new_activation_key(user: User) -> str:
 
 
 def last_key_sent_at(user: User) -> dt.datetime | None:
+    """When the user's newest activation key was made, or None."""
     row = ActivationKey.select(ActivationKey.created_at).where(
         ActivationKey.user == user).order_by(ActivationKey.created_at.desc()).first()
     return row.created_at if row is not None else None
 
 
 class Activation(enum.Enum):
+    """The result of following an activation link."""
     ACTIVATED = "activated"
     INVALID = "invalid"   # no such key: mistyped, cut off, or never ours
     USED = "used"         # clicked before
@@ -196,6 +207,7 @@ def verify_login(login: str, password: str) -> User | None:
 
 
 def change_password(user: User, new_password: str) -> None:
+    """Store a new password hash; the caller ends the user's other sessions."""
     validate_password(new_password)
     with database.atomic():
         User.update(password_hash=hash_password(new_password)).where(
@@ -218,6 +230,7 @@ def issue_token(user: User, name: str) -> str:
 
 
 def list_tokens(user: User) -> list[Token]:
+    """The user's tokens, newest first."""
     return list(Token.select().where(Token.user == user).order_by(Token.created_at.desc(),
                                                                   Token.id.desc()))
 
@@ -233,6 +246,7 @@ def revoke_token(user: User, token_id: int) -> str | None:
 
 
 def set_mail_reports(user: User, choice: str) -> None:
+    """Which push reports the user gets by mail: all, failures or off."""
     if choice not in MAIL_REPORT_CHOICES:
         raise AccountError(f"choose one of: {', '.join(MAIL_REPORT_CHOICES)}")
     with database.atomic():

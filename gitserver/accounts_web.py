@@ -4,6 +4,9 @@ Handlers that read a form are async only to read it (`await request.form()`), ch
 token, and hand the rest to a thread: peewee and argon2 block.
 """
 
+# peewee gives every model its `id` primary key when the class is made; pylint cannot see it.
+# pylint: disable=no-member
+
 from __future__ import annotations
 
 import logging
@@ -51,6 +54,7 @@ def _tickets(request: Request) -> URLSafeTimedSerializer:
 
 
 def resend_ticket(request: Request, user: User) -> str:
+    """A signed ticket for the resend button: proof of a password or a mailed key."""
     return _tickets(request).dumps(user.id)
 
 
@@ -58,16 +62,19 @@ def resend_ticket(request: Request, user: User) -> str:
 
 def register_form(request: Request, values: dict[str, str] | None = None, error: str = "",
                   status_code: int = 200) -> Response:
+    """The registration form, filled in again after an error (never the password)."""
     return render(request, "register.html", {"values": values or {}, "error": error,
                                              "min_password": accounts.MIN_PASSWORD},
                   status_code=status_code)
 
 
 def register_get(request: Request) -> Response:
+    """GET /register."""
     return register_form(request)
 
 
 def register_post(request: Request, form: FormData) -> Response:
+    """POST /register: the same answer whether or not the name or address is taken."""
     values = {"username": field(form, "username").strip(), "email": field(form, "email").strip()}
     try:
         registration = accounts.register(values["username"], values["email"],
@@ -87,6 +94,7 @@ def register_post(request: Request, form: FormData) -> Response:
 # -- activation ---------------------------------------------------------------------------------
 
 def activate_key(request: Request) -> Response:
+    """GET /activate/{key}: activated, or a clear 4xx page saying what to do next."""
     result, user = accounts.activate(request.path_params["key"])
     if result is Activation.ACTIVATED and user is not None:
         logger.info("activated %s", user.username)
@@ -104,6 +112,7 @@ def activate_key(request: Request) -> Response:
 
 
 def resend_get(request: Request) -> Response:
+    """GET /activate: the form asking for a new activation link."""
     return render(request, "resend.html", {"error": ""})
 
 
@@ -137,12 +146,14 @@ def resend_post(request: Request, form: FormData) -> Response:
 # -- sign in and out ----------------------------------------------------------------------------
 
 def login_form(request: Request, login: str = "", next_path: str = "", *, error: str = "",
-               status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+               status_code: int = 200) -> Response:
+    """The sign-in form, filled in again after a failure (never the password)."""
     return render(request, "login.html", {"login": login, "next": next_path, "error": error},
-                  status_code=status_code, headers=headers)
+                  status_code=status_code)
 
 
 def login_get(request: Request) -> Response:
+    """GET /login; a signed-in user goes on to `next` at once."""
     next_path = safe_next(request.query_params.get("next", ""))
     if sessions.current_user(request) is not None:
         return redirect(request, next_path or "/settings")
@@ -150,6 +161,7 @@ def login_get(request: Request) -> Response:
 
 
 def login_post(request: Request, form: FormData) -> Response:
+    """POST /login: throttled per account and address; inactive accounts get told."""
     login, password = field(form, "login").strip(), field(form, "password")
     next_path = safe_next(field(form, "next"))
     throttle: Throttle = request.app.state.throttle
@@ -160,10 +172,12 @@ def login_post(request: Request, form: FormData) -> Response:
         throttle.check(account, address)
     except Throttled as exc:
         minutes = max(1, round(exc.retry_after / 60))
-        return login_form(request, login, next_path, error=(
+        response = login_form(request, login, next_path, error=(
             f"Too many failed sign-in attempts. Wait about {minutes} minute"
             f"{'s' if minutes != 1 else ''} and try again, or sign in from another device."),
-            status_code=429, headers={"Retry-After": str(exc.retry_after)})
+            status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if not check_password(user, password) or user is None:
         throttle.failed(account, address)
         return login_form(request, login, next_path, error="Wrong username or password.",
@@ -179,12 +193,14 @@ def login_post(request: Request, form: FormData) -> Response:
 
 
 def logout_get(request: Request) -> Response:
+    """GET /logout: a confirmation form (signing out is a POST, like every change)."""
     if sessions.current_user(request) is None:
         return redirect(request, "/login")
     return render(request, "logout.html")
 
 
 def logout_post(request: Request, _form: FormData) -> Response:
+    """POST /logout: ends the user's sessions everywhere."""
     sessions.sign_out(request)
     sessions.flash(request, "You are signed out.", "success")
     return redirect(request, "/login")
@@ -205,20 +221,25 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return await run_in_threadpool(render_error, request, exc.status_code, title, detail)
 
 
-async def csrf_error(request: Request, _exc: Exception) -> Response:
-    return await run_in_threadpool(
-        render_error, request, 403, "This form has expired",
+def _csrf_page(request: Request) -> Response:
+    return render_error(
+        request, 403, "This form has expired",
         "The form was sent without this browser's security token, so it was not accepted.",
-        "Go back, reload the page and send the form again. If it keeps happening, check that "
-        "your browser accepts cookies from this site.")
+        hint="Go back, reload the page and send the form again. If it keeps happening, check "
+             "that your browser accepts cookies from this site.")
+
+
+async def csrf_error(request: Request, _exc: Exception) -> Response:
+    """sessions.CsrfError from any form: a 403 page that says how to get a fresh form."""
+    return await run_in_threadpool(_csrf_page, request)
 
 
 def server_error(request: Request, _exc: Exception) -> Response:
-    # No database here: it may be what failed.
+    """Any unhandled error of a page: a 500 page that needs no database (it may be down)."""
     return render_error(request, 500, "Something went wrong",
                         "The server failed to answer this request.",
-                        "Try again in a moment; tell the administrator if it keeps happening.",
-                        current_user=None)
+                        hint="Try again in a moment; tell the administrator if it keeps "
+                             "happening.", current_user=None)
 
 
 BOTH = ["GET", "POST"]

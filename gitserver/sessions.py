@@ -11,6 +11,9 @@ cookie nor forge its signature, and SameSite=Lax keeps the browser from sending 
 cross-site POSTs in the first place.
 """
 
+# peewee gives every model its `id` primary key when the class is made; pylint cannot see it.
+# pylint: disable=no-member
+
 from __future__ import annotations
 
 import hmac
@@ -38,6 +41,7 @@ class CsrfError(Exception):
 
 @dataclass
 class Session:
+    """What one browser's cookie says: who is signed in, and its CSRF secret."""
     user_id: int | None = None
     version: int = 0
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -45,6 +49,7 @@ class Session:
     dirty: bool = False
 
     def payload(self) -> dict[str, Any]:
+        """What the cookie holds: user id, session version, CSRF secret, flashes."""
         return {"u": self.user_id, "v": self.version, "c": self.csrf, "f": self.flashes}
 
 
@@ -56,6 +61,7 @@ class SessionStore:
         self.secure = secure
 
     def load(self, raw: str | None) -> Session:
+        """The session in a cookie value; a fresh anonymous one if it is missing or forged."""
         if not raw:
             return Session(dirty=True)
         try:
@@ -68,9 +74,11 @@ class SessionStore:
             return Session(dirty=True)
 
     def dump(self, session: Session) -> str:
+        """The signed cookie value of a session."""
         return self._serializer.dumps(session.payload())
 
     def write(self, response: Response, session: Session) -> None:
+        """Set the session cookie on a response (HttpOnly, SameSite=Lax, Secure on https)."""
         response.set_cookie(COOKIE_NAME, self.dump(session), max_age=MAX_AGE_S, path="/",
                             httponly=True, samesite="lax", secure=self.secure)
 
@@ -98,6 +106,7 @@ def save(request: Request, response: Response) -> Response:
 
 
 def session_version(user_id: int) -> int:
+    """The user's current session version (0 until the first sign-out)."""
     row = SessionVersion.get_or_none(SessionVersion.user == user_id)
     return row.version if row is not None else 0
 
@@ -150,6 +159,7 @@ def sign_out(request: Request) -> None:
 
 
 def csrf_token(request: Request) -> str:
+    """The token every form of this session must send back (`{{ csrf_input() }}`)."""
     return get_session(request).csrf
 
 
@@ -171,6 +181,7 @@ def flash(request: Request, text: str, category: str = "info") -> None:
 
 
 def pop_flashes(request: Request) -> list[tuple[str, str]]:
+    """The flashed messages, removed from the session (a page shows them once)."""
     session = get_session(request)
     flashes, session.flashes = session.flashes, []
     if flashes:

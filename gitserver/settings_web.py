@@ -25,16 +25,18 @@ MAIL_REPORT_LABELS = {
 }
 
 
-def settings_page(request: Request, user: User, *, new_token: str = "", token_error: str = "",
-                  password_error: str = "", status_code: int = 200) -> Response:
+def settings_page(request: Request, user: User, status_code: int = 200,
+                  **messages: str) -> Response:
+    """The settings page; `messages`: new_token, token_error, password_error."""
     return render(request, "settings.html", {
-        "user": user, "tokens": accounts.list_tokens(user), "new_token": new_token,
-        "token_error": token_error, "password_error": password_error,
+        "user": user, "tokens": accounts.list_tokens(user), "new_token": "",
+        "token_error": "", "password_error": "", **messages,
         "mail_choices": MAIL_REPORT_LABELS, "min_password": accounts.MIN_PASSWORD,
     }, status_code=status_code)
 
 
 def settings_get(request: Request) -> Response:
+    """GET /settings, for signed-in users; others go to sign in first."""
     user = sessions.current_user(request)
     if user is None:
         return redirect(request, login_url("/settings"))
@@ -58,6 +60,7 @@ def _user(request: Request) -> User:
 
 @signed_in
 def create_token(request: Request, form: FormData) -> Response:
+    """POST /settings/tokens: the new token is shown once, in this response."""
     user = _user(request)
     try:
         token = accounts.issue_token(user, field(form, "name"))
@@ -70,6 +73,7 @@ def create_token(request: Request, form: FormData) -> Response:
 
 @signed_in
 def revoke_token(request: Request, _form: FormData) -> Response:
+    """POST /settings/tokens/{id}/revoke: the token stops working at once."""
     user = _user(request)
     try:
         token_id = int(request.path_params["token_id"])
@@ -89,6 +93,7 @@ def revoke_token(request: Request, _form: FormData) -> Response:
 
 @signed_in
 def mail_reports(request: Request, form: FormData) -> Response:
+    """POST /settings/mail: all, failures or off."""
     user = _user(request)
     try:
         accounts.set_mail_reports(user, field(form, "mail_reports"))
@@ -101,6 +106,7 @@ def mail_reports(request: Request, form: FormData) -> Response:
 
 @signed_in
 def change_password(request: Request, form: FormData) -> Response:
+    """POST /settings/password: needs the current one; ends other sessions."""
     user = _user(request)
     throttle: Throttle = request.app.state.throttle
     address = client_address(request)

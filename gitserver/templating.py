@@ -11,7 +11,7 @@ those in a thread) or through `run_in_threadpool`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from . import sessions
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "templates" / "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+DEFAULT_ERROR_LINKS = (("Home", "/"),)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -75,10 +76,12 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     return sessions.save(request, response)
 
 
-def render_error(request: Request, status_code: int, title: str, message: str, hint: str = "", *,
-                 links: Sequence[tuple[str, str]] = (("Home", "/"),),
+def render_error(request: Request, status_code: int, title: str, message: str,
                  **context: Any) -> Response:
-    """The error page: what went wrong, what to do next, and links to go on."""
-    return render(request, "error.html", {"title": title, "message": message, "hint": hint,
-                                          "links": list(links), "status_code": status_code,
-                                          **context}, status_code=status_code)
+    """The error page: what went wrong, what to do next (`hint`), and `links` to go on.
+
+    `links` is a sequence of (label, href), Home by default; other keywords reach the template.
+    """
+    full = {"hint": "", "links": DEFAULT_ERROR_LINKS, **context, "title": title,
+            "message": message, "status_code": status_code}
+    return render(request, "error.html", full, status_code=status_code)

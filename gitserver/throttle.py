@@ -38,6 +38,7 @@ class Throttled(Exception):
 
 
 class Throttle:
+    """Failed sign-in counters (see the module docstring); thread-safe."""
     def __init__(self, window_s: float = WINDOW_S, per_pair: int = MAX_PER_PAIR,
                  per_address: int = MAX_PER_ADDRESS, per_account: int = MAX_PER_ACCOUNT,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -76,6 +77,7 @@ class Throttle:
             raise Throttled(max(1, math.ceil(wait)))
 
     def failed(self, account: str, address: str) -> None:
+        """Count a failed attempt for the account from the address."""
         now = self._clock()
         with self._lock:
             if len(self._failures) > _MAX_KEYS:

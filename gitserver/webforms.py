@@ -25,6 +25,7 @@ MAX_FIELD = 2048
 
 def page(get: SyncPage, post: SyncForm | None = None,
          max_fields: int = 50) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint for a page: `get` for GET, `post` for a CSRF-checked POST."""
     async def endpoint(request: Request) -> Response:
         if request.method != "POST" or post is None:
             return await run_in_threadpool(get, request)
@@ -41,6 +42,7 @@ def field(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
 
 
 def client_address(request: Request) -> str:
+    """The peer address of the connection (what uvicorn reports as the client)."""
     return request.client.host if request.client else ""
 
 
