@@ -1,0 +1,178 @@
+"""Checks per second for a 300-file first push: 1, 2 and 4 `gitserver worker` processes (one
+thread each) on Redis + PostgreSQL, and the embedded default (SQLite, 2 threads), in one run.
+
+The corpus is real code in its package layout: pylint's sources, then astroid's, up to
+--files files in one commit. Each configuration gets a fresh server, data dir and (for the
+scale-out ones) a fresh PostgreSQL database, dropped afterwards. The clock runs from the push
+starting until no file of the commit is pending. If PostgreSQL or Redis is unreachable, only
+the embedded default is measured. Also shows how many check tasks each worker process ran,
+from its log, since one task may carry many files.
+
+Run from the repository root: .venv/bin/python -m bench.bench_workers [--files 300]
+Exit status 0; 1 (and one line on stderr) if something broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.harness import (
+    REDIS_URL,
+    BenchError,
+    Server,
+    WorkRepo,
+    copy_tree,
+    corpus,
+    create_database,
+    drop_database,
+    exit_on_sigterm,
+    loadavg,
+    redis_reachable,
+)
+
+PACKAGES = ("pylint", "astroid")
+WORKER_COUNTS = (1, 2, 4)
+FLAT_GAIN = 1.15  # less than 15% more checks/s from doubling the workers: the curve is flat
+READY_TIMEOUT_S = 60.0
+TASK_LINE = re.compile(rb"checker\.tasks\.check_commit: \S+ .*executed in")
+
+
+@dataclass
+class Run:
+    """One configuration's result."""
+
+    label: str
+    workers: int
+    seconds: float
+    files: int
+    tasks_per_process: list[int] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.files / self.seconds
+
+
+def corpus_files(limit: int) -> list[Path]:
+    files: list[Path] = []
+    for package in PACKAGES:
+        files += corpus(package)
+    return files[:limit]
+
+
+def wait_workers_ready(server: Server) -> None:
+    """Until every worker's log says its consumer started."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    logs = [server.root / f"worker-{n}.log" for n in range(len(server.workers))]
+    while time.monotonic() < deadline:
+        if all(p.exists() and b"consumer started" in p.read_bytes() for p in logs):
+            return
+        for worker in server.workers:
+            if worker.poll() is not None:
+                raise BenchError(f"a gitserver worker exited with {worker.returncode}")
+        time.sleep(0.1)
+    raise BenchError(f"the workers did not start within {READY_TIMEOUT_S:.0f} s")
+
+
+def push_and_wait(server: Server, tmp: Path, files: list[Path]) -> float:
+    """The first push of the corpus; seconds from its start to no file pending."""
+    work = WorkRepo(tmp / "work", server, "corpus")
+    copy_tree(files, work.path)
+    sha = work.commit("the corpus")
+    start = time.perf_counter()
+    work.push()
+    body = server.wait_final(work.name, sha)
+    seconds = time.perf_counter() - start
+    if len(body["files"]) != len(files):
+        raise BenchError(f"{len(body['files'])} checks for {len(files)} files")
+    return seconds
+
+
+def tasks_per_log(logs: list[Path]) -> list[int]:
+    return [len(TASK_LINE.findall(p.read_bytes())) if p.exists() else 0 for p in logs]
+
+
+def run_embedded(tmp: Path, files: list[Path]) -> Run:
+    root = tmp / "embedded"
+    with Server(root, {"GITSERVER_CHECKER_PUSH_WAIT_S": "0"}) as server:
+        seconds = push_and_wait(server, root, files)
+    return Run("embedded: SQLite, 2 threads in serve", 2, seconds, len(files),
+               tasks_per_log([server.log]))
+
+
+def run_scale_out(tmp: Path, files: list[Path], workers: int) -> Run:
+    root = tmp / f"workers-{workers}"
+    url = create_database()
+    try:
+        env = {"GITSERVER_CHECKER_PUSH_WAIT_S": "0", "GITSERVER_DATABASE_URL": url,
+               "GITSERVER_QUEUE_URL": REDIS_URL, "GITSERVER_QUEUE_EMBEDDED": "false"}
+        with Server(root, env) as server:
+            server.start_workers(workers, threads=1)
+            wait_workers_ready(server)
+            seconds = push_and_wait(server, root, files)
+    finally:
+        drop_database(url)
+    logs = [root / f"worker-{n}.log" for n in range(workers)]
+    return Run(f"Redis + PostgreSQL, {workers} worker process{'es' if workers > 1 else ''}",
+               workers, seconds, len(files), tasks_per_log(logs))
+
+
+def flattens_at(runs: list[Run]) -> str:
+    """The first worker count whose doubling gains less than FLAT_GAIN."""
+    for before, after in itertools.pairwise(runs):
+        if after.rate < before.rate * FLAT_GAIN:
+            return (f"flat from {before.workers} worker(s): {before.rate:.2f} -> "
+                    f"{after.rate:.2f} checks/s with {after.workers}")
+    return "still rising at the largest worker count measured"
+
+
+def print_report(runs: list[Run], scale_out: list[Run], why_not: str | None) -> None:
+    print(f"first push of {runs[0].files} files ({' + '.join(PACKAGES)} sources, one commit); "
+          f"push start -> no file pending; load average at the end {loadavg()}")
+    for run in runs:
+        print(f"  {run.label:<44} {run.seconds:6.1f} s  {run.rate:5.2f} checks/s  "
+              f"check tasks per process: {run.tasks_per_process}")
+    if why_not:
+        print(f"  scale-out not measured: {why_not}")
+    elif scale_out:
+        print(f"  curve: {flattens_at(scale_out)}")
+
+
+def backends_missing() -> str | None:
+    why = redis_reachable()
+    if why:
+        return why
+    try:
+        drop_database(create_database())
+    except BenchError as exc:
+        return str(exc)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=300, help="files in the pushed commit")
+    args = parser.parse_args(argv)
+    exit_on_sigterm()
+    try:
+        files = corpus_files(args.files)
+        why_not = backends_missing()
+        with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
+            runs = [run_embedded(Path(tmp), files)]
+            scale_out = [] if why_not else [run_scale_out(Path(tmp), files, n)
+                                            for n in WORKER_COUNTS]
+    except BenchError as exc:
+        print(f"bench_workers: {exc}", file=sys.stderr)
+        return 1
+    print_report(runs + scale_out, scale_out, why_not)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
