@@ -1,0 +1,198 @@
+"""Separate `gitserver worker` processes (queue.embedded = false): at-least-once checks that
+survive `kill -9`, and two workers sharing one queue without doing a file twice.
+
+The module runs twice: on the suite's default backend and on PostgreSQL + Redis ("scaleout";
+skipped when those services are unreachable, a failure when GITSERVER_TEST_REQUIRE_SERVICES=1).
+checker.timeout_s is 3, so a lease (timeout + 15 s) left by a killed worker runs out in ~18 s.
+"""
+# The test names say what each test checks; a docstring would repeat them.
+# pylint: disable=missing-function-docstring
+
+from __future__ import annotations
+
+import email
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from .support import GITSERVER, PASSWORD, Server, commit_files, git, make_work_repo, start_server
+
+T = TypeVar("T")
+DEADLINE_S = 120.0  # the lease of a killed worker alone takes 20 s to run out
+POLL_S = 0.1
+FINAL = {"success", "failure", "error"}
+SETTINGS = {"GITSERVER_QUEUE_EMBEDDED": "false", "GITSERVER_CHECKER_TIMEOUT_S": "3",
+            "GITSERVER_CHECKER_PUSH_WAIT_S": "0"}
+STARTED = b"Huey consumer started"
+EXECUTING = b"Executing checker.tasks.check_commit"
+
+def slow_source(statements: int, tag: int = 0) -> str:
+    """Valid, clean code whose lint time grows with the square of `statements` (~2 s for 600)."""
+    return (f'"""Slow to lint ({tag})."""\nX = 1\n'
+            + "".join(f"X = X + {i}\n" for i in range(statements)))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def wait_until(what: str, probe: Callable[[], T], deadline_s: float = DEADLINE_S) -> T:
+    """Poll `probe` until it returns something true; fail after the deadline."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
+        time.sleep(POLL_S)
+
+
+def api(server: Server, path: str) -> httpx.Response:
+    return httpx.get(server.url(f"api/v1/{path}"), auth=("alice", PASSWORD), timeout=30)
+
+
+def checks_of(server: Server, repo: str, sha: str) -> dict[str, Any]:
+    resp = api(server, f"repos/alice/{repo}/commits/{sha}/checks")
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def all_final_and_mailed(server: Server, repo: str, shas: list[str]) -> list[dict[str, Any]]:
+    """Each commit's /checks, once every file is final and its report mail recorded."""
+    def probe() -> list[dict[str, Any]] | None:
+        bodies = [checks_of(server, repo, sha) for sha in shas]
+        files = [f for body in bodies for f in body["files"]]
+        if files and all(f["state"] in FINAL and f["emailed_at"] for f in files):
+            return bodies
+        return None
+    return wait_until(f"the checks of {repo}", probe)
+
+
+def by_path(checks: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    files = checks["files"]
+    assert len({f["path"] for f in files}) == len(files), "a file of one commit has two checks"
+    return {f["path"]: f for f in files}
+
+
+def report_subjects(server: Server, repo: str) -> list[str]:
+    subjects = []
+    for folder in ("new", "cur"):
+        for path in (server.data_dir / "mail" / folder).glob("*"):
+            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+            if str(message["Subject"]).startswith(f"[alice/{repo}]"):
+                subjects.append(str(message["Subject"]))
+    return subjects
+
+
+@contextmanager
+def workers(server: Server, *logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One `gitserver worker` process per log, all consuming once this returns; stopped after."""
+    procs = []
+    try:
+        for log in logs:
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen([GITSERVER, "worker"], env=server.env,
+                                              stdout=out, stderr=subprocess.STDOUT))
+        for proc, log in zip(procs, logs, strict=True):
+            wait_until("a worker to start", lambda proc=proc, log=log: proc.poll() is not None
+                       or STARTED in log.read_bytes(), deadline_s=60)
+            assert proc.poll() is None, log.read_text(errors="replace")
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module", params=["default", "scaleout"], name="queue_server")
+def fixture_queue_server(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server without embedded workers, with user alice, on the backend of the param."""
+    backend = "scaleout" if request.param == "scaleout" else None
+    srv = start_server(tmp_path_factory.mktemp(request.param), SETTINGS, backend)
+    try:
+        srv.add_user("alice")
+        yield srv
+    finally:
+        srv.stop()
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+def test_worker_killed_mid_check_loses_nothing(queue_server: Server, tmp_path: Path) -> None:
+    files = {f"slow{i}.py": slow_source(200, i) for i in range(4)}
+    work = make_work_repo(tmp_path / "w", files, "Four slow files")
+    sha = git(work, "rev-parse", "HEAD").stdout.strip()
+    with workers(queue_server, tmp_path / "first.log") as [first]:
+        git(work, "push", "-q", queue_server.url("alice/killed.git", "alice"), "main")
+
+        def midway() -> dict[str, dict[str, Any]] | None:
+            checks = by_path(checks_of(queue_server, "killed", sha))
+            states = {f["state"] for f in checks.values()}
+            return checks if "pending" in states and states & FINAL else None
+        # One task lints the commit's files one by one: some done, some not = mid-commit.
+        before = wait_until("the first worker to be midway", midway)
+        first.kill()
+        first.wait()
+    done_before = {path: f for path, f in before.items() if f["state"] in FINAL}
+    assert set(before) == set(files)
+
+    with workers(queue_server, tmp_path / "second.log") as [second]:
+        [after_body] = all_final_and_mailed(queue_server, "killed", [sha])
+        assert second.poll() is None
+    after = by_path(after_body)
+    assert set(after) == set(files)
+    assert {f["state"] for f in after.values()} <= {"success", "error"}
+    # A result written before the kill stands (a file whose check outlived checker.timeout_s on
+    # a busy machine is `error`, which is final too); nothing was checked twice.
+    for path, file in done_before.items():
+        assert after[path]["checked_at"] == file["checked_at"], path
+        assert after[path]["state"] == file["state"], path
+    for path in files:
+        log = api(queue_server, f"repos/alice/killed/files/{path}/checks").json()
+        assert [entry["sha"] for entry in log] == [sha], path
+    assert report_subjects(queue_server, "killed") == [
+        f"[alice/killed] {after_body['state']}: {sha[:7]} Four slow files"]
+
+
+def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
+                                                        tmp_path: Path) -> None:
+    # Six commits in one push, one task each, queued before any worker runs; every commit
+    # holds the same slow file, so the workers also race for identical blobs.
+    work = make_work_repo(tmp_path / "w", {"shared.py": slow_source(150), "n.py": "N = 0\n"},
+                          "commit 0")
+    shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
+    shas += [commit_files(work, {"n.py": f"N = {i}\n"}, f"commit {i}") for i in range(1, 6)]
+    git(work, "push", "-q", queue_server.url("alice/shared.git", "alice"), "main")
+    states = {f["state"] for sha in shas for f in checks_of(queue_server, "shared", sha)["files"]}
+    assert states == {"pending"}
+    logs = [tmp_path / "one.log", tmp_path / "two.log"]
+    with workers(queue_server, *logs):
+        bodies = all_final_and_mailed(queue_server, "shared", shas)
+
+    for sha, body in zip(shas, bodies, strict=True):
+        assert body["sha"] == sha
+        assert set(by_path(body)) == {"shared.py", "n.py"}
+    for path in ("shared.py", "n.py"):
+        log = api(queue_server, f"repos/alice/shared/files/{path}/checks").json()
+        assert sorted(entry["sha"] for entry in log) == sorted(shas), path
+    shared = [by_path(body)["shared.py"] for body in bodies]
+    assert len({(f["blob"], f["state"], f["score"], str(f["messages"])) for f in shared}) == 1
+    assert {f["state"] for f in shared} == {"success"}
+    for log in logs:
+        assert EXECUTING in log.read_bytes(), f"{log.name}: this worker ran no check"
+    # The last checks of the push finish on either worker; exactly one of them mails.
+    assert report_subjects(queue_server, "shared") == [
+        f"[alice/shared] failure: {shas[-1][:7]} commit 5"]
