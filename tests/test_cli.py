@@ -73,7 +73,7 @@ def test_cli_user_add_creates_active_user(server: Server) -> None:
     assert git_auth_status(server, "dave", "second line is ignored") == 401
 
 
-@pytest.mark.parametrize("username", ["Bad_Name", "-dash", "a" * 40, ""])
+@pytest.mark.parametrize("username", ["Bad_Name", "-dash", "a" * 40])
 def test_cli_user_add_bad_username(server: Server, username: str) -> None:
     # `--`: a name starting with '-' reaches the validation instead of argparse's option parsing
     result = server.cli("user", "add", "--", username, "someone@example.com",
@@ -86,11 +86,10 @@ def test_cli_user_add_bad_email(server: Server) -> None:
     assert_one_line_error(result, "not-an-address")
 
 
-@pytest.mark.parametrize("password", ["", "1234567"])
-def test_cli_user_add_short_password(server: Server, password: str) -> None:
-    result = server.cli("user", "add", "frank", "frank@example.com", input_text=password + "\n")
+def test_cli_user_add_short_password(server: Server) -> None:
+    result = server.cli("user", "add", "frank", "frank@example.com", input_text="1234567\n")
     assert_one_line_error(result, "password", "8")
-    assert git_auth_status(server, "frank", password or "x") == 401
+    assert git_auth_status(server, "frank", "1234567") == 401
 
 
 def test_cli_user_add_duplicate_username(server: Server) -> None:
