@@ -133,14 +133,17 @@ def resend_post(request: Request, form: FormData) -> Response:
     else:
         return render(request, "resend.html", {"error": "Enter the address you registered "
                                                         "with."}, status_code=400)
+    kind = "resend"
     if user is not None and not user.is_active:
         last = accounts.last_key_sent_at(user)
         if last is None or (utcnow() - last).total_seconds() >= RESEND_INTERVAL_S:
             send_activation(request.app.state.settings, user,
                             accounts.new_activation_key(user))
-    # The same answer whether or not an inactive account uses the address.
+        elif ticket:  # the ticket proves who asks; an address alone must not learn this
+            kind = "recent"
+    # Asked by address: the same answer whether or not an inactive account uses it.
     return render(request, "check_mail.html", {"email": user.email if ticket and user
-                                               else email, "kind": "resend"})
+                                               else email, "kind": kind})
 
 
 # -- sign in and out ----------------------------------------------------------------------------

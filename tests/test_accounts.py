@@ -200,6 +200,13 @@ def test_accounts_signup_activate_token_push_and_report_mail(server: Server,
     assert str(report["Subject"]) == f"[carol/demo] failure: {sha[:7]} Add greeting"
     assert f"/carol/demo/commit/{sha}" in text_of(report)
 
+    def mailed_checks() -> list[dict[str, str]]:
+        files = httpx.get(server.url(f"api/v1/repos/carol/demo/commits/{sha}/checks"),
+                          auth=("carol", token), timeout=30).json()["files"]
+        return files if all(f["emailed_at"] for f in files) else []
+    assert [f["path"] for f in wait_until("emailed_at on every check", mailed_checks)] == [
+        "greet.py"]
+
     tokens = client.get("/settings").text
     assert "laptop" in tokens and "never" not in tokens.split('id="token-list"')[1].split(
         "</table>")[0]
@@ -328,6 +335,11 @@ def test_accounts_inactive_user_cannot_sign_in_or_push(server: Server, tmp_path:
     assert page.status_code == 403
     assert "Activate your account first" in page.text and 'name="ticket"' in page.text
     assert client.get("/settings").status_code == 303  # not signed in
+    ticket = re.search(r'name="ticket" value="([^"]+)"', page.text).group(1)
+    again = client.post("/activate", data={"csrf_token": CSRF_RE.search(page.text).group(1),
+                                           "ticket": ticket})
+    assert again.status_code == 200 and "less than a minute ago" in again.text
+    activation_link(server, "ivy@example.org")  # still exactly one: no mail cannon
 
     refs = httpx.get(server.url("ivy/x.git/info/refs"), auth=("ivy", PASSWORD),
                      params={"service": "git-receive-pack"}, timeout=30)
