@@ -204,7 +204,8 @@ def commit_checks_view(request: Request) -> Response:
     checks = checks_of(commit)
     files = [file_shape(c) for c in checks]
     if isinstance(commit, Unrecorded):
-        return JSONResponse({"sha": commit.sha, "state": "pending", "files": []})
+        return JSONResponse({"sha": commit.sha, "state": "pending", "score": None,
+                             "files": [], "since_parent": None})
     files += [{"path": fv.path, "blob": None, "change": "deleted", "state": None,
                "score": None, "duration_ms": None, "checked_at": None, "emailed_at": None,
                "reused": False, "error": None, "messages": []} for fv in deleted_files(commit)]

@@ -33,7 +33,9 @@ from hooks.browser_commit import (
 from .access import decide, request_user
 from .api import (
     ApiError,
+    Unrecorded,
     base,
+    checks_of,
     commit_for,
     commit_shape,
     iso,
@@ -73,9 +75,17 @@ def _full(repo: Repo) -> str:
 
 # -- GET /repos/{o}/{r}/commits/{ref} -------------------------------------------------------
 
+def recorded_commit(request: Request, repo: Repo, ref: str) -> Commit:
+    commit = commit_for(request, repo, ref)
+    if isinstance(commit, Unrecorded):
+        raise ApiError(404, "not_found", f"{commit.sha} is still being recorded; ask again in "
+                       "a moment.")
+    return commit
+
+
 def single_commit(request: Request) -> Response:
     repo = readable_repo(request)
-    commit = commit_for(request, repo, request.path_params["ref"])
+    commit = recorded_commit(request, repo, request.path_params["ref"])
     checks = commit_checks(commit)
     state = combined_state([c.state for c in checks])
     shape = commit_shape(request, repo, commit, state)
@@ -100,7 +110,7 @@ def _last_commit(request: Request, repo: Repo, commit: Commit | None) -> dict[st
 def files_at_ref(request: Request) -> Response:
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.query_params.get("ref") or repo.default_branch)
-    checks = {c.path: c for c in commit_checks(commit)}
+    checks = {c.path: c for c in checks_of(commit)}
     files = tree_files(request.app.state.settings.repos_dir, repo, commit.sha)
     changed = last_changes(repo, files)
     root = f"{base(request)}/{_full(repo)}"

@@ -1,26 +1,23 @@
 """Python source as highlighted HTML lines (Pygments), cached by blob sha.
 
-A blob's content never changes, so its highlighted lines are kept in a small LRU cache: the blob
-page of a popular file costs one highlight, not one per view. Each line is balanced HTML
-(Pygments closes its spans at line ends), so the page can put messages between lines.
+A blob's content never changes, so its highlighted lines are kept in an LRU cache: the blob page
+of a popular file costs one highlight, not one per view. Each line is balanced HTML (Pygments
+closes its spans at line ends), so the page can put messages between lines.
 """
 
 from __future__ import annotations
-
-import threading
-from collections import OrderedDict
 
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-CACHE_ENTRIES = 256
-CACHE_MAX_CHARS = 256 * 1024  # larger files are highlighted on every view instead of kept
+from .lru import LruCache
 
-_cache: OrderedDict[str, list[Markup]] = OrderedDict()
-_lock = threading.Lock()
 _formatter = HtmlFormatter(nowrap=True)
+_cache: LruCache[list[Markup]] = LruCache(
+    max_entries=256, max_weight=64 * 1024 * 1024,
+    weigh=lambda lines: sum(len(line) for line in lines))
 
 
 def highlight_lines(text: str) -> list[Markup]:
@@ -35,18 +32,7 @@ def highlight_lines(text: str) -> list[Markup]:
 
 
 def lines_for_blob(blob_sha: str, text: str) -> list[Markup]:
-    with _lock:
-        hit = _cache.get(blob_sha)
-        if hit is not None:
-            _cache.move_to_end(blob_sha)
-            return hit
-    lines = highlight_lines(text)
-    if len(text) <= CACHE_MAX_CHARS:
-        with _lock:
-            _cache[blob_sha] = lines
-            while len(_cache) > CACHE_ENTRIES:
-                _cache.popitem(last=False)
-    return lines
+    return _cache.get_or_make(blob_sha, lambda: highlight_lines(text))
 
 
 def stylesheet() -> str:

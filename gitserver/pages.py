@@ -7,7 +7,6 @@ page of a commit costs one query for all its checks.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
@@ -16,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import badge, pages_format, repo_settings, web_edit
+from . import badge, pages_format, repo_settings, status_page, web_edit
 from .highlight import lines_for_blob
-from .models import STATE_PENDING, Check, Commit, Repo, User
+from .models import Check, Commit, Repo, User
 from .page_access import can_write, page_repo, viewer
 from .queries import (
     branches,
@@ -26,7 +25,6 @@ from .queries import (
     commit_checks,
     commit_marks,
     commit_score,
-    deleted_files,
     file_check_log,
     file_versions,
     get_commit,
@@ -35,7 +33,6 @@ from .queries import (
     last_changes,
     read_blob,
     resolve_ref,
-    since_parent,
     tree_files,
 )
 from .templating import render
@@ -44,7 +41,6 @@ PER_PAGE = 30
 RECENT_COMMITS = 10
 CHECK_LOG_ENTRIES = 200
 HISTORY_WALK = 1000  # commits walked to order a file's versions
-_TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
 
 pages_format.install()
 
@@ -141,46 +137,6 @@ def commits_page(request: Request) -> Response:
     return render(request, "commits.html", context)
 
 
-# -- /{owner}/{repo}/commit/{sha} -----------------------------------------------------------
-
-def _grouped(check: Check) -> list[dict[str, Any]]:
-    """The file's messages grouped by symbol, worst type first, each group in line order."""
-    groups: dict[str, dict[str, Any]] = {}
-    for message in check.message_list:
-        group = groups.setdefault(message.get("symbol") or "?", {
-            "symbol": message.get("symbol") or "?", "type": message.get("type") or "",
-            "message_id": message.get("message_id") or "", "messages": []})
-        group["messages"].append(message)
-    for group in groups.values():
-        group["messages"].sort(key=lambda m: (m.get("line") or 0, m.get("column") or 0))
-    return sorted(groups.values(), key=lambda g: (_TYPE_ORDER.get(g["type"], 9), g["symbol"]))
-
-
-def commit_page(request: Request) -> Response:
-    access = page_repo(request)
-    sha = resolve_ref(_repos_dir(request), access.repo, request.path_params["sha"])
-    commit = get_commit(access.repo, sha) if sha else None
-    if commit is None:
-        raise HTTPException(404, f"There is no commit {request.path_params['sha']!r} in "
-                                 f"{access.full_name}.")
-    if request.path_params["sha"] != commit.sha:  # a branch or short sha: one URL per commit
-        return RedirectResponse(f"/{access.full_name}/commit/{commit.sha}", status_code=302)
-    checks = commit_checks(commit)
-    state = combined_state([c.state for c in checks])
-    types = Counter(m.get("type") for c in checks for m in c.message_list)
-    context = _repo_context(request, access, "commits")
-    context.update(
-        commit=commit, checks=checks, state=state, score=commit_score(checks),
-        pending=any(c.state == STATE_PENDING for c in checks),
-        files=[{"check": c, "groups": _grouped(c), "count": len(c.message_list)}
-               for c in checks],
-        message_count=sum(types.values()), types=sorted(types.items(), key=lambda t: (
-            _TYPE_ORDER.get(t[0] or "", 9))),
-        deleted=deleted_files(commit), diff=since_parent(commit, checks),
-        checks_url=f"/api/v1/repos/{access.full_name}/commits/{commit.sha}/checks")
-    return render(request, "commit.html", context)
-
-
 # -- /{owner}/{repo}/blob/{ref}/{path} ------------------------------------------------------
 
 def _messages_by_line(check: Check | None, line_count: int) -> tuple[dict[int, list], list]:
@@ -259,7 +215,7 @@ routes: list[BaseRoute] = [
     *repo_settings.routes,
     Route("/{owner}/{repo}/commits", commits_redirect),
     Route("/{owner}/{repo}/commits/{branch:path}", commits_page),
-    Route("/{owner}/{repo}/commit/{sha}", commit_page),
+    Route("/{owner}/{repo}/commit/{sha}", status_page.commit_page),
     Route("/{owner}/{repo}/blob/{ref}/{path:path}", blob_page),
     *web_edit.routes,
 ]

@@ -131,42 +131,57 @@ def _by_path(checks: Iterable[Check]) -> dict[str, Check]:
     return {c.path: c for c in checks}
 
 
-def since_parent(commit: Commit, checks: list[Check]) -> ParentDiff | None:
-    """New and fixed messages relative to the first parent; None for a root commit."""
+def parent_checks(commit: Commit) -> list[Check] | None:
+    """The checks of the commit's first parent; None for a root commit."""
     if not commit.parent_sha:
         return None
-    diff = ParentDiff(sha=commit.parent_sha, checked=False)
-    parent = Commit.get_or_none((Commit.repo == commit.repo_id)
-                                & (Commit.sha == commit.parent_sha))
-    parent_checks = commit_checks(parent) if parent is not None else []
-    if not parent_checks:
+    return list(Check.select(Check).join(Commit).where(
+        (Commit.repo == commit.repo_id) & (Commit.sha == commit.parent_sha))
+        .order_by(Check.path))
+
+
+def since_parent(commit: Commit, checks: list[Check],
+                 before: list[Check] | None = None) -> ParentDiff | None:
+    """New and fixed messages relative to the first parent; None for a root commit.
+
+    `before`: the parent's checks when the caller has them already (`parent_checks`).
+    """
+    if before is None:
+        before = parent_checks(commit)
+    if before is None or not commit.parent_sha:
+        return None
+    diff = ParentDiff(sha=commit.parent_sha, checked=bool(before))
+    if not before:
         return diff
-    diff.checked = True
-    diff.state = combined_state([c.state for c in parent_checks])
-    diff.score = commit_score(parent_checks)
-    mine, theirs = _by_path(checks), _by_path(parent_checks)
+    diff.state = combined_state([c.state for c in before])
+    diff.score = commit_score(before)
+    mine, theirs = _by_path(checks), _by_path(before)
     for path in sorted(set(mine) | set(theirs)):
-        now, before = mine.get(path), theirs.get(path)
-        if now is not None and before is not None and now.blob_sha == before.blob_sha \
-                and now.messages == before.messages:
+        now, old = mine.get(path), theirs.get(path)
+        if now is not None and old is not None and now.blob_sha == old.blob_sha \
+                and now.messages == old.messages:
             continue
-        now_messages = now.message_list if now is not None else []
-        before_messages = before.message_list if before is not None else []
-        left = Counter(message_key(m) for m in before_messages)
-        for message in now_messages:
+        new, fixed = _message_changes(now.message_list if now is not None else [],
+                                      old.message_list if old is not None else [])
+        diff.new.extend((path, m) for m in new)
+        diff.fixed.extend((path, m) for m in fixed)
+    return diff
+
+
+def _message_changes(now: list[dict[str, Any]], before: list[dict[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(messages only in `now`, messages only in `before`), counting repeats."""
+    def only_in(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list:
+        left = Counter(message_key(m) for m in second)
+        found = []
+        for message in first:
             key = message_key(message)
             if left[key] > 0:
                 left[key] -= 1
             else:
-                diff.new.append((path, message))
-        right = Counter(message_key(m) for m in now_messages)
-        for message in before_messages:
-            key = message_key(message)
-            if right[key] > 0:
-                right[key] -= 1
-            else:
-                diff.fixed.append((path, message))
-    return diff
+                found.append(message)
+        return found
+    return only_in(now, before), only_in(before, now)
 
 
 def tree_files(repos_dir: Path, repo: Repo, sha: str) -> dict[str, str]:
