@@ -28,13 +28,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def setup_logging(settings: Settings) -> None:
+def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if settings.server.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def _read_password() -> str:
@@ -118,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides.setdefault("server", {})["port"] = args.port
     try:
         settings = load_settings(args.config, overrides=overrides)
-        setup_logging(settings)
+        # Only the long-running commands log progress; the others keep stderr for errors.
+        setup_logging(settings, logging.INFO if args.command in ("serve", "worker")
+                      else logging.WARNING)
         args.func(settings, args)
     except (ConfigError, CliError) as exc:
         print(f"gitserver: {exc}", file=sys.stderr)

@@ -144,6 +144,11 @@ class GitHttp:
         return await self.rpc(request, "git-receive-pack")
 
     async def rpc(self, request: Request, service: str) -> Response:
+        # git always sends this type; a browser form cannot, so a page on another port of the
+        # same host cannot make a signed-in visitor's browser push or fetch with its cookie.
+        if request.headers.get("content-type", "") != f"application/x-{service}-request":
+            return PlainTextResponse(f"Expected Content-Type application/x-{service}-request; "
+                                     "use a git client.\n", status_code=415)
         access = await resolve_access(request, write=service == "git-receive-pack")
         if access.response is not None:
             return access.response
