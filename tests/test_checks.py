@@ -357,6 +357,8 @@ def test_commits_are_paginated_newest_first_with_link_header(
     shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
     shas += [commit_files(work, {f"f{i}.py": CLEAN}, f"commit {i}") for i in range(1, 5)]
     push(server, work, "pages")
+    for sha in shas:
+        final_checks(server, "pages", sha)  # every commit recorded
     newest_first = shas[::-1]
 
     first = api(server, "repos/alice/pages/commits", per_page=2)

@@ -257,7 +257,11 @@ def test_verdict_large_first_push_does_not_wait(tmp_path: Path) -> None:
         assert lines == [f"main {sha[:7]}: checks are still running; the results will be at",
                          f"  {url}", "  and in your report mail."]
         assert elapsed < wait_s, f"the push took {elapsed:.1f} s: it waited for its checks"
-        status = api(srv, f"repos/alice/corpus/commits/{sha}/status").json()
-        assert (status["state"], status["total_count"]) == ("pending", files)
+        # Recorded right after git's answer; no worker runs here, so every check stays pending.
+        status = wait_until("the push to be recorded", lambda: (
+            (resp := api(srv, f"repos/alice/corpus/commits/{sha}/status")).status_code == 200
+            and resp.json()["total_count"] == files and resp.json()))
+        assert status["state"] == "pending"
+        assert {s["state"] for s in status["statuses"]} == {"pending"}
     finally:
         srv.stop()

@@ -57,8 +57,15 @@ def api(server: Server, path: str) -> httpx.Response:
     return httpx.get(server.url(f"api/v1/{path}"), auth=("alice", PASSWORD), timeout=30)
 
 
-def checks_of(server: Server, repo: str, sha: str) -> dict[str, Any]:
+def checks_of(server: Server, repo: str, sha: str) -> dict[str, Any] | None:
+    """The commit's /checks; None until the server has recorded the commit.
+
+    With push_wait_s = 0 the push is answered first and recorded right after, so a commit
+    may be unknown to the API for a moment after `git push` returned.
+    """
     resp = api(server, f"repos/alice/{repo}/commits/{sha}/checks")
+    if resp.status_code == 404:
+        return None
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -66,9 +73,10 @@ def checks_of(server: Server, repo: str, sha: str) -> dict[str, Any]:
 def all_final_and_mailed(server: Server, repo: str, shas: list[str]) -> list[dict[str, Any]]:
     """Each commit's /checks, once every file is final and its report mail recorded."""
     def probe() -> list[dict[str, Any]] | None:
-        bodies = [checks_of(server, repo, sha) for sha in shas]
+        bodies = [body for sha in shas if (body := checks_of(server, repo, sha)) is not None]
         files = [f for body in bodies for f in body["files"]]
-        if files and all(f["state"] in FINAL and f["emailed_at"] for f in files):
+        if len(bodies) == len(shas) and files and all(
+                f["state"] in FINAL and f["emailed_at"] for f in files):
             return bodies
         return None
     return wait_until(f"the checks of {repo}", probe)
@@ -139,7 +147,10 @@ def test_worker_killed_mid_check_loses_nothing(queue_server: Server, tmp_path: P
         git(work, "push", "-q", queue_server.url("alice/killed.git", "alice"), "main")
 
         def midway() -> dict[str, dict[str, Any]] | None:
-            checks = by_path(checks_of(queue_server, "killed", sha))
+            body = checks_of(queue_server, "killed", sha)
+            if body is None:
+                return None
+            checks = by_path(body)
             states = {f["state"] for f in checks.values()}
             return checks if "pending" in states and states & FINAL else None
         # One task lints the commit's files one by one: some done, some not = mid-commit.
@@ -176,8 +187,10 @@ def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
     shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
     shas += [commit_files(work, {"n.py": f"N = {i}\n"}, f"commit {i}") for i in range(1, 6)]
     git(work, "push", "-q", queue_server.url("alice/shared.git", "alice"), "main")
-    states = {f["state"] for sha in shas for f in checks_of(queue_server, "shared", sha)["files"]}
-    assert states == {"pending"}
+    recorded = wait_until("the push to be recorded",
+                          lambda: all(bodies := [checks_of(queue_server, "shared", sha)
+                                                 for sha in shas]) and bodies)
+    assert {f["state"] for body in recorded for f in body["files"]} == {"pending"}
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
     with workers(queue_server, *logs):
         bodies = all_final_and_mailed(queue_server, "shared", shas)
