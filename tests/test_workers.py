@@ -126,7 +126,7 @@ def workers(server: Server, *logs: Path) -> Iterator[list[subprocess.Popen[bytes
 
 @pytest.fixture(scope="module", params=["default", "scaleout"], name="queue_server")
 def fixture_queue_server(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+                         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server without embedded workers, with user alice, on the backend of the param."""
     backend = "scaleout" if request.param == "scaleout" else None
     srv = start_server(tmp_path_factory.mktemp(request.param), SETTINGS, backend)
