@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from peewee import (
+    AutoField,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -45,6 +46,9 @@ def utcnow() -> dt.datetime:
 
 
 class BaseModel(Model):
+    # Spelled out (peewee adds it anyway) so that pylint's no-member check knows it.
+    id = AutoField()
+
     class Meta:
         database = database
         legacy_table_names = False
