@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import queries
 from .access import REALM, decide, request_user
 from .models import Check, Commit, Repo, User
 from .queries import (
@@ -258,8 +259,7 @@ def file_check_log(request: Request) -> Response:
     repo = readable_repo(request)
     path = request.path_params["path"]
     page, per_page = page_params(request)
-    query = (Check.select(Check, Commit.sha).join(Commit)
-             .where((Check.repo == repo) & (Check.path == path)).order_by(Check.id.desc()))
+    query = queries.file_check_log(repo, path)
     total = query.count()
     if total == 0:
         raise ApiError(404, "not_found", f"{path} has never been checked in this repository.")

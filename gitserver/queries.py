@@ -30,6 +30,7 @@ from .models import (
 from .repos import repo_path
 
 SHA_RE = re.compile(r"[0-9a-f]{4,40}")
+FULL_SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 
 def combined_state(states: list[str]) -> str:
@@ -58,6 +59,8 @@ def _peel(git: GitRepo, sha: bytes) -> str | None:
 
 def resolve_ref(repos_dir: Path, repo: Repo, ref: str) -> str | None:
     """A branch, tag or (abbreviated) sha -> full commit sha, or None."""
+    if FULL_SHA_RE.fullmatch(ref) and get_commit(repo, ref) is not None:
+        return ref  # like git, a full object name wins over a ref of that name
     git = open_git(repos_dir, repo)
     if git is not None:
         for name in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref if ref == "HEAD" else ""):
@@ -247,10 +250,11 @@ def file_versions(repo: Repo, path: str, limit: int = 100) -> list[FileVersion]:
 
 def file_check_log(repo: Repo, path: str) -> Any:
     """The query of every check of `path` in the repo, newest commit first (commit joined)."""
-    # By commit time, not check id: a push schedules its tip before its older commits.
+    # By commit row, not check id: a push schedules its tip before its older commits, while
+    # commits are recorded parents first (dates can tie within a second, or lie).
     return (Check.select(Check, Commit).join(Commit)
             .where((Check.repo == repo) & (Check.path == path))
-            .order_by(Commit.committed_at.desc(), Check.id.desc()))
+            .order_by(Commit.id.desc(), Check.id.desc()))
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,24 @@ def _unrecorded(repo: Repo, git: GitRepo, tips: Iterable[GitCommit]) -> list[Git
                 continue
             found[commit.id] = commit
             stack.extend(git[p] for p in commit.parents)
-    return sorted(found.values(), key=lambda c: (c.commit_time, c.id))
+    return _parents_first(found)
+
+
+def _parents_first(commits: dict[bytes, GitCommit]) -> list[GitCommit]:
+    """Topological order, so row ids grow from parent to child (dates can tie or lie)."""
+    order: list[GitCommit] = []
+    done: set[bytes] = set()
+    for start in sorted(commits.values(), key=lambda c: (c.commit_time, c.id)):
+        stack = [(start.id, False)]
+        while stack:
+            sha, expanded = stack.pop()
+            if expanded:
+                order.append(commits[sha])
+            elif sha not in done and sha in commits:
+                done.add(sha)
+                stack.append((sha, True))
+                stack.extend((p, False) for p in reversed(commits[sha].parents))
+    return order
 
 
 def _file_versions(git: GitRepo, commit: GitCommit, row: Commit) -> list[dict]:

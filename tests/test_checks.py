@@ -277,9 +277,6 @@ def test_check_unchanged_blob_is_reused_and_changed_file_is_checked_anew(
     assert ("undefined-variable", 10) in symbols_at(edited)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: /files/{path}/checks orders by Check.id, and "
-                   "post-receive creates the tip's rows before its parents' rows, so the commits "
-                   "of one push come out oldest first after the tip")
 def test_check_file_log_lists_one_entry_per_commit_newest_first(
         server: Server, tmp_path: Path) -> None:
     work = make_work_repo(tmp_path / "log", {"log.py": tagged(CLEAN, "log"),
