@@ -97,8 +97,9 @@ def test_auth_rpc_endpoint_checks_access_too(server: Server, tmp_path: Path) -> 
     body = b"0032want 0000000000000000000000000000000000000000\n00000009done\n"
     for auth, status in ((None, 401), (("bob", PASSWORD), 404)):
         for service in ("git-upload-pack", "git-receive-pack"):
-            response = httpx.post(server.url(f"alice/priv-rpc.git/{service}"), auth=auth,
-                                  content=body, timeout=30)
+            response = httpx.post(
+                server.url(f"alice/priv-rpc.git/{service}"), auth=auth, content=body,
+                headers={"Content-Type": f"application/x-{service}-request"}, timeout=30)
             assert response.status_code == status, (auth, service, response.text)
 
 

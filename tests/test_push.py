@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -73,6 +74,24 @@ def server_db(server: Server) -> Iterator[Any]:
 def db_repo(name: str, owner: str = "alice") -> Repo | None:
     return (Repo.select(Repo, User).join(User)
             .where((User.username == owner) & (Repo.name == name)).first())
+
+
+def wait_recorded(server: Server, name: str, pushes: int) -> None:
+    """Wait until `pushes` pushes to alice/<name> have their commits recorded.
+
+    The server records a push that has much to lint just after git's answer, in a thread of its
+    own; nothing in this process can wait on that, so poll the database (briefly).
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        with server_db(server):
+            done = (Push.select().join(Repo).join(User)
+                    .where((User.username == "alice") & (Repo.name == name)
+                           & Push.recorded_at.is_null(False)).count())
+        if done >= pushes:
+            return
+        assert time.monotonic() < deadline, f"{done} of {pushes} pushes to {name} recorded"
+        time.sleep(0.05)
 
 
 def run_together(jobs: list[Callable[[], CompletedProcess[str]]]) -> list[CompletedProcess[str]]:
@@ -178,6 +197,7 @@ def test_push_force_rewrites_branch(server: Server, tmp_path: Path) -> None:
     assert "(forced update)" in forced.stderr
     assert_status_url(server, forced, "forced", "main", new)
     assert remote_refs(work, url)["refs/heads/main"] == new
+    wait_recorded(server, "forced", 2)
     with server_db(server):
         repo = db_repo("forced")
         assert Commit.select().where((Commit.repo == repo) & (Commit.sha == new)).exists()
@@ -228,6 +248,7 @@ def test_push_records_commits_and_file_changes(server: Server, tmp_path: Path) -
     assert_clean_push(git(work, "push", url, "main", check=False))
     # the same commits under another branch name are not recorded twice
     assert_clean_push(git(work, "push", url, "main:copy", check=False))
+    wait_recorded(server, "recorded", 2)
     with server_db(server):
         repo = db_repo("recorded")
         commits = {c.sha: c for c in Commit.select().where(Commit.repo == repo)}
@@ -274,6 +295,7 @@ def test_push_concurrent_branches_of_one_repo(server: Server, tmp_path: Path) ->
         assert_status_url(server, result, "conc-branches", f"b{i}", tips[f"refs/heads/b{i}"])
     refs = remote_refs(base, url)
     assert {ref: refs[ref] for ref in tips} == tips
+    wait_recorded(server, "conc-branches", 5)
     with server_db(server):
         repo = db_repo("conc-branches")
         recorded = [c.sha for c in Commit.select().where(Commit.repo == repo)]
@@ -303,6 +325,7 @@ def test_push_concurrent_same_branch_one_wins(server: Server, tmp_path: Path) ->
     assert remote_refs(base, url)["refs/heads/main"] == shas[winner]
     assert git(bare_repo(server, "conc-race"), "fsck", "--no-dangling",
                check=False).returncode == 0
+    wait_recorded(server, "conc-race", 2)
     with server_db(server):
         repo = db_repo("conc-race")
         recorded = {c.sha for c in Commit.select().where(Commit.repo == repo)}
