@@ -2,10 +2,11 @@
 
 One server (SQLite, 2 embedded worker threads, checker.push_wait_s=0 so pushes return at once):
 (a) idle latency: from `git push` returning to a final /checks state for one small file,
-    against one cold `pylint --rcfile checker/pylintrc file.py` (median of --runs each);
+    against one cold `pylint --rcfile checker/pylintrc file.py` (median of --runs each; one
+    untimed push first, since the first check after start also starts the lint process);
 (b) throughput: the first push of pylint's own sources (package layout kept), files/s from
-    the push starting to the last final state, against one bare `pylint -j1` over the same
-    tree in the same layout;
+    the push starting to no file pending, against one bare `pylint -j1` over the same tree in
+    the same layout; CPU seconds of both are shown too, as the machine may be shared;
 (c) incremental: a push changing one corpus file of median size, push start to final;
 (d) memory: RSS of the server and its lint children after 10 checks and after >= 1,000
     (rounds of the corpus with a unique comment per file, so no result is reused).
@@ -31,9 +32,11 @@ from bench.harness import (
     bare_pylint_seconds,
     copy_tree,
     corpus,
+    exit_on_sigterm,
     loadavg,
     median,
     passed,
+    service_cpu,
     service_rss,
     small_module,
 )
@@ -42,28 +45,54 @@ LATENCY_RATIO_TARGET = 1.0
 THROUGHPUT_RATIO_TARGET = 0.9
 INCREMENTAL_TARGET_S = 2.0
 MEMORY_TARGET_MB = 50.0
-MEMORY_CHECKS = 1000
 EARLY_CHECKS = 10
-IDLE_S = 1.0  # between latency runs, so each push finds the workers idle
+IDLE_S = 1.0  # before each timed push, so it finds the workers idle
 CORPUS_PACKAGE = "pylint"
 
 
 @dataclass
-class Figures:
-    """Everything measured; seconds unless named otherwise."""
+class Latency:
+    """(a): seconds from the push returning to final, lint ms, cold pylint seconds."""
 
-    latency: list[float] = field(default_factory=list)
+    first: float = 0.0  # the untimed first push: it also starts the lint process
+    seconds: list[float] = field(default_factory=list)
     lint_ms: list[int] = field(default_factory=list)
     cold: list[float] = field(default_factory=list)
-    corpus_files: int = 0
-    first_push: float = 0.0
+
+
+@dataclass
+class Throughput:
+    """(b): the first push of the corpus against bare pylint, wall and CPU seconds."""
+
+    files: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
     bare: float = 0.0
-    incremental: list[float] = field(default_factory=list)
-    incremental_lint_ms: list[int] = field(default_factory=list)
-    incremental_path: str = ""
-    rss_early: int = 0
-    rss_late: int = 0
-    checks_late: int = 0
+    bare_cpu: float = 0.0
+
+
+@dataclass
+class Incremental:
+    """(c): pushes changing one file of the corpus."""
+
+    path: str = ""
+    seconds: list[float] = field(default_factory=list)
+    lint_ms: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Memory:
+    """(d): RSS (bytes) and lint children of the server after `checks` checks."""
+
+    checks: list[int] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)
+    children: list[int] = field(default_factory=list)
+
+    def sample(self, server: Server, checks: int) -> None:
+        """Record the server's memory now, after `checks` checks."""
+        self.checks.append(checks)
+        self.rss.append(service_rss(server))
+        self.children.append(len(server.service_pids()) - 1)
 
 
 # --- (a) idle latency ------------------------------------------------------------------
@@ -72,6 +101,7 @@ def latency_once(work: WorkRepo, number: int) -> tuple[float, int]:
     """Push a fresh small file; seconds from the push returning to final, and the lint ms."""
     work.write("small.py", small_module(f"latency {number} {time.time_ns()}"))
     sha = work.commit(f"latency {number}")
+    time.sleep(IDLE_S)
     work.push()
     returned = time.perf_counter()
     body = work.server.wait_final(work.name, sha, timeout_s=60)
@@ -82,42 +112,44 @@ def cold_pylint_once(scratch: Path, number: int) -> float:
     """One cold pylint process on a small file like the one pushed."""
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "small.py").write_bytes(small_module(f"cold {number}"))
-    return bare_pylint_seconds(scratch, ["small.py"])
+    return bare_pylint_seconds(scratch, ["small.py"])[0]
 
 
-def measure_latency(server: Server, tmp: Path, runs: int, figures: Figures) -> None:
-    """Interleaved: a push to an idle server, then a cold pylint, `runs` times."""
+def measure_latency(server: Server, tmp: Path, runs: int, memory: Memory) -> Latency:
+    """A first push, then interleaved: a push to an idle server, a cold pylint; `runs` times.
+    Tops up to EARLY_CHECKS checks and samples the memory."""
+    latency = Latency()
     work = WorkRepo(tmp / "work-small", server, "small")
+    latency.first = latency_once(work, -1)[0]
     for number in range(runs):
-        time.sleep(IDLE_S)
         seconds, lint_ms = latency_once(work, number)
-        figures.latency.append(seconds)
-        figures.lint_ms.append(lint_ms)
-        figures.cold.append(cold_pylint_once(tmp / "cold", number))
-    # Top up to EARLY_CHECKS checks in all, for the early memory figure.
-    for number in range(runs, EARLY_CHECKS):
+        latency.seconds.append(seconds)
+        latency.lint_ms.append(lint_ms)
+        latency.cold.append(cold_pylint_once(tmp / "cold", number))
+    for number in range(runs + 1, EARLY_CHECKS):
         latency_once(work, number)
-    time.sleep(IDLE_S)
-    figures.rss_early = service_rss(server)
+    memory.sample(server, max(EARLY_CHECKS, runs + 1))
+    return latency
 
 
 # --- (b) throughput, (c) incremental -----------------------------------------------------
 
-def measure_throughput(server: Server, tmp: Path, figures: Figures) -> WorkRepo:
+def measure_throughput(server: Server, tmp: Path) -> tuple[Throughput, WorkRepo]:
     """The first push of the corpus, then one bare pylint over the same tree."""
     files = corpus(CORPUS_PACKAGE)
-    figures.corpus_files = len(files)
     work = WorkRepo(tmp / "work-corpus", server, "corpus")
     copy_tree(files, work.path)
     sha = work.commit("the corpus")
+    cpu_before = service_cpu(server)
     start = time.perf_counter()
     work.push()
     server.wait_final(work.name, sha)
-    figures.first_push = time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    cpu = service_cpu(server) - cpu_before
     bare_src = tmp / "bare" / "src"
     copy_tree(files, bare_src)
-    figures.bare = bare_pylint_seconds(bare_src, [CORPUS_PACKAGE])
-    return work
+    bare, bare_cpu = bare_pylint_seconds(bare_src, [CORPUS_PACKAGE])
+    return Throughput(len(files), seconds, cpu, bare, bare_cpu), work
 
 
 def median_sized(work: WorkRepo) -> str:
@@ -126,21 +158,22 @@ def median_sized(work: WorkRepo) -> str:
     return paths[len(paths) // 2].relative_to(work.path).as_posix()
 
 
-def measure_incremental(work: WorkRepo, runs: int, figures: Figures) -> None:
+def measure_incremental(work: WorkRepo, runs: int) -> Incremental:
     """Append a line to one file, push, wait for final; `runs` times."""
     path = median_sized(work)
-    figures.incremental_path = f"{path} ({(work.path / path).stat().st_size} bytes)"
+    incremental = Incremental(f"{path} ({(work.path / path).stat().st_size} bytes)")
     for number in range(runs):
-        time.sleep(IDLE_S)
         with (work.path / path).open("ab") as handle:
             handle.write(f"# incremental {number} {time.time_ns()}\n".encode())
         sha = work.commit(f"incremental {number}")
+        time.sleep(IDLE_S)
         start = time.perf_counter()
         work.push()
         body = work.server.wait_final(work.name, sha, timeout_s=60)
-        figures.incremental.append(time.perf_counter() - start)
+        incremental.seconds.append(time.perf_counter() - start)
         changed = [f for f in body["files"] if f["path"] == path]
-        figures.incremental_lint_ms.append(int(changed[0]["duration_ms"]))
+        incremental.lint_ms.append(int(changed[0]["duration_ms"]))
+    return incremental
 
 
 # --- (d) memory ------------------------------------------------------------------------
@@ -148,16 +181,16 @@ def measure_incremental(work: WorkRepo, runs: int, figures: Figures) -> None:
 def fresh_checks(server: Server, repo: str, sha: str) -> int:
     """How many checks of the commit ran (not reused); waits for it to be final."""
     body = server.wait_final(repo, sha)
-    return sum(1 for f in body["files"] if not f.get("reused") and f["state"] != "pending")
+    return sum(1 for f in body["files"] if not f.get("reused"))
 
 
-def measure_memory(server: Server, tmp: Path, done: int, figures: Figures) -> None:
+def measure_memory(server: Server, tmp: Path, done: int, target: int, memory: Memory) -> None:
     """Push the corpus in two halves to two repos (both workers busy), each file with a new
-    comment per round, until MEMORY_CHECKS checks ran in all; then read the RSS."""
+    comment per round, until `target` checks ran in all; then sample the memory."""
     files = corpus(CORPUS_PACKAGE)
     halves = [WorkRepo(tmp / f"work-memory-{n}", server, f"memory-{n}") for n in (0, 1)]
     round_number = 0
-    while done < MEMORY_CHECKS:
+    while done < target:
         round_number += 1
         shas = []
         for number, work in enumerate(halves):
@@ -166,95 +199,100 @@ def measure_memory(server: Server, tmp: Path, done: int, figures: Figures) -> No
             work.push()
         done += sum(fresh_checks(server, w.name, sha) for w, sha in zip(halves, shas, strict=True))
     time.sleep(IDLE_S)
-    figures.rss_late = service_rss(server)
-    figures.checks_late = done
+    memory.sample(server, done)
 
 
 # --- report ----------------------------------------------------------------------------
 
-def report_latency(figures: Figures) -> list[str]:
-    ours, cold = median(figures.latency), median(figures.cold)
+def report_latency(latency: Latency) -> list[str]:
+    """(a)'s lines."""
+    ours, cold = median(latency.seconds), median(latency.cold)
     ratio = ours / cold
     return [
-        f"(a) idle latency, push returned -> final, 1 small file, median of {len(figures.latency)}:"
-        f" {ours * 1000:.0f} ms (lint itself {median(figures.lint_ms):.0f} ms);"
-        f" cold pylint {cold * 1000:.0f} ms",
+        f"(a) idle latency, push returned -> final, 1 small file, median of "
+        f"{len(latency.seconds)}: {ours * 1000:.0f} ms (lint itself {median(latency.lint_ms):.0f}"
+        f" ms); cold pylint {cold * 1000:.0f} ms",
         f"    ratio {ratio:.2f}  target <= {LATENCY_RATIO_TARGET}  "
         f"{passed(ratio <= LATENCY_RATIO_TARGET)}",
-        "    runs (ms): " + " ".join(f"{s * 1000:.0f}" for s in figures.latency)
-        + " | cold: " + " ".join(f"{s * 1000:.0f}" for s in figures.cold),
+        "    runs (ms): " + " ".join(f"{s * 1000:.0f}" for s in latency.seconds)
+        + " | cold: " + " ".join(f"{s * 1000:.0f}" for s in latency.cold),
+        f"    first check after the server started (not counted): {latency.first * 1000:.0f} ms",
     ]
 
 
-def report_throughput(figures: Figures) -> list[str]:
-    ours = figures.corpus_files / figures.first_push
-    bare = figures.corpus_files / figures.bare
+def report_throughput(result: Throughput) -> list[str]:
+    """(b)'s lines."""
+    ours, bare = result.files / result.seconds, result.files / result.bare
     ratio = ours / bare
     return [
-        f"(b) first push of {figures.corpus_files} files of {CORPUS_PACKAGE}: "
-        f"{figures.first_push:.1f} s = {ours:.2f} files/s; bare pylint -j1 "
-        f"{figures.bare:.1f} s = {bare:.2f} files/s",
+        f"(b) first push of {result.files} files of {CORPUS_PACKAGE}: {result.seconds:.1f} s = "
+        f"{ours:.2f} files/s; bare pylint -j1 {result.bare:.1f} s = {bare:.2f} files/s",
         f"    ratio {ratio:.2f}  target >= {THROUGHPUT_RATIO_TARGET}  "
         f"{passed(ratio >= THROUGHPUT_RATIO_TARGET)}",
+        f"    CPU: server + lint children {result.cpu:.1f} s, bare pylint {result.bare_cpu:.1f} s",
     ]
 
 
-def report_incremental(figures: Figures) -> list[str]:
-    ours = median(figures.incremental)
+def report_incremental(incremental: Incremental) -> list[str]:
+    """(c)'s line."""
+    ours = median(incremental.seconds)
     return [
-        f"(c) push changing {figures.incremental_path}, push start -> final, median of "
-        f"{len(figures.incremental)}: {ours:.2f} s (lint itself "
-        f"{median(figures.incremental_lint_ms):.0f} ms)  target < {INCREMENTAL_TARGET_S} s  "
+        f"(c) push changing {incremental.path}, push start -> final, median of "
+        f"{len(incremental.seconds)}: {ours:.2f} s (lint itself "
+        f"{median(incremental.lint_ms):.0f} ms)  target < {INCREMENTAL_TARGET_S} s  "
         f"{passed(ours < INCREMENTAL_TARGET_S)}",
     ]
 
 
-def report_memory(figures: Figures) -> list[str]:
-    growth = (figures.rss_late - figures.rss_early) / MB
+def report_memory(memory: Memory) -> list[str]:
+    """(d)'s lines; a note when it was not measured."""
+    if len(memory.rss) < 2:
+        return ["(d) memory after 1,000 checks: not measured (--memory-checks 0)"]
+    growth = (memory.rss[-1] - memory.rss[0]) / MB
     return [
-        f"(d) RSS of server + lint children: {figures.rss_early / MB:.0f} MB after "
-        f"{EARLY_CHECKS} checks, {figures.rss_late / MB:.0f} MB after {figures.checks_late}",
+        f"(d) RSS of server + lint children: {memory.rss[0] / MB:.0f} MB after "
+        f"{memory.checks[0]} checks ({memory.children[0]} lint processes), "
+        f"{memory.rss[-1] / MB:.0f} MB after {memory.checks[-1]} "
+        f"({memory.children[-1]} lint processes)",
         f"    growth {growth:+.0f} MB  target <= {MEMORY_TARGET_MB:.0f} MB  "
         f"{passed(growth <= MEMORY_TARGET_MB)}",
     ]
 
 
-def print_report(figures: Figures) -> None:
-    print("gitserver serve, embedded defaults: SQLite, 2 worker threads, push_wait_s=0; "
-          f"load average at the end {loadavg()}")
-    for line in (report_latency(figures) + report_throughput(figures)
-                 + report_incremental(figures) + report_memory(figures)):
-        print(line)
-
-
 # --- main ------------------------------------------------------------------------------
 
-def run_bench(args: argparse.Namespace, tmp: Path) -> Figures:
-    figures = Figures()
+def run_bench(args: argparse.Namespace, tmp: Path) -> list[str]:
+    """Measure (a) to (d) on one server; the report's lines."""
+    memory = Memory()
     with Server(tmp / "server", {"GITSERVER_CHECKER_PUSH_WAIT_S": "0"}) as server:
-        measure_latency(server, tmp, args.runs, figures)
-        work = measure_throughput(server, tmp, figures)
-        measure_incremental(work, max(3, args.runs // 2), figures)
-        if not args.skip_memory:
-            done = EARLY_CHECKS + figures.corpus_files + len(figures.incremental)
-            measure_memory(server, tmp, done, figures)
-    return figures
+        latency = measure_latency(server, tmp, args.runs, memory)
+        throughput, work = measure_throughput(server, tmp)
+        incremental = measure_incremental(work, max(3, args.runs // 2))
+        if args.memory_checks:
+            done = memory.checks[0] + throughput.files + len(incremental.seconds)
+            measure_memory(server, tmp, done, args.memory_checks, memory)
+    return (report_latency(latency) + report_throughput(throughput)
+            + report_incremental(incremental) + report_memory(memory))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the bench in a temporary directory; 1 (and one line) if it broke."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="latency runs (median)")
-    parser.add_argument("--skip-memory", action="store_true", help="leave out (d)")
+    parser.add_argument("--memory-checks", type=int, default=1000,
+                        help="checks to run before the late memory sample (0: skip (d))")
     args = parser.parse_args(argv)
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="bench-checks-") as tmp:
         try:
-            figures = run_bench(args, Path(tmp))
+            lines = run_bench(args, Path(tmp))
         except BenchError as exc:
             print(f"bench_checks: {exc}", file=sys.stderr)
             return 1
-    if args.skip_memory:
-        figures.rss_late, figures.checks_late = figures.rss_early, EARLY_CHECKS
-    print_report(figures)
+    print("gitserver serve, embedded defaults: SQLite, 2 worker threads, push_wait_s=0; "
+          f"load average at the end {loadavg()}")
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 from bench.harness import PASSWORD, USER, BenchError, Server, WorkRepo, loadavg, passed
 
@@ -43,36 +42,64 @@ def noisy_module(number: int) -> bytes:
 
 @dataclass
 class Result:
+    """The latencies of one run against one URL."""
     name: str
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    cpu_ms: float = 0.0  # server CPU per request
 
     def percentile(self, share: float) -> float:
+        """The latency at this share (0.99: p99) of the run."""
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
     def line(self) -> str:
+        """One line of the report."""
         rate = len(self.latencies_ms) / self.seconds if self.seconds else 0.0
         return (f"{self.name:<14} {rate:7.1f} req/s  p50 {self.percentile(0.5):6.1f} ms  "
                 f"p90 {self.percentile(0.9):6.1f} ms  p99 {self.percentile(0.99):6.1f} ms  "
-                f"max {max(self.latencies_ms, default=0):6.1f} ms  errors {self.errors}")
+                f"max {max(self.latencies_ms, default=0):6.1f} ms  errors {self.errors}"
+                + (f"  server CPU {self.cpu_ms:4.1f} ms/req" if self.cpu_ms else ""))
 
 
-def client(server: Server, connections: int) -> httpx.AsyncClient:
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    return httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{server.port}", timeout=30,
-        headers={"Authorization": f"Basic {token}", "Accept": "text/html,application/json"},
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
+class Connections:
+    """Keep-alive HTTP/1.1 connections with a ready-made request: a client this small leaves the
+    loopback's CPUs to the server (httpx spends about a millisecond per request)."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.port = port
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        self.request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                        f"Authorization: Basic {token}\r\n"
+                        "Accept: text/html,application/json\r\n\r\n").encode()
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def get(self) -> int:
+        """One request; its status code."""
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(self.request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        length = next(int(line.split(":", 1)[1]) for line in lines
+                      if line.lower().startswith("content-length:"))
+        await reader.readexactly(length)
+        self.idle.append((reader, writer))
+        return int(lines[0].split()[1])
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        for _, writer in self.idle:
+            writer.close()
 
 
-async def _one(http: httpx.AsyncClient, path: str, scheduled: float, result: Result) -> None:
+async def _one(http: Connections, scheduled: float, result: Result) -> None:
     try:
-        response = await http.get(path)
-        await response.aread()
-        ok = response.status_code == 200
-    except httpx.HTTPError:
+        ok = await http.get() == 200
+    except (OSError, asyncio.IncompleteReadError, ValueError, StopIteration):
         ok = False
     if ok:
         result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
@@ -80,23 +107,34 @@ async def _one(http: httpx.AsyncClient, path: str, scheduled: float, result: Res
         result.errors += 1
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def fixed_load(server: Server, name: str, path: str, rate: float,
                      seconds: float) -> Result:
     """Open loop: request i leaves at start + i/rate whatever happened to the earlier ones."""
     result = Result(name)
-    async with client(server, 64) as http:
-        for _ in range(20):  # warm the connections, the auth cache and the templates
-            await http.get(path)
-        start = time.perf_counter() + 0.05
-        tasks = []
-        for number in range(int(rate * seconds)):
-            scheduled = start + number / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_one(http, path, scheduled, result)))
-        await asyncio.gather(*tasks)
-        result.seconds = time.perf_counter() - start
+    http = Connections(server.port, path)
+    for _ in range(20):  # warm the connection, the auth cache and the page caches
+        await http.get()
+    assert server.process is not None
+    cpu_before = cpu_seconds(server.process.pid)
+    start = time.perf_counter() + 0.05
+    tasks = []
+    for number in range(int(rate * seconds)):
+        scheduled = start + number / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_one(http, scheduled, result)))
+    await asyncio.gather(*tasks)
+    result.seconds = time.perf_counter() - start
+    result.cpu_ms = (cpu_seconds(server.process.pid) - cpu_before) * 1000 / max(
+        1, len(result.latencies_ms) + result.errors)
+    http.close()
     return result
 
 
@@ -104,16 +142,17 @@ async def capacity(server: Server, name: str, path: str, concurrency: int,
                    seconds: float) -> Result:
     """Closed loop: `concurrency` clients, each sending its next request on an answer."""
     result = Result(name)
-    async with client(server, concurrency) as http:
-        deadline = time.perf_counter() + seconds
+    http = Connections(server.port, path)
+    deadline = time.perf_counter() + seconds
 
-        async def loop() -> None:
-            while time.perf_counter() < deadline:
-                await _one(http, path, time.perf_counter(), result)
+    async def loop() -> None:
+        while time.perf_counter() < deadline:
+            await _one(http, time.perf_counter(), result)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
-        result.seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    result.seconds = time.perf_counter() - start
+    http.close()
     return result
 
 
@@ -129,6 +168,7 @@ def prepare(server: Server, tmp: Path) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0, help="requests/s of the fixed load")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")

@@ -63,6 +63,7 @@ def push_small(side: Side, number: int) -> None:
 
 
 def measure(sides: list[Side], runs: int) -> None:
+    """Warm-up pushes on each server, then `runs` timed pushes each, taking turns."""
     for number in range(-WARM_UP_PUSHES, 0):
         for side in sides:
             push_small(side, number)
@@ -73,6 +74,7 @@ def measure(sides: list[Side], runs: int) -> None:
 
 
 def print_report(waiting: Side, plain: Side) -> None:
+    """The figures, each run, and the verdict against the target."""
     ours, base = median(waiting.seconds), median(plain.seconds)
     added = ours - base
     print(f"git push of one small file (new blob each time), median of {len(plain.seconds)}; "
@@ -88,6 +90,7 @@ def print_report(waiting: Side, plain: Side) -> None:
 
 
 def run_bench(runs: int, tmp: Path) -> None:
+    """Start both servers side by side, measure, stop them, print the report."""
     with Server(tmp / "wait", {"GITSERVER_CHECKER_PUSH_WAIT_S": str(PUSH_WAIT_S)}) as waits, \
             Server(tmp / "plain", {"GITSERVER_CHECKER_PUSH_WAIT_S": "0"}) as plains:
         waiting = Side(f"wait {PUSH_WAIT_S}", WorkRepo(tmp / "work-wait", waits, "verdict"))
@@ -97,6 +100,7 @@ def run_bench(runs: int, tmp: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the bench in a temporary directory; 1 (and one line) if it broke."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed pushes per server (median)")
     args = parser.parse_args(argv)

@@ -56,10 +56,12 @@ class Run:
 
     @property
     def rate(self) -> float:
+        """Checks per second."""
         return self.files / self.seconds
 
 
 def corpus_files(limit: int) -> list[Path]:
+    """The first `limit` .py files of PACKAGES, relative to site-packages."""
     files: list[Path] = []
     for package in PACKAGES:
         files += corpus(package)
@@ -95,10 +97,12 @@ def push_and_wait(server: Server, tmp: Path, files: list[Path]) -> float:
 
 
 def tasks_per_log(logs: list[Path]) -> list[int]:
+    """How many check_commit tasks each log says its process ran."""
     return [len(TASK_LINE.findall(p.read_bytes())) if p.exists() else 0 for p in logs]
 
 
 def run_embedded(tmp: Path, files: list[Path]) -> Run:
+    """The push on `gitserver serve` with its defaults: SQLite, 2 embedded worker threads."""
     root = tmp / "embedded"
     with Server(root, {"GITSERVER_CHECKER_PUSH_WAIT_S": "0"}) as server:
         seconds = push_and_wait(server, root, files)
@@ -107,6 +111,8 @@ def run_embedded(tmp: Path, files: list[Path]) -> Run:
 
 
 def run_scale_out(tmp: Path, files: list[Path], workers: int) -> Run:
+    """The push on serve without workers plus `workers` x `gitserver worker` (1 thread each),
+    sharing a fresh PostgreSQL database and Redis."""
     root = tmp / f"workers-{workers}"
     url = create_database()
     try:
@@ -133,6 +139,7 @@ def flattens_at(runs: list[Run]) -> str:
 
 
 def print_report(runs: list[Run], scale_out: list[Run], why_not: str | None) -> None:
+    """One line per configuration, then where the scale-out curve flattens."""
     print(f"first push of {runs[0].files} files ({' + '.join(PACKAGES)} sources, one commit); "
           f"push start -> no file pending; load average at the end {loadavg()}")
     for run in runs:
@@ -145,6 +152,7 @@ def print_report(runs: list[Run], scale_out: list[Run], why_not: str | None) -> 
 
 
 def backends_missing() -> str | None:
+    """None if Redis and PostgreSQL both answer, else why not."""
     why = redis_reachable()
     if why:
         return why
@@ -156,6 +164,7 @@ def backends_missing() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure every configuration in one run; 1 (and one line) if something broke."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=300, help="files in the pushed commit")
     args = parser.parse_args(argv)

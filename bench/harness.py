@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -82,10 +83,12 @@ class Server:
 
     @property
     def env(self) -> dict[str, str]:
+        """The environment of this server's processes."""
         return service_environ(self.root / "data", self.port, self.extra_env)
 
     @property
     def log(self) -> Path:
+        """Where serve's output goes."""
         return self.root / "serve.log"
 
     def start(self) -> Server:
@@ -128,6 +131,7 @@ class Server:
         self.stop()
 
     def repo_url(self, repo: str) -> str:
+        """The push URL of the bench user's repo, credentials included."""
         return f"http://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{USER}/{repo}.git"
 
     def get_json(self, path: str) -> tuple[int, Any]:
@@ -194,6 +198,21 @@ def _is_lint_child(pid: int) -> bool:
         return False  # exited while we looked
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far; 0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def service_cpu(server: Server) -> float:
+    """CPU seconds used so far by the server, its workers and their live lint children."""
+    return sum(cpu_seconds(pid) for pid in server.service_pids())
+
+
 def service_rss(server: Server) -> int:
     """Summed VmRSS of the server process and its lint children, in bytes."""
     return sum(process_memory(pid).rss for pid in server.service_pids())
@@ -212,11 +231,13 @@ class WorkRepo:
         git("init", "-q", "-b", "main", str(path))
 
     def write(self, relative: str, data: bytes) -> None:
+        """Write a file of the work tree (not yet committed)."""
         target = self.path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
 
     def commit(self, message: str) -> str:
+        """Commit everything in the work tree; the new sha."""
         git("add", "-A", cwd=self.path)
         git("commit", "-q", "--allow-empty", "-m", message, cwd=self.path)
         return git("rev-parse", "HEAD", cwd=self.path).strip()
@@ -268,18 +289,21 @@ def copy_tree(files: Iterable[Path], dest: Path, tag: str = "") -> None:
                 handle.write(f"\n# bench {tag}\n".encode())
 
 
-def bare_pylint_seconds(src: Path, targets: list[str]) -> float:
-    """Wall seconds of one cold `pylint -j1 --rcfile checker/pylintrc targets...` in src."""
+def bare_pylint_seconds(src: Path, targets: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one cold `pylint -j1 --rcfile checker/pylintrc targets...`."""
     pylint = Path(sys.executable).with_name("pylint")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([str(pylint), "-j1", "--rcfile", str(RCFILE), *targets], cwd=src,
                             capture_output=True, check=False, timeout=900,
                             env=dict(os.environ, PYLINTHOME=str(src.parent / "pylint-home")))
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if result.returncode & 1 or result.returncode >= 32:  # fatal message or usage error
         raise BenchError(f"bare pylint failed ({result.returncode}): "
                          f"{result.stdout.decode(errors='replace')[-500:]}")
-    return seconds
+    return seconds, cpu
 
 
 # --- scale-out backends ------------------------------------------------------------------
@@ -312,6 +336,7 @@ def create_database() -> str:
 
 
 def drop_database(url: str) -> None:
+    """Drop a database made by create_database(), even with connections left open."""
     import psycopg2  # pylint: disable=import-outside-toplevel
 
     name = url.rsplit("/", 1)[1]
@@ -325,10 +350,12 @@ def drop_database(url: str) -> None:
 # --- report ----------------------------------------------------------------------------
 
 def median(values: Iterable[float]) -> float:
+    """The median of a non-empty iterable."""
     return statistics.median(list(values))
 
 
 def passed(ok: bool) -> str:
+    """The verdict word of a report line."""
     return "PASS" if ok else "FAIL"
 
 
