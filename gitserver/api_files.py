@@ -6,6 +6,7 @@ GitHub's shapes where GitHub has the endpoint (`/commits/{ref}`, `/contents/{pat
 are ours. Writes go through `hooks.browser_commit`, so the push policy and the checks apply.
 """
 
+# pylint: disable=not-an-iterable  # peewee queries iterate through a metaclass pylint cannot see
 from __future__ import annotations
 
 import base64
@@ -44,7 +45,7 @@ from .api import (
     readable_repo,
     repo_shape,
 )
-from .models import Check, Commit, FileVersion, Repo
+from .models import Check, Commit, FileVersion, Repo, User
 from .queries import (
     combined_state,
     commit_checks,
@@ -58,7 +59,8 @@ from .repo_settings import delete_repo, set_visibility
 _STATUS = {"added": "added", "modified": "modified", "deleted": "removed"}
 
 
-def writable_repo(request: Request) -> Repo:
+def writable_repo(request: Request) -> tuple[Repo, User]:
+    """The repository of the URL if the caller may push to it; ApiError otherwise."""
     user, given = request_user(request)
     access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
                     write=True)
@@ -66,7 +68,8 @@ def writable_repo(request: Request) -> Repo:
         kinds = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
         status = access.status if not access.allowed else 404
         raise ApiError(status, kinds.get(status, "not_found"), access.reason or "Not Found")
-    return access.repo
+    assert access.user is not None  # only a signed-in owner may write
+    return access.repo, access.user
 
 
 def _full(repo: Repo) -> str:
@@ -76,6 +79,7 @@ def _full(repo: Repo) -> str:
 # -- GET /repos/{o}/{r}/commits/{ref} -------------------------------------------------------
 
 def recorded_commit(request: Request, repo: Repo, ref: str) -> Commit:
+    """The recorded commit of a ref; 404 while a large push is still being recorded."""
     commit = commit_for(request, repo, ref)
     if isinstance(commit, Unrecorded):
         raise ApiError(404, "not_found", f"{commit.sha} is still being recorded; ask again in "
@@ -84,6 +88,7 @@ def recorded_commit(request: Request, repo: Repo, ref: str) -> Commit:
 
 
 def single_commit(request: Request) -> Response:
+    """GET /repos/{o}/{r}/commits/{ref}: GitHub's commit with state, score and files."""
     repo = readable_repo(request)
     commit = recorded_commit(request, repo, request.path_params["ref"])
     checks = commit_checks(commit)
@@ -108,6 +113,7 @@ def _last_commit(request: Request, repo: Repo, commit: Commit | None) -> dict[st
 
 
 def files_at_ref(request: Request) -> Response:
+    """GET /repos/{o}/{r}/files?ref=: the repo page's file list."""
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.query_params.get("ref") or repo.default_branch)
     checks = {c.path: c for c in checks_of(commit)}
@@ -131,6 +137,7 @@ def files_at_ref(request: Request) -> Response:
 # -- GET /repos/{o}/{r}/files/{path}/versions -----------------------------------------------
 
 def file_versions_view(request: Request) -> Response:
+    """GET /repos/{o}/{r}/files/{path}/versions: the commits that changed the file."""
     repo = readable_repo(request)
     path = request.path_params["path"]
     page, per_page = page_params(request)
@@ -167,6 +174,7 @@ def _content_links(request: Request, repo: Repo, path: str, sha: str,
             "download_url": None}
 
 
+# pylint: disable-next=too-many-arguments  # keyword-only, one per field of the entry
 def _entry(request: Request, repo: Repo, ref_sha: str, path: str, *, mode: int,
            sha: bytes, size: int) -> dict[str, Any]:
     kind = "dir" if stat.S_ISDIR(mode) else "file"
@@ -175,6 +183,7 @@ def _entry(request: Request, repo: Repo, ref_sha: str, path: str, *, mode: int,
 
 
 def contents(request: Request) -> Response:
+    """GET /repos/{o}/{r}/contents/{path}?ref=: GitHub's contents (file or folder)."""
     repo = readable_repo(request)
     ref = request.query_params.get("ref") or repo.default_branch
     commit = commit_for(request, repo, ref)
@@ -215,44 +224,56 @@ def _body_text(body: dict[str, Any], key: str, required: bool = False) -> str:
     return value
 
 
-def _write(request: Request, body: dict[str, Any], delete: bool) -> Response:
-    repo = writable_repo(request)
-    settings = request.app.state.settings
+def _check_version(path: str, current: str | None, given: str, delete: bool) -> None:
+    """GitHub's rule: replacing or deleting a file names the blob the caller read."""
+    if current is not None and not given:
+        raise ApiError(422, "invalid", f"{path} exists: give the \"sha\" of the blob you are "
+                       "replacing")
+    if current is None and delete:
+        raise ApiError(404, "not_found", f"No file {path!r} on this branch.")
+    if given and given != current:
+        raise ApiError(409, "conflict", f"{path} does not match {given}: it changed since you "
+                       "read it; read it again and reapply your change")
+
+
+def _change(body: dict[str, Any], path: str, delete: bool) -> FileChange:
+    if delete:
+        return FileChange(path, None)
     try:
-        path = clean_path(request.path_params["path"])
-    except BrowserCommitRefused as exc:
-        raise ApiError(422, "invalid", str(exc)) from None
-    branch = _body_text(body, "branch") or repo.default_branch
-    git = open_git(settings.repos_dir, repo)
+        data = base64.b64decode("".join(_body_text(body, "content", True).split()),
+                                validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "invalid", "content must be base64") from None
+    return FileChange(path, data)
+
+
+def _tip(request: Request, repo: Repo, branch: str, delete: bool) -> tuple[Any, bytes | None]:
+    """(dulwich repo, the branch's tip); an empty repo's default branch has no tip yet."""
+    git = open_git(request.app.state.settings.repos_dir, repo)
     if git is None:
         raise ApiError(404, "not_found", "The repository's storage is missing.")
     tip = branch_tip(git, branch)
     if tip is None and (delete or branch != repo.default_branch):
         raise ApiError(404, "not_found", f"No branch {branch!r}.")
-    current = _current_blob(git, tip, path)
-    given = _body_text(body, "sha")
-    if current is not None and not given:
-        raise ApiError(422, "invalid", f"{path} exists: give the \"sha\" of the blob you are "
-                       "replacing")
-    if current is None and delete:
-        raise ApiError(404, "not_found", f"No file {path!r} on {branch!r}.")
-    if given and given != current:
-        raise ApiError(409, "conflict", f"{path} does not match {given}: it changed since you "
-                       "read it; read it again and reapply your change")
-    if delete:
-        change = FileChange(path, None)
-    else:
-        try:
-            data = base64.b64decode("".join(_body_text(body, "content", True).split()),
-                                    validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(422, "invalid", "content must be base64") from None
-        change = FileChange(path, data)
-    message = _body_text(body, "message") or f"{'Delete' if delete else 'Update'} {path}"
-    user, _ = request_user(request)
+    return git, tip
+
+
+def _write(request: Request, body: dict[str, Any], delete: bool) -> Response:
+    repo, user = writable_repo(request)
     try:
-        made = commit_changes(settings, repo, user, branch=branch, changes=[change],
-                              message=message, expected_tip=tip.decode() if tip else "")
+        path = clean_path(request.path_params["path"])
+    except BrowserCommitRefused as exc:
+        raise ApiError(422, "invalid", str(exc)) from None
+    branch = _body_text(body, "branch") or repo.default_branch
+    git, tip = _tip(request, repo, branch, delete)
+    current = _current_blob(git, tip, path)
+    _check_version(path, current, _body_text(body, "sha"), delete)
+    change = _change(body, path, delete)
+    try:
+        made = commit_changes(
+            request.app.state.settings, repo, user, branch=branch, changes=[change],
+            message=_body_text(body, "message") or f"{'Delete' if delete else 'Update'} {path}",
+            expected_tip=tip.decode() if tip else "")
     except StaleBranch as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     except BrowserCommitRefused as exc:
@@ -287,11 +308,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 async def put_contents(request: Request) -> Response:
+    """PUT /repos/{o}/{r}/contents/{path}: create or update a file in one commit."""
     body = await _json_body(request)
     return await run_in_threadpool(_write, request, body, False)
 
 
 async def delete_contents(request: Request) -> Response:
+    """DELETE /repos/{o}/{r}/contents/{path}: delete a file in one commit."""
     body = await _json_body(request)
     return await run_in_threadpool(_write, request, body, True)
 
@@ -299,7 +322,7 @@ async def delete_contents(request: Request) -> Response:
 # -- PATCH / DELETE /repos/{o}/{r} ----------------------------------------------------------
 
 def _patch_repo(request: Request, body: dict[str, Any]) -> Response:
-    repo = writable_repo(request)
+    repo, _ = writable_repo(request)
     if "private" in body:
         if not isinstance(body["private"], bool):
             raise ApiError(422, "invalid", "private must be true or false")
@@ -310,12 +333,14 @@ def _patch_repo(request: Request, body: dict[str, Any]) -> Response:
 
 
 def delete_repo_view(request: Request) -> Response:
-    repo = writable_repo(request)
+    """DELETE /repos/{o}/{r}: delete the repository (owner only)."""
+    repo, _ = writable_repo(request)
     delete_repo(request.app.state.settings.repos_dir, repo)
     return Response(status_code=204)
 
 
 async def patch_repo(request: Request) -> Response:
+    """PATCH /repos/{o}/{r}: set private or visibility."""
     body = await _json_body(request)
     return await run_in_threadpool(_patch_repo, request, body)
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from .access import decide
+from .models import Repo
 from .page_access import visitor
 from .queries import combined_state, commit_checks, commit_score, get_commit, resolve_ref
 
@@ -40,6 +41,7 @@ font-size="11">
 
 
 def render_badge(label: str, text: str, colour: str) -> str:
+    """The SVG of a two-part badge, sized for Verdana 11px."""
     left = round(len(label) * _CHAR_PX) + _PAD_PX
     right = round(len(text) * _CHAR_PX) + _PAD_PX
     return TEMPLATE.format(width=left + right, left=left, right=right, colour=colour,
@@ -56,20 +58,26 @@ def verdict(state: str | None, score: float | None) -> tuple[str, str]:
     return text, COLOURS.get(state, COLOURS["none"])
 
 
+def _tip(request: Request, repo: Repo) -> tuple[str | None, str | None, float | None]:
+    """(sha, state, score) of the tip of ?branch= (default: the default branch)."""
+    branch = request.query_params.get("branch") or repo.default_branch
+    sha = resolve_ref(request.app.state.settings.repos_dir, repo, branch)
+    commit = get_commit(repo, sha) if sha else None
+    if commit is None:
+        return sha, None, None
+    checks = commit_checks(commit)
+    return sha, combined_state([c.state for c in checks]), commit_score(checks)
+
+
 def badge(request: Request) -> Response:
+    """The badge of the default branch (or ?branch=) tip."""
     user, given = visitor(request)
     access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
                     write=False)
     if not access.allowed or access.repo is None:
         return PlainTextResponse("Not found.\n", status_code=404)
     repo = access.repo
-    branch = request.query_params.get("branch") or repo.default_branch
-    sha = resolve_ref(request.app.state.settings.repos_dir, repo, branch)
-    commit = get_commit(repo, sha) if sha else None
-    state = score = None
-    if commit is not None:
-        checks = commit_checks(commit)
-        state, score = combined_state([c.state for c in checks]), commit_score(checks)
+    sha, state, score = _tip(request, repo)
     text, colour = verdict(state, score)
     etag = '"' + hashlib.sha256(f"{sha}:{text}".encode()).hexdigest()[:20] + '"'
     scope = "private" if repo.private else "public"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from markupsafe import Markup
 from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer
+from pygments.formatters import HtmlFormatter  # pylint: disable=no-name-in-module  # lazy names
+from pygments.lexers import PythonLexer  # pylint: disable=no-name-in-module
 
 from .lru import LruCache
 
@@ -32,6 +32,7 @@ def highlight_lines(text: str) -> list[Markup]:
 
 
 def lines_for_blob(blob_sha: str, text: str) -> list[Markup]:
+    """The highlighted lines of a blob, from the cache when it was shown before."""
     return _cache.get_or_make(blob_sha, lambda: highlight_lines(text))
 
 

@@ -15,6 +15,7 @@ V = TypeVar("V")
 
 
 class LruCache(Generic[V]):
+    """Least recently used entries go first when either bound is passed."""
     def __init__(self, max_entries: int, max_weight: int,
                  weigh: Callable[[V], int] = lambda _value: 1) -> None:
         self.max_entries = max_entries
@@ -25,6 +26,7 @@ class LruCache(Generic[V]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> V | None:
+        """The cached value, or None."""
         with self._lock:
             hit = self._items.get(key)
             if hit is None:
@@ -33,6 +35,7 @@ class LruCache(Generic[V]):
             return hit[0]
 
     def put(self, key: Hashable, value: V) -> V:
+        """Keep value under key (unless it alone outweighs the cache); return it."""
         weight = self._weigh(value)
         if weight > self.max_weight:
             return value  # too big to keep: computed again next time
@@ -48,5 +51,6 @@ class LruCache(Generic[V]):
         return value
 
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
+        """The cached value, or make(), kept for next time."""
         found = self.get(key)
         return found if found is not None else self.put(key, make())

@@ -227,6 +227,7 @@ PATHS: dict[str, Any] = {
 
 
 def document(base_url: str) -> dict[str, Any]:
+    """The OpenAPI document with the server's own base URL."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "gitserver API", "version": __version__, "description": (
@@ -243,6 +244,7 @@ def document(base_url: str) -> dict[str, Any]:
 
 
 def openapi_json(request: Request) -> Response:
+    """GET /api/v1/openapi.json."""
     return JSONResponse(document(request.app.state.settings.server.base_url))
 
 

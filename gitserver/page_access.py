@@ -61,5 +61,6 @@ def page_repo(request: Request, write: bool = False) -> Access:
 
 
 def can_write(access: Access) -> bool:
+    """True for the repository's owner, the only one who may change it."""
     return access.user is not None and access.repo is not None and \
         access.user.id == access.repo.owner_id

@@ -5,6 +5,7 @@ what it shows in a fixed number of queries, whatever the number of files or mess
 page of a commit costs one query for all its checks.
 """
 
+# pylint: disable=not-an-iterable  # peewee queries iterate through a metaclass pylint cannot see
 from __future__ import annotations
 
 from typing import Any
@@ -69,13 +70,14 @@ def _commit_rows(repo: Repo, shas: list[str]) -> list[dict[str, Any]]:
 # -- /{owner} -------------------------------------------------------------------------------
 
 def user_page(request: Request) -> Response:
+    """/{owner}: the user's repos (private ones for the owner only), each HEAD's state, score."""
     me = viewer(request)
     owner = User.get_or_none(User.username == request.path_params["owner"].lower())
     if owner is None or not owner.is_active:
         raise HTTPException(404, "There is no user by that name.")
     query = Repo.select(Repo, User).join(User).where(Repo.owner == owner)
     if me is None or me.id != owner.id:
-        query = query.where(Repo.private == False)  # noqa: E712
+        query = query.where(~Repo.private)
     repos = list(query.order_by(Repo.updated_at.desc()))
     heads = head_summaries(_repos_dir(request), repos)
     return render(request, "user.html", {
@@ -86,6 +88,7 @@ def user_page(request: Request) -> Response:
 # -- /{owner}/{repo} ------------------------------------------------------------------------
 
 def repo_page(request: Request) -> Response:
+    """/{owner}/{repo}: files at HEAD with state, score and last change; recent commits."""
     access = page_repo(request)
     if request.path_params["repo"] != access.repo.name:  # `.../name.git` pasted from a clone
         return RedirectResponse(f"/{access.owner}/{access.repo.name}", status_code=301)
@@ -112,12 +115,14 @@ def repo_page(request: Request) -> Response:
 # -- /{owner}/{repo}/commits/{branch} -------------------------------------------------------
 
 def commits_redirect(request: Request) -> Response:
+    """/{owner}/{repo}/commits: the history of the default branch."""
     access = page_repo(request)
     return RedirectResponse(f"/{access.owner}/{access.repo.name}/commits/"
                             f"{quote(access.repo.default_branch)}", status_code=302)
 
 
 def commits_page(request: Request) -> Response:
+    """/{owner}/{repo}/commits/{branch}: the history, 30 commits a page, with each one's state."""
     access = page_repo(request)
     branch = request.path_params["branch"]
     try:
@@ -182,6 +187,8 @@ def _in_history_order(items: list[Any], shas: list[str]) -> list[Any]:
 
 
 def blob_page(request: Request) -> Response:
+    """/{owner}/{repo}/blob/{ref}/{path}: highlighted source, messages under their lines,
+    the file's versions and its check log."""
     access = page_repo(request)
     ref, path = request.path_params["ref"], request.path_params["path"]
     repos_dir = _repos_dir(request)
@@ -189,19 +196,16 @@ def blob_page(request: Request) -> Response:
     found = read_blob(repos_dir, access.repo, sha, path) if sha else None
     if found is None:
         raise HTTPException(404, f"There is no file {path!r} at {ref!r} in {access.full_name}.")
-    blob_sha, data = found
-    text = data.decode("utf-8", "replace")
-    lines = lines_for_blob(blob_sha, text)
+    lines = lines_for_blob(found[0], found[1].decode("utf-8", "replace"))
     commit = get_commit(access.repo, sha)
     check = Check.get_or_none((Check.commit == commit) & (Check.path == path)) \
         if commit is not None else None
     by_line, loose = _messages_by_line(check, len(lines))
-    is_branch = ref in branches(repos_dir, access.repo)
     walk = history(repos_dir, access.repo, sha, HISTORY_WALK)
     context = _repo_context(request, access, "code")
     context.update(
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
-        loose=loose, blob_sha=blob_sha, size=len(data), is_branch=is_branch,
+        loose=loose, size=len(found[1]), is_branch=ref in branches(repos_dir, access.repo),
         versions=_versions(access.repo, path, walk),
         log=_log_runs(_in_history_order(
             list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))

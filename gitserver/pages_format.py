@@ -24,6 +24,7 @@ CHANGE_MARKS = {"added": "A", "modified": "M", "deleted": "D"}
 
 
 def score(value: float | None) -> str:
+    """A score as shown: two decimals, a dash when unknown."""
     return "\u2014" if value is None else f"{value:.2f}"
 
 
@@ -42,10 +43,12 @@ def ago(value: dt.datetime | None) -> str:
 
 
 def utc(value: dt.datetime | None) -> str:
+    """An absolute UTC time for titles and cached fragments."""
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def iso(value: dt.datetime | None) -> str:
+    """ISO 8601 UTC, for <time datetime>."""
     return "" if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -62,6 +65,7 @@ def state_badge(state: str | None, element_id: str = "") -> Markup:
 
 
 def score_text(value: float | None) -> Markup:
+    """The score, green from 8 up, red below."""
     if value is None:
         return Markup('<span class="score">\u2014</span>')
     colour = "text-success" if value >= 8 else "text-danger"
@@ -69,19 +73,23 @@ def score_text(value: float | None) -> Markup:
 
 
 def when(value: dt.datetime | None) -> Markup:
+    """A relative time with the exact one as its title."""
     return Markup(f'<time datetime="{iso(value)}" title="{utc(value)}">{ago(value)}</time>')
 
 
 def short(sha: str) -> Markup:
+    """The abbreviated sha."""
     return Markup(f'<code class="sha">{escape(sha[:7])}</code>')
 
 
 def commit_link(full_name: str, commit: Any) -> Markup:
+    """The abbreviated sha linking to the commit's status page."""
     return Markup(f'<a href="/{escape(full_name)}/commit/{escape(commit.sha)}" '
                   f'class="text-decoration-none">{short(commit.sha)}</a>')
 
 
 def change_badge(change: str | None) -> Markup:
+    """A/M/D for a file added, modified or deleted by the commit."""
     mark = CHANGE_MARKS.get(change or "")
     if not mark:
         return Markup("")
@@ -89,6 +97,7 @@ def change_badge(change: str | None) -> Markup:
 
 
 def install() -> None:
+    """Register the helpers on the shared Jinja2 environment."""
     env = templates.env
     env.filters.update(score=score, ago=ago, utc=utc, iso=iso)
     env.globals.update(type_class=TYPE_CLASSES, state_badge=state_badge, score_text=score_text,

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def set_visibility(repo: Repo, private: bool) -> None:
+    """Make the repository public (private=False) or private."""
     Repo.update(private=private, updated_at=utcnow()).where(Repo.id == repo.id).execute()
     repo.private = private
 
@@ -57,6 +58,7 @@ def delete_repo(repos_dir: Path, repo: Repo) -> None:
 
 
 def settings_page(request: Request) -> Response:
+    """/{owner}/{repo}/settings: visibility and deletion, for the owner."""
     access = page_repo(request, write=True)
     return _render(request, access.repo)
 
@@ -94,11 +96,13 @@ def _delete(request: Request, form: FormData) -> Response:
 
 
 async def visibility_post(request: Request) -> Response:
+    """Save the visibility."""
     form = await request.form()
     return await run_in_threadpool(_visibility, request, form)
 
 
 async def delete_post(request: Request) -> Response:
+    """Delete the repository once its full name is typed."""
     form = await request.form()
     return await run_in_threadpool(_delete, request, form)
 

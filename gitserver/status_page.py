@@ -8,7 +8,6 @@ in an LRU cache keyed by the check, and a warm page parses no JSON and loops ove
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from .lru import LruCache
 from .models import FINAL_STATES, STATE_PENDING, Check, Commit
 from .page_access import page_repo
 from .queries import (
+    FULL_SHA_RE,
     ParentDiff,
     combined_state,
     commit_score,
@@ -32,12 +32,12 @@ from .queries import (
 )
 from .templating import render, templates
 
-FULL_SHA_RE = re.compile(r"[0-9a-f]{40}")
 TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
 
 
 @dataclass(frozen=True)
 class FileCard:
+    """A file's rendered card with what the summary counts of it."""
     html: Markup  # the file's card: header, messages grouped by symbol, footer
     count: int
     types: Counter[str]
@@ -128,6 +128,7 @@ def _light_checks(where: Any) -> list[Check]:
 
 
 def commit_page(request: Request) -> Response:
+    """/{owner}/{repo}/commit/{sha}: the status page."""
     access = page_repo(request)
     ref = request.path_params["sha"]
     # The usual link holds the full sha: one query, no look at the refs on disk.

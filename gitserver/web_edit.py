@@ -64,6 +64,7 @@ def _committed(request: Request, access: Access, sha: str, what: str) -> Respons
                                                    status_code=303))
 
 
+# pylint: disable-next=too-many-arguments  # keyword-only, one per part of the commit
 def _commit(request: Request, access: Access, branch: str, changes: list[FileChange], *,
             message: str, expected_tip: str | None) -> str:
     return commit_changes(request.app.state.settings, access.repo, access.user, branch=branch,
@@ -77,10 +78,20 @@ def _refused_status(exc: BrowserCommitRefused) -> int:
 # -- upload ---------------------------------------------------------------------------------
 
 def upload_page(request: Request) -> Response:
+    """The upload form."""
     access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     return render(request, "upload.html", _context(request, access, branch, tip, folder="",
                                                    message=""))
+
+
+def _uploaded(folder: str, uploads: list[tuple[str, bytes]]) -> list[FileChange]:
+    changes = []
+    for filename, data in uploads:
+        # Browsers send the bare file name; older ones a whole Windows path.
+        name = posixpath.basename(filename.replace("\\", "/"))
+        changes.append(FileChange(clean_path(f"{folder}/{name}" if folder else name), data))
+    return changes
 
 
 def _upload(request: Request, form: FormData, uploads: list[tuple[str, bytes]]) -> Response:
@@ -93,11 +104,7 @@ def _upload(request: Request, form: FormData, uploads: list[tuple[str, bytes]]) 
     try:
         if not uploads:
             raise BrowserCommitRefused("choose at least one .py file to upload")
-        changes = []
-        for filename, data in uploads:
-            # Browsers send the bare file name; older ones a whole Windows path.
-            name = posixpath.basename(filename.replace("\\", "/"))
-            changes.append(FileChange(clean_path(f"{folder}/{name}" if folder else name), data))
+        changes = _uploaded(folder, uploads)
         names = ", ".join(c.path for c in changes)
         default = f"Upload {names}" if len(changes) <= 3 else f"Upload {len(changes)} files"
         sha = _commit(request, access, branch, changes, message=message or default,
@@ -109,6 +116,7 @@ def _upload(request: Request, form: FormData, uploads: list[tuple[str, bytes]]) 
 
 
 async def upload_post(request: Request) -> Response:
+    """Read the multipart form (bounded by the file limits) and commit the files."""
     limit = request.app.state.settings.limits.max_file_bytes
     length = int(request.headers.get("content-length") or 0)
     if length > request.app.state.settings.limits.max_push_bytes:
@@ -130,6 +138,7 @@ def _text(form: FormData) -> bytes:
 
 
 def new_page(request: Request) -> Response:
+    """The editor for a new file."""
     access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     return render(request, "edit.html", _context(request, access, branch, tip, path="",
@@ -164,6 +173,7 @@ def _current(request: Request, access: Access, tip: str | None, path: str) -> by
 
 
 def edit_page(request: Request) -> Response:
+    """The editor with the file at the branch tip."""
     access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     path = request.path_params["path"]
@@ -197,6 +207,7 @@ def _edit(request: Request, form: FormData) -> Response:
 # -- delete ---------------------------------------------------------------------------------
 
 def delete_page(request: Request) -> Response:
+    """Ask before deleting the file."""
     access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     path = request.path_params["path"]
@@ -230,14 +241,17 @@ async def _form_post(request: Request, handler: Any) -> Response:
 
 
 async def new_post(request: Request) -> Response:
+    """Commit a new file."""
     return await _form_post(request, _new)
 
 
 async def edit_post(request: Request) -> Response:
+    """Commit an edited file, unless the branch moved since the editor was opened."""
     return await _form_post(request, _edit)
 
 
 async def delete_post(request: Request) -> Response:
+    """Commit the deletion, unless the branch moved since the page was opened."""
     return await _form_post(request, _delete)
 
 

@@ -49,12 +49,14 @@ class StaleBranch(BrowserCommitRefused):
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file to write (data) or delete (None)."""
     path: str
     data: bytes | None  # None deletes the file
 
 
 @dataclass(frozen=True)
 class BrowserCommit:
+    """The commit made: its sha and its recorded row."""
     sha: str
     commit: Commit  # the recorded row; its checks are scheduled
 
@@ -163,10 +165,27 @@ def _move_branch(git: GitRepo, ref: bytes, old: bytes | None, new: bytes) -> Non
 
 
 def branch_tip(git: GitRepo, branch: str) -> bytes | None:
+    """The sha the branch points at, or None when it does not exist."""
     ref = f"refs/heads/{branch}".encode()
     return git.refs[ref] if ref in git.refs else None
 
 
+def _new_tree(git: GitRepo, parent_tree: bytes | None, changes: list[FileChange]) -> bytes:
+    """Write the changed blobs and the trees above them; the new root tree's sha."""
+    entries: list[tuple[bytes, int | None, bytes | None]] = []
+    for change in changes:
+        if change.data is None:
+            entries.append((change.path.encode("utf-8"), None, None))
+            continue
+        blob = Blob.from_string(change.data)
+        git.object_store.add_object(blob)
+        existing = _lookup(git, parent_tree, change.path)
+        mode = existing[0] if existing else FILE_MODE  # keep an executable bit
+        entries.append((change.path.encode("utf-8"), mode, blob.id))
+    return commit_tree_changes(git.object_store, parent_tree or Tree(), entries)
+
+
+# pylint: disable-next=too-many-arguments  # keyword-only, each a part of the commit
 def commit_changes(settings: Settings, repo: Repo, user: User, *, branch: str,
                    changes: list[FileChange], message: str,
                    expected_tip: str | None = None) -> BrowserCommit:
@@ -186,23 +205,13 @@ def commit_changes(settings: Settings, repo: Repo, user: User, *, branch: str,
         raise StaleBranch
     parent_tree = git[old].tree if old else None
     _validate(git, parent_tree, changes, settings.limits.max_file_bytes)
-    entries: list[tuple[bytes, int | None, bytes | None]] = []
-    for change in changes:
-        if change.data is None:
-            entries.append((change.path.encode("utf-8"), None, None))
-            continue
-        blob = Blob.from_string(change.data)
-        git.object_store.add_object(blob)
-        existing = _lookup(git, parent_tree, change.path)
-        mode = existing[0] if existing else FILE_MODE  # keep an executable bit
-        entries.append((change.path.encode("utf-8"), mode, blob.id))
-    tree_id = commit_tree_changes(git.object_store, parent_tree or Tree(), entries)
+    tree_id = _new_tree(git, parent_tree, changes)
     if tree_id == parent_tree:
         raise BrowserCommitRefused("the files are the same as on the branch; nothing to commit")
     new = _make_commit(git, user, old, tree_id, message)
     _move_branch(git, ref, old, new.id)
-    update = RefUpdate(old.decode() if old else ZERO, new.id.decode(), ref.decode())
+    update = RefUpdate(str(old, "ascii") if old else ZERO, str(new.id, "ascii"), ref.decode())
     fix_default_branch(repo, git, [update])
     recorded = record_push(repo, git, user.id, [update])
     schedule(settings, git, recorded)
-    return BrowserCommit(new.id.decode(), recorded.tips[0][1])
+    return BrowserCommit(update.new, recorded.tips[0][1])

@@ -1,4 +1,6 @@
 """The API twins of the pages, and /api/v1/openapi.json checked against real responses."""
+# The test names say what each test checks; a docstring would repeat them.
+# pylint: disable=missing-function-docstring
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ BOB = ("bob", PASSWORD)
 
 @dataclass
 class Project:
+    """The module's server, alice/proj's two commits and the OpenAPI document."""
     server: Server
     head: str
     first: str
@@ -40,8 +43,8 @@ def wait_final(server: Server, repo: str, ref: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def project(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Project:
+@pytest.fixture(scope="module", name="project")
+def fixture_project(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Project:
     work = make_work_repo(tmp_path_factory.mktemp("proj") / "w",
                           {"a.py": '"""A."""\nimport os\n', "pkg/b.py": '"""B."""\n'}, "one")
     first = git(work, "rev-parse", "HEAD").stdout.strip()

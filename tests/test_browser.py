@@ -1,5 +1,6 @@
 """In a real headless Chromium: sign in, upload a file, watch its status page turn from pending
 to final on its own (the page's script), and keep a screenshot."""
+# pylint: disable=missing-function-docstring  # the test name says it
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """The repository pages over real HTTP: every page in every auth case, their key content, and
 upload/edit/delete from the browser's forms (real pushes, real pylint, real workers)."""
+# The test names say what each test checks; a docstring would repeat them.
+# pylint: disable=missing-function-docstring
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ B_PY = '"""Module b."""\n\nLIMIT = 3\n'
 
 @dataclass
 class Site:
+    """The module's server and the commits the tests look at."""
     server: Server
     head: str  # tip of alice/demo main
     parent: str
@@ -79,8 +82,8 @@ def text_of(response: httpx.Response) -> str:
     return html.unescape(response.text)
 
 
-@pytest.fixture(scope="module")
-def site(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Site:
+@pytest.fixture(scope="module", name="site")
+def fixture_site(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Site:
     """alice/demo (private, 32 commits), alice/open (public), alice/empty (no commits)."""
     work = make_work_repo(tmp_path_factory.mktemp("demo") / "w",
                           {"a.py": A_V1, "pkg/b.py": B_PY}, "first")
@@ -103,15 +106,15 @@ def site(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Site:
     return Site(server, head, parent, open_head)
 
 
-@pytest.fixture(scope="module")
-def alice(site: Site) -> Iterator[httpx.Client]:
+@pytest.fixture(scope="module", name="alice")
+def fixture_alice(site: Site) -> Iterator[httpx.Client]:
     client = signed_in(site.server, "alice")
     yield client
     client.close()
 
 
-@pytest.fixture(scope="module")
-def bob(site: Site) -> Iterator[httpx.Client]:
+@pytest.fixture(scope="module", name="bob")
+def fixture_bob(site: Site) -> Iterator[httpx.Client]:
     client = signed_in(site.server, "bob")
     yield client
     client.close()
@@ -172,7 +175,7 @@ def test_pages_wrong_password_is_401(site: Site):
     assert response.status_code == 401
 
 
-def test_pages_unknown_user_repo_commit_and_file_are_404(site: Site, alice: httpx.Client):
+def test_pages_unknown_user_repo_commit_and_file_are_404(alice: httpx.Client):
     for path in ("/nobody", "/alice/nothing", "/alice/demo/commit/" + "0" * 40,
                  "/alice/demo/blob/main/missing.py", "/alice/demo/commits/no-branch",
                  "/alice/demo/edit/main/missing.py", "/alice/demo/upload/no-branch"):
@@ -246,8 +249,7 @@ def test_status_page_of_a_branch_name_redirects_to_the_sha(site: Site, alice: ht
     assert response.headers["location"] == f"/alice/demo/commit/{site.head}"
 
 
-def test_blob_page_highlights_source_with_messages_versions_and_check_log(
-        site: Site, alice: httpx.Client):
+def test_blob_page_highlights_source_with_messages_versions_and_check_log(alice: httpx.Client):
     page = text_of(alice.get("/alice/demo/blob/main/a.py"))
     assert '<span class="k">def</span>' in page  # Pygments highlighting
     line = re.search(r'<tr id="L10".*?</tr>\s*<tr class="msg-row">(.*?)</tr>', page, re.S)
@@ -303,7 +305,7 @@ def test_upload_of_a_txt_file_is_refused_without_a_commit(site: Site, alice: htt
     assert after == before
 
 
-def test_form_without_csrf_token_is_refused(site: Site, alice: httpx.Client):
+def test_form_without_csrf_token_is_refused(alice: httpx.Client):
     response = alice.post("/alice/open/new/main", data={"path": "x.py", "content": "X = 1\n"})
     assert response.status_code == 403
     assert alice.get("/alice/open/blob/main/x.py").status_code == 404
