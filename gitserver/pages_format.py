@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -96,10 +97,15 @@ def change_badge(change: str | None) -> Markup:
     return Markup(f'<span class="change change-{change}" title="{change}">{mark}</span>')
 
 
+def urlpath(value: str) -> str:
+    """A path or branch for a URL: `#`, `?`, spaces and the like percent-encoded, `/` kept."""
+    return quote(value, safe="/")
+
+
 def install() -> None:
     """Register the helpers on the shared Jinja2 environment."""
     env = templates.env
-    env.filters.update(score=score, ago=ago, utc=utc, iso=iso)
+    env.filters.update(score=score, ago=ago, utc=utc, iso=iso, urlpath=urlpath)
     env.globals.update(type_class=TYPE_CLASSES, state_badge=state_badge, score_text=score_text,
                        when=when, short=short, commit_link=commit_link,
                        change_badge=change_badge)

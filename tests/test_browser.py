@@ -9,8 +9,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
-
 from .support import PASSWORD, Server, git, make_work_repo, skip_or_fail
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,8 +43,10 @@ def slow_module() -> bytes:
 
 
 def test_browser_upload_and_watch_the_status_page(server: Server, tmp_path: Path):
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="pip install playwright (the test extra)")
+    try:
+        from playwright import sync_api  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        skip_or_fail("the playwright package is not installed (pip install -e '.[test]')")
     executable = ensure_chromium()
     work = make_work_repo(tmp_path / "w", {"seed.py": '"""Seed."""\n'})
     git(work, "push", server.url("alice/web.git", "alice"), "main")

@@ -373,3 +373,17 @@ def test_settings_change_visibility_and_delete_after_confirmation(
     assert done.status_code == 303 and done.headers["location"] == "/alice"
     assert alice.get("/alice/gone").status_code == 404
     assert not (site.server.data_dir / "repos" / "alice" / "gone.git").exists()
+
+
+def test_first_commit_of_an_empty_repo_from_the_browser_with_an_odd_name(
+        site: Site, alice: httpx.Client):
+    token, tip = csrf(alice, "/alice/empty/new/main")
+    assert tip == ""  # no branch yet
+    response = alice.post("/alice/empty/new/main", data={
+        "csrf_token": token, "tip": tip, "path": "odd name #1.py",
+        "content": '"""Odd."""\n', "message": "First from the browser"})
+    assert response.status_code == 303, response.text
+    wait_final(site.server, "alice/empty", response.headers["location"].rsplit("/", 1)[1])
+    page = alice.get("/alice/empty").text
+    assert 'href="/alice/empty/blob/main/odd%20name%20%231.py"' in page
+    assert alice.get("/alice/empty/blob/main/odd%20name%20%231.py").status_code == 200
