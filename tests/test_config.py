@@ -34,14 +34,16 @@ def run_serve(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Com
                           text=True, timeout=60, check=False)
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., int]]:
+@pytest.fixture(name="serve")
+def fixture_serve(tmp_path: Path) -> Iterator[Callable[..., int]]:
     """Start `gitserver serve` in tmp_path; returns the port it listens on. Stops it after."""
     procs: list[subprocess.Popen[str]] = []
 
     def start(env: dict[str, str], *args: str) -> int:
-        proc = subprocess.Popen([GITSERVER, "serve", *args], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # outlives this call: stopped (and its pipe closed) when the test is done
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [GITSERVER, "serve", *args], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
         procs.append(proc)
         seen = []
         assert proc.stdout is not None

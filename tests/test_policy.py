@@ -22,8 +22,8 @@ from .support import Server, commit_files, git, make_work_repo, start_server
 SMALL_FILE_LIMIT = 1000
 
 
-@pytest.fixture(scope="module")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(name="small_server", scope="module")
+def fixture_small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose limits.max_file_bytes is SMALL_FILE_LIMIT, with user alice."""
     srv = start_server(tmp_path_factory.mktemp("small"),
                        {"GITSERVER_LIMITS_MAX_FILE_BYTES": str(SMALL_FILE_LIMIT)})
@@ -105,28 +105,37 @@ def remote_lines(stderr: str) -> list[str]:
     return [line.rstrip() for line in stderr.splitlines() if line.startswith("remote:")]
 
 
+def objects_brought(work: Path, branches: tuple[str, ...], known: dict[str, str]) -> list[str]:
+    """Every object a push of branches brings to a server that has the known refs."""
+    tips = [git(work, "rev-parse", branch).stdout.strip() for branch in branches]
+    brought = [sha for tip in tips for sha in new_objects(work, tip, sorted(set(known.values())))]
+    assert brought, "the push brings no objects; the test built nothing new"
+    return brought
+
+
+def assert_named(stderr: str, rejected: list[tuple[str, str, str]]) -> None:
+    """One `remote:` line per (commit, path, rule)."""
+    lines = remote_lines(stderr)
+    for commit, path, rule in rejected:
+        assert any(commit[:7] in line and f" {path}:" in line and rule in line
+                   for line in lines), f"no remote: line for {commit[:7]} {path!r}:\n{stderr}"
+
+
 def assert_rejected(server: Server, work: Path, name: str, rejected: list[tuple[str, str, str]],
-                    refspecs: tuple[str, ...] = ("main",)) -> str:
-    """Push refspecs and check the whole push is refused; rejected = [(commit, path, rule)].
+                    branches: tuple[str, ...] = ("main",)) -> str:
+    """Push branches and check the whole push is refused; rejected = [(commit, path, rule)].
 
     Returns git's stderr for further checks.
     """
     url = repo_url(server, name)
     before = remote_refs(work, url)
-    tips = [git(work, "rev-parse", spec.split(":")[0]).stdout.strip() for spec in refspecs]
-    brought = [sha for tip in tips for sha in new_objects(work, tip, sorted(set(before.values())))]
-    assert brought, "the push brings no objects; the test built nothing new"
-    result = git(work, "push", url, *refspecs, check=False)
+    brought = objects_brought(work, branches, before)
+    result = git(work, "push", url, *branches, check=False)
     assert result.returncode != 0, result.stderr
-    for spec in refspecs:
-        ref = spec.split(":")[-1]
-        assert re.search(rf"! \[remote rejected\] +\S+ -> {re.escape(ref)} \(", result.stderr), \
-            result.stderr
-    lines = remote_lines(result.stderr)
-    for commit, path, rule in rejected:
-        assert any(commit[:7] in line and f" {path}:" in line and rule in line
-                   for line in lines), f"no remote: line for {commit[:7]} {path!r}:\n" \
-                                       f"{result.stderr}"
+    for branch in branches:
+        assert re.search(rf"! \[remote rejected\] +{re.escape(branch)} -> {re.escape(branch)} \(",
+                         result.stderr), result.stderr
+    assert_named(result.stderr, rejected)
     assert remote_refs(work, url) == before
     bare = bare_repo(server, name)
     left = [sha for sha in brought if bare.exists() and has_object(bare, sha)]
@@ -272,7 +281,7 @@ def test_policy_rejects_whole_multi_ref_push(server: Server, tmp_path: Path) -> 
     git(work, "checkout", "-q", "main")
     commit_files(work, {"main.py": "MAIN = 2\n"}, "clean main")
     assert_rejected(server, work, "pol-atomic", [(bad, "bad.cfg", "only .py files")],
-                    refspecs=("good", "bad", "main"))
+                    branches=("good", "bad", "main"))
     assert set(remote_refs(work, url)) == {"HEAD", "refs/heads/main"}
 
 

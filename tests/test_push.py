@@ -5,6 +5,7 @@ records, and concurrent pushes. Big pushes are in test_push_limits.py.
 """
 # The test names say what each test checks; a docstring would repeat them.
 # pylint: disable=missing-function-docstring
+# pylint: disable=not-an-iterable  # peewee queries iterate through a metaclass pylint cannot see
 
 from __future__ import annotations
 

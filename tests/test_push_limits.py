@@ -27,8 +27,8 @@ MAX_PUSH = 3_000_000
 SLACK = 1024 * 1024  # what the server allows on top of the pack for the ref-update commands
 
 
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(name="limited", scope="module")
+def fixture_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("limited"), {
         "GITSERVER_LIMITS_MAX_PUSH_BYTES": str(MAX_PUSH),
         "GITSERVER_QUEUE_EMBEDDED": "false", "GITSERVER_CHECKER_PUSH_WAIT_S": "0"})
