@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,17 @@ def mktree(work: Path, entries: list[tuple[str, str, str, str]]) -> str:
     """Write a tree of (mode, type, sha, name) entries with plumbing; git checks no names here."""
     text = "".join(f"{mode} {kind} {sha}\t{name}\0" for mode, kind, sha, name in entries)
     return git(work, "mktree", "-z", input_text=text).stdout.strip()
+
+
+def raw_tree(work: Path, entries: list[tuple[str, str, str]]) -> str:
+    """Write a tree of (mode, sha, name) byte for byte: `git mktree` would fix odd modes."""
+    data = b"".join(f"{mode} {name}".encode() + b"\0" + bytes.fromhex(sha)
+                    for mode, sha, name in sorted(entries, key=lambda e: e[2]))
+    result = subprocess.run(["git", "hash-object", "-t", "tree", "-w", "--stdin", "--literally"],
+                            cwd=work, input=data, capture_output=True, check=True,
+                            env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1",
+                                     GIT_CONFIG_GLOBAL=os.devnull))
+    return result.stdout.decode().strip()
 
 
 def blob(work: Path, content: str) -> str:
@@ -191,6 +203,27 @@ def test_policy_rejects_submodule(server: Server, tmp_path: Path) -> None:
     sha = git(work, "rev-parse", "HEAD").stdout.strip()
     assert git(work, "ls-tree", "HEAD", "sub").stdout.startswith("160000 commit")
     assert_rejected(server, work, "pol-sub", [(sha, "sub", "submodules")])
+
+
+def test_policy_rejects_odd_file_mode(server: Server, tmp_path: Path) -> None:
+    work, _ = pushed_repo(server, tmp_path, "pol-mode")
+    entries = [(mode, sha, name) for mode, _, sha, name in head_tree_entries(work)]
+    tree = raw_tree(work, [*entries, ("100664", blob(work, "# pol-mode\n"), "group.py")])
+    raw = subprocess.run(["git", "cat-file", "tree", tree], cwd=work, capture_output=True,
+                         check=True).stdout
+    assert b"100664 group.py\0" in raw  # `cat-file -p` would show the mode fixed up
+    sha = commit_tree(work, tree, "group-writable")
+    assert_rejected(server, work, "pol-mode", [(sha, "group.py", "not a regular file")])
+
+
+def test_policy_checks_commit_behind_annotated_tag(server: Server, tmp_path: Path) -> None:
+    # Pushing only a tag must not get a commit past the policy.
+    work, _ = pushed_repo(server, tmp_path, "pol-tag")
+    bad = commit_files(work, {"payload.sh": "#!/bin/sh\n"}, "shell script")
+    git(work, "tag", "-a", "v1", "-m", "release", bad)
+    git(work, "reset", "-q", "--hard", "HEAD~1")
+    assert_rejected(server, work, "pol-tag", [(bad, "payload.sh", "only .py files")],
+                    branches=("v1",))
 
 
 def test_policy_rejects_nul_byte(server: Server, tmp_path: Path) -> None:
