@@ -8,6 +8,8 @@ in an LRU cache keyed by the check, and a warm page parses no JSON and loops ove
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -48,10 +50,31 @@ _fragments: LruCache[Any] = LruCache(
     # a since-parent entry holds its HTML and the diff it shows, about as big again
     weigh=lambda value: len(value.html) if isinstance(value, FileCard) else 2 * len(value[1]))
 
-# What the page shows of a check; the messages are read only for cards not in the cache.
-_LIGHT = [Check.id, Check.commit, Check.path, Check.blob_sha, Check.change, Check.state,
-          Check.score, Check.duration_ms, Check.error, Check.reused, Check.checked_at,
-          Check.emailed_at]
+@dataclass
+class CheckRow:  # pylint: disable=too-many-instance-attributes  # one per column shown
+    """What the page shows of a check, read as plain tuples (a peewee model per row costs more
+    than the rest of the page); `messages` is read only for cards not in the cache."""
+    id: int
+    path: str
+    blob_sha: str
+    change: str
+    state: str
+    score: float | None
+    duration_ms: int | None
+    error: str | None
+    reused: bool
+    checked_at: dt.datetime | None
+    emailed_at: dt.datetime | None
+    messages: str | None = None
+
+    @property
+    def message_list(self) -> list[dict[str, Any]]:
+        """The messages, as Check.message_list has them."""
+        return json.loads(self.messages or "[]")
+
+
+_COLUMNS = [Check.id, Check.path, Check.blob_sha, Check.change, Check.state, Check.score,
+            Check.duration_ms, Check.error, Check.reused, Check.checked_at, Check.emailed_at]
 
 
 def grouped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -68,7 +91,7 @@ def grouped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda g: (TYPE_ORDER.get(g["type"], 9), g["symbol"]))
 
 
-def _card_key(check: Check, sha: str, index: int) -> tuple[Any, ...] | None:
+def _card_key(check: CheckRow, sha: str, index: int) -> tuple[Any, ...] | None:
     """The cache key of a final check's card; None while pending (it will change)."""
     if check.state not in FINAL_STATES:
         return None
@@ -76,7 +99,7 @@ def _card_key(check: Check, sha: str, index: int) -> tuple[Any, ...] | None:
     return ("card", check.id, sha, check.path, index, check.checked_at, check.emailed_at)
 
 
-def _load_messages(checks: list[Check]) -> None:
+def _load_messages(checks: list[CheckRow]) -> None:
     """Fill in the `messages` of checks read without them, in one query."""
     if checks:
         texts = dict(Check.select(Check.id, Check.messages)
@@ -85,7 +108,7 @@ def _load_messages(checks: list[Check]) -> None:
             check.messages = texts[check.id]
 
 
-def _file_cards(repo_url: str, sha: str, checks: list[Check]) -> list[FileCard]:
+def _file_cards(repo_url: str, sha: str, checks: list[CheckRow]) -> list[FileCard]:
     keys = [_card_key(check, sha, index) for index, check in enumerate(checks, 1)]
     cards: list[FileCard | None] = [_fragments.get(k) if k else None for k in keys]
     _load_messages([c for c, card in zip(checks, cards, strict=True) if card is None])
@@ -102,8 +125,8 @@ def _file_cards(repo_url: str, sha: str, checks: list[Check]) -> list[FileCard]:
     return [card for card in cards if card is not None]
 
 
-def _diff_html(repo_url: str, commit: Commit, checks: list[Check],
-               before: list[Check] | None) -> tuple[ParentDiff | None, Markup]:
+def _diff_html(repo_url: str, commit: Commit, checks: list[CheckRow],
+               before: list[CheckRow] | None) -> tuple[ParentDiff | None, Markup]:
     def make() -> tuple[ParentDiff | None, Markup]:
         if before:  # without the parent's checks there is nothing to compare
             _load_messages([c for c in checks + before if c.messages is None])
@@ -120,11 +143,9 @@ def _diff_html(repo_url: str, commit: Commit, checks: list[Check],
     return found if found is not None else _fragments.put(key, make())
 
 
-def _light_checks(where: Any) -> list[Check]:
-    checks = list(Check.select(*_LIGHT).join(Commit).where(where).order_by(Check.path))
-    for check in checks:
-        check.messages = None  # not read: see _load_messages
-    return checks
+def _light_checks(where: Any) -> list[CheckRow]:
+    query = Check.select(*_COLUMNS).join(Commit).where(where).order_by(Check.path)
+    return [CheckRow(*row) for row in query.tuples()]
 
 
 def commit_page(request: Request) -> Response:
