@@ -4,6 +4,7 @@ Every rejection is checked from the pusher's side (exit code, `! [remote rejecte
 line naming commit, path and rule) and from the server's side (refs unchanged, and none of the
 objects the push brought left in the bare repository).
 Paths the git client refuses to add (`.git`, `..`, ...) are built with plumbing (`git mktree`).
+limits.max_file_bytes is tested in test_push_limits.py, on a server with small limits.
 """
 # The test names say what each test checks; a docstring would repeat them.
 # pylint: disable=missing-function-docstring
@@ -13,27 +14,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .support import Server, commit_files, git, make_work_repo, start_server
-
-SMALL_FILE_LIMIT = 1000
-
-
-@pytest.fixture(name="small_server", scope="module")
-def fixture_small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server whose limits.max_file_bytes is SMALL_FILE_LIMIT, with user alice."""
-    srv = start_server(tmp_path_factory.mktemp("small"),
-                       {"GITSERVER_LIMITS_MAX_FILE_BYTES": str(SMALL_FILE_LIMIT)})
-    try:
-        srv.add_user("alice")
-        yield srv
-    finally:
-        srv.stop()
-
+from .support import Server, commit_files, git, make_work_repo
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -342,21 +327,3 @@ def test_policy_rejects_first_push_to_new_repo(server: Server, tmp_path: Path) -
     assert any(bad[:7] in line and "README.md" in line for line in remote_lines(result.stderr))
     assert remote_refs(work, url) == {}
     assert not has_object(bare_repo(server, "pol-fresh"), bad)
-
-
-def test_policy_file_size_limit_is_inclusive(small_server: Server, tmp_path: Path) -> None:
-    work, url = pushed_repo(small_server, tmp_path, "pol-size-ok")
-    body = "X = '" + "a" * (SMALL_FILE_LIMIT - 7) + "'\n"
-    assert len(body.encode()) == SMALL_FILE_LIMIT
-    tip = commit_files(work, {"exact.py": body}, "exactly at the limit")
-    assert git(work, "push", url, "main", check=False).returncode == 0
-    assert remote_refs(work, url)["refs/heads/main"] == tip
-
-
-def test_policy_rejects_file_over_size_limit(small_server: Server, tmp_path: Path) -> None:
-    work, _ = pushed_repo(small_server, tmp_path, "pol-size")
-    body = "X = '" + "b" * (SMALL_FILE_LIMIT - 6) + "'\n"
-    assert len(body.encode()) == SMALL_FILE_LIMIT + 1
-    sha = commit_files(work, {"big.py": body}, "one byte too many")
-    assert_rejected(small_server, work, "pol-size",
-                    [(sha, "big.py", f"over the {SMALL_FILE_LIMIT:,}-byte file limit")])

@@ -1,4 +1,4 @@
-"""Big pushes: chunked transfer encoding, and limits.max_push_bytes however git sends the body.
+"""The limits: max_file_bytes, and max_push_bytes however git sends the body; chunked pushes.
 
 git sends a push body up to `http.postBuffer` (1 MiB) with a Content-Length, bigger ones chunked.
 A push under the limit must arrive whole either way; one over it must be refused, leave the refs
@@ -24,6 +24,7 @@ import pytest
 from .support import PASSWORD, Server, commit_files, git, make_work_repo, start_server
 
 MAX_PUSH = 3_000_000
+MAX_FILE = 200_000
 SLACK = 1024 * 1024  # what the server allows on top of the pack for the ref-update commands
 
 
@@ -31,6 +32,7 @@ SLACK = 1024 * 1024  # what the server allows on top of the pack for the ref-upd
 def fixture_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("limited"), {
         "GITSERVER_LIMITS_MAX_PUSH_BYTES": str(MAX_PUSH),
+        "GITSERVER_LIMITS_MAX_FILE_BYTES": str(MAX_FILE),
         "GITSERVER_QUEUE_EMBEDDED": "false", "GITSERVER_CHECKER_PUSH_WAIT_S": "0"})
     try:
         srv.add_user("alice")
@@ -143,3 +145,25 @@ def test_gzip_body_inflating_past_limit_is_cut_off(limited: Server, tmp_path: Pa
     assert response.status_code in (200, 400, 413)
     assert b"0" * 1000 not in response.content
     assert httpx.get(limited.url("healthz"), timeout=5).status_code == 200
+
+
+def test_file_size_limit_is_inclusive(limited: Server, tmp_path: Path) -> None:
+    work, url = pushed(limited, tmp_path, "file-size-ok")
+    body = "X = '" + "a" * (MAX_FILE - 7) + "'\n"
+    assert len(body.encode()) == MAX_FILE
+    tip = commit_files(work, {"exact.py": body}, "exactly at the limit")
+    result = git(work, "push", url, "main", check=False)
+    assert result.returncode == 0, result.stderr
+    assert remote_refs(work, url)["refs/heads/main"] == tip
+
+
+def test_file_over_size_limit_is_rejected(limited: Server, tmp_path: Path) -> None:
+    work, url = pushed(limited, tmp_path, "file-size")
+    body = "X = '" + "b" * (MAX_FILE - 6) + "'\n"
+    assert len(body.encode()) == MAX_FILE + 1
+    sha = commit_files(work, {"pkg/big.py": body}, "one byte too many")
+    stderr = assert_refused(limited, work, url, "file-size")
+    assert "! [remote rejected] main -> main" in stderr
+    assert any(sha[:7] in line and "pkg/big.py" in line
+               and f"over the {MAX_FILE:,}-byte file limit" in line
+               for line in stderr.splitlines() if line.startswith("remote:")), stderr
