@@ -130,10 +130,11 @@ def commits_page(request: Request) -> Response:
     except ValueError:
         page = 1
     sha = resolve_ref(_repos_dir(request), access.repo, branch)
-    if sha is None:
+    empty = sha is None and branch == access.repo.default_branch
+    if sha is None and not empty:
         raise HTTPException(404, f"There is no branch or commit {branch!r} in "
                                  f"{access.full_name}.")
-    shas = history(_repos_dir(request), access.repo, sha, page * PER_PAGE + 1)
+    shas = history(_repos_dir(request), access.repo, sha, page * PER_PAGE + 1) if sha else []
     has_next = len(shas) > page * PER_PAGE
     context = _repo_context(request, access, "commits")
     context.update(branch=branch, branches=branches(_repos_dir(request), access.repo),

@@ -213,6 +213,7 @@ def test_empty_repo_page_shows_how_to_push(site: Site, alice: httpx.Client):
     assert "This repository is empty" in page
     assert f"git remote add origin {site.server.base_url}/alice/empty.git" in page
     assert "git push -u origin main" in page
+    assert "No commits here." in text_of(alice.get("/alice/empty/commits/main"))
 
 
 def test_commits_page_is_paginated_with_per_commit_state(site: Site, alice: httpx.Client):
