@@ -261,18 +261,24 @@ def report_memory(memory: Memory) -> list[str]:
 
 # --- main ------------------------------------------------------------------------------
 
-def run_bench(args: argparse.Namespace, tmp: Path) -> list[str]:
-    """Measure (a) to (d) on one server; the report's lines."""
+def say(lines: list[str]) -> None:
+    """Print a part's lines at once: the whole run takes minutes."""
+    print("\n".join(lines), flush=True)
+
+
+def run_bench(args: argparse.Namespace, tmp: Path) -> None:
+    """Measure and print (a) to (d) on one server."""
     memory = Memory()
     with Server(tmp / "server", {"GITSERVER_CHECKER_PUSH_WAIT_S": "0"}) as server:
-        latency = measure_latency(server, tmp, args.runs, memory)
+        say(report_latency(measure_latency(server, tmp, args.runs, memory)))
         throughput, work = measure_throughput(server, tmp)
+        say(report_throughput(throughput))
         incremental = measure_incremental(work, max(3, args.runs // 2))
+        say(report_incremental(incremental))
         if args.memory_checks:
             done = memory.checks[0] + throughput.files + len(incremental.seconds)
             measure_memory(server, tmp, done, args.memory_checks, memory)
-    return (report_latency(latency) + report_throughput(throughput)
-            + report_incremental(incremental) + report_memory(memory))
+    say(report_memory(memory))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,16 +289,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="checks to run before the late memory sample (0: skip (d))")
     args = parser.parse_args(argv)
     exit_on_sigterm()
+    say(["gitserver serve, embedded defaults: SQLite, 2 worker threads, push_wait_s=0; "
+         f"load average at the start {loadavg()}"])
     with tempfile.TemporaryDirectory(prefix="bench-checks-") as tmp:
         try:
-            lines = run_bench(args, Path(tmp))
+            run_bench(args, Path(tmp))
         except BenchError as exc:
             print(f"bench_checks: {exc}", file=sys.stderr)
             return 1
-    print("gitserver serve, embedded defaults: SQLite, 2 worker threads, push_wait_s=0; "
-          f"load average at the end {loadavg()}")
-    for line in lines:
-        print(line)
+    say([f"load average at the end {loadavg()}"])
     return 0
 
 
