@@ -8,6 +8,7 @@ Process handling (git, free ports, /proc memory) comes from bench.bench_push_clo
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -117,12 +118,18 @@ class Server:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        leftovers = self.service_pids()
         for worker in self.workers:
             stop(worker)
         self.workers.clear()
         if self.process is not None:
             stop(self.process)
             self.process = None
+        # A server killed after its grace period leaves its lint processes behind.
+        for pid in leftovers:
+            if _is_lint_child(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> Server:
         return self.start()
