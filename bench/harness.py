@@ -125,9 +125,10 @@ class Server:
         if self.process is not None:
             stop(self.process)
             self.process = None
-        # A server killed after its grace period leaves its lint processes behind.
+        # A server killed after its grace period leaves its lint processes behind, orphaned
+        # (parent 1); a live parent would mean the pid now belongs to someone else.
         for pid in leftovers:
-            if _is_lint_child(pid):
+            if _is_lint_child(pid) and _parent(pid) == 1:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
@@ -196,6 +197,14 @@ class Server:
         roots = [p.pid for p in (self.process, *self.workers) if p is not None]
         children = [pid for root in roots for pid in process_tree(root) if pid not in roots]
         return roots + [pid for pid in children if _is_lint_child(pid)]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def _is_lint_child(pid: int) -> bool:
