@@ -221,7 +221,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail
     if not detail or detail == HTTPStatus(exc.status_code).phrase:
         detail = GENERIC_DETAILS.get(exc.status_code, "The request could not be answered.")
-    return await run_in_threadpool(render_error, request, exc.status_code, title, detail)
+    response = await run_in_threadpool(render_error, request, exc.status_code, title, detail)
+    for name, value in (exc.headers or {}).items():  # e.g. WWW-Authenticate on a 401
+        response.headers[name] = value
+    return response
 
 
 def _csrf_page(request: Request) -> Response:

@@ -22,6 +22,7 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    SqliteDatabase,
     TextField,
 )
 from playhouse.db_url import connect
@@ -218,10 +219,22 @@ def bulk_insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
                            page_size=1000)
 
 
+class ImmediateSqliteDatabase(SqliteDatabase):
+    """Write transactions that take SQLite's write lock when they begin.
+
+    A deferred transaction that reads and then writes cannot wait for the lock in WAL mode:
+    SQLite fails it at once with "database is locked" when another process wrote meanwhile,
+    and busy_timeout does not help. BEGIN IMMEDIATE waits (up to busy_timeout) instead.
+    """
+
+    def begin(self, lock_type: str | None = None) -> None:
+        super().begin(lock_type or "IMMEDIATE")
+
+
 def init_db(url: str) -> Any:
     """Bind the proxy to the database at `url` and return it."""
     if url.startswith("sqlite"):
-        db = connect(url, pragmas={
+        db = ImmediateSqliteDatabase(url[len("sqlite:///"):], pragmas={
             "journal_mode": "wal",
             "busy_timeout": 10000,
             "foreign_keys": 1,

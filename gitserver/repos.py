@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
-from .models import Repo, User
+from peewee import IntegrityError
+
+from .models import Repo, User, database
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,38}")
 REPO_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
@@ -32,14 +35,25 @@ def repo_path(repos_dir: Path, owner: str, name: str) -> Path:
 
 
 def init_bare(path: Path, default_branch: str = "main") -> None:
-    """Create a bare repository that accepts force pushes and branch deletion, like GitHub."""
+    """Create a bare repository that accepts force pushes and branch deletion, like GitHub.
+
+    Built in a temporary folder and renamed into place, so two first pushes racing to create
+    the same repo never see a half-made one, and the loser simply finds the winner's.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "--quiet", "--bare", f"--initial-branch={default_branch}",
-                    str(path)], check=True, capture_output=True)
-    config = path / "config"
-    with config.open("a", encoding="utf-8") as handle:
-        handle.write("[receive]\n\tdenyNonFastForwards = false\n\tdenyDeletes = false\n"
-                     "[core]\n\tlogAllRefUpdates = true\n")
+    with tempfile.TemporaryDirectory(prefix=".init-", dir=path.parent) as tmp:
+        staging = Path(tmp) / "repo.git"
+        subprocess.run(["git", "init", "--quiet", "--bare",
+                        f"--initial-branch={default_branch}", str(staging)],
+                       check=True, capture_output=True)
+        with (staging / "config").open("a", encoding="utf-8") as handle:
+            handle.write("[receive]\n\tdenyNonFastForwards = false\n\tdenyDeletes = false\n"
+                         "[core]\n\tlogAllRefUpdates = true\n")
+        try:
+            staging.rename(path)
+        except OSError:
+            if not (path / "HEAD").exists():
+                raise
 
 
 def get_repo(owner: str, name: str) -> Repo | None:
@@ -52,5 +66,9 @@ def create_repo(repos_dir: Path, owner: User, name: str) -> Repo:
     path = repo_path(repos_dir, owner.username, name)
     if not (path / "HEAD").exists():
         init_bare(path)
-    repo, _ = Repo.get_or_create(owner=owner, name=name, defaults={"private": True})
+    try:
+        with database.atomic():
+            repo, _ = Repo.get_or_create(owner=owner, name=name, defaults={"private": True})
+    except IntegrityError:  # created by a concurrent first push a moment ago
+        repo = Repo.get((Repo.owner == owner) & (Repo.name == name))
     return repo

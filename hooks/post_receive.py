@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from dulwich.file import FileLocked
 from dulwich.repo import Repo as GitRepo
 
 from checker.queue import create_huey
@@ -42,7 +43,10 @@ def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> No
     if not branches:
         return
     branch = "main" if "main" in branches else branches[0]
-    git.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
+    try:
+        git.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
+    except FileLocked:
+        return  # a concurrent first push is choosing the default branch right now
     Repo.update(default_branch=branch).where(Repo.id == repo.id).execute()
 
 
@@ -118,8 +122,9 @@ def say_verdict(settings: Settings, repo: Repo, recorded: RecordedPush,
 def run(settings: Settings, call: HookCall, tasks: Tasks | None = None) -> int:
     repo = Repo.get_by_id(call.int_env("GITSERVER_REPO_ID"))
     git = GitRepo(str(call.git_dir))
-    fix_default_branch(repo, git, call.updates)
+    # The Push row first: if anything after it fails, the requeuer finishes the push.
     push = create_push(repo, call.int_env("GITSERVER_PUSHER_ID"), call.updates)
+    fix_default_branch(repo, git, call.updates)
     tips = [(u.ref, u.new) for u in call.updates if not u.deleted]
     changed = changed_py_files(git, call.updates, f"refs/heads/{repo.default_branch}".encode())
     if tips and worth_waiting(settings, changed):

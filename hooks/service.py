@@ -28,6 +28,13 @@ from .updates import HookCall, RefUpdate
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # ref updates; a push of 100k refs stays far below
+_FAILED = {
+    "pre-receive": b"The server failed while checking this push; nothing was changed. "
+                   b"Push again in a moment.\n\0exit=1",
+    # git has moved the refs already: say so, and exit 0 so git does not report a failure
+    "post-receive": b"Your push was accepted, but the server failed to record it just now; "
+                    b"it will be recorded and checked within a minute.\n\0exit=0",
+}
 
 
 class HookService:
@@ -57,6 +64,7 @@ class HookService:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        header: dict = {}
         try:
             header = json.loads(await reader.readline())
             body = await reader.read(MAX_REQUEST_BYTES)
@@ -69,8 +77,7 @@ class HookService:
             writer.write("".join(line + "\n" for line in lines).encode() + b"\0exit=%d" % code)
         except Exception:  # pylint: disable=broad-exception-caught
             logger.exception("receive hook failed")
-            writer.write(b"The server failed while handling this push; nothing was changed "
-                         b"if this was the policy check. Push again.\n\0exit=1")
+            writer.write(_FAILED.get(header.get("hook"), _FAILED["pre-receive"]))
         finally:
             await writer.drain()
             writer.close()

@@ -28,7 +28,8 @@ def mean_check_seconds() -> float:
         Check.duration_ms.is_null(False) & (Check.reused == False))  # noqa: E712
         .order_by(Check.id.desc()).limit(50))
     value = Check.select(fn.AVG(recent.c.duration_ms)).from_(recent).scalar()
-    return max(value / 1000.0, 0.01) if value else _DEFAULT_CHECK_S
+    # float(): PostgreSQL's AVG is a Decimal
+    return max(float(value) / 1000.0, 0.01) if value else _DEFAULT_CHECK_S
 
 
 def worth_waiting(settings: Settings, pending: int) -> bool:
