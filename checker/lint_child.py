@@ -1,14 +1,20 @@
-"""The lint worker process: one warm PyLinter checking files that the parent sends.
+"""The lint worker process: one warm PyLinter checking the files that the parent sends.
 
 Started by `checker.runner` as `python -I -X utf8 lint_child.py --rcfile ... --memory-mb ...`
 with an empty environment and a private HOME. `-I` keeps the pushed tree, the working
-directory and any PYTHON* variable off `sys.path`; this file therefore imports nothing of
-ours, only the standard library, pylint and astroid.
+directory and any PYTHON* variable off `sys.path`; for the same reason this file imports
+nothing of ours (putting checker/ on sys.path would let a user's `import tasks` resolve to
+our module), only the standard library, pylint and astroid.
 
 Protocol, one JSON object per line: the child first writes `{"ready": true, ...}` (or
 `{"ready": false, "error": ...}`), then answers each request `{"root", "path", "cpu_s"}`
 with `{"ok": true, "messages", "counts", "statement", "rss_kb"}` or, when pylint itself
-crashed, `{"ok": false, "kind", "detail"}` and exits so that the parent starts a fresh one.
+crashed, `{"ok": false, "kind", "detail"}` and exits so that the parent starts afresh.
+
+Warm means astroid keeps the modules it built for the stdlib and installed packages from
+one file to the next. Everything a check learnt about the pushed tree is dropped after it
+(see `TreeForgetter`), so that results do not depend on what was checked before and memory
+does not grow with every tree.
 """
 
 from __future__ import annotations
@@ -67,12 +73,12 @@ def _is_under(path: str | None, root: str) -> bool:
     return bool(path) and (path == root or path.startswith(root + os.sep))  # type: ignore[union-attr]
 
 
-class Linter:
+class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
     """A PyLinter built once from our rcfile, checking one file at a time."""
 
     def __init__(self, rcfile: str, disable: list[str]) -> None:
         # pylint: disable=import-outside-toplevel
-        # Imported here, after the rlimits are in place.
+        # Imported here, once the rlimits are in place.
         from pylint.config.config_initialization import _config_initialization
         from pylint.lint import PyLinter
         from pylint.reporters import CollectingReporter
@@ -89,8 +95,10 @@ class Linter:
         if self.reporter.messages:
             raise RuntimeError("; ".join(m.msg for m in self.reporter.messages))
         self.linter.initialize()
+        self.forgetter = TreeForgetter()
 
     def check(self, root: str, relpath: str) -> dict[str, Any]:
+        """Lint root/relpath (posix) with the tree's own modules importable; one reply."""
         # pylint: disable=import-outside-toplevel
         from pylint.typing import FileItem
         from pylint.utils import LinterStats
@@ -98,18 +106,18 @@ class Linter:
         filepath = os.path.join(root, *relpath.split("/"))
         base, modname = _module_name(root, relpath)
         search_path = list(dict.fromkeys([base, root]))
-        _forget_shadowed(_top_level_names(search_path))
         self.linter.stats = LinterStats()
         self.linter.msg_status = 0
         self.reporter.reset()
         self.linter.open()
+        self.forgetter.start(root, search_path)
         saved_path = sys.path[:]
         sys.path[:0] = search_path
         try:
             self.linter.check_single_file_item(FileItem(modname, filepath, modname))
         finally:
             sys.path[:] = saved_path
-            _forget_user_modules(root)
+            self.forgetter.finish()
             self._reset_checker_state()
         stats = self.linter.stats
         return {
@@ -119,7 +127,6 @@ class Linter:
             "statement": stats.statement,
             "rss_kb": _rss_kb(),
         }
-
 
     def _reset_checker_state(self) -> None:
         """Drop what checkers keep from one module to the next.
@@ -145,9 +152,9 @@ def _module_name(root: str, relpath: str) -> tuple[str, str]:
     return os.path.join(root, *parts[:top]), ".".join(names)
 
 
-def _top_level_names(search_path: Iterable[str]) -> set[str]:
+def _top_level_names(folders: Iterable[str]) -> set[str]:
     names: set[str] = set()
-    for folder in search_path:
+    for folder in folders:
         try:
             entries = os.listdir(folder)
         except OSError:
@@ -157,28 +164,96 @@ def _top_level_names(search_path: Iterable[str]) -> set[str]:
     return names - set(sys.builtin_module_names)
 
 
-def _forget_shadowed(names: set[str]) -> None:
-    """Drop cached modules that a user's module of the same name hides on this check.
+class TreeForgetter:
+    """Keeps astroid's caches free of the pushed tree between checks.
 
-    A warm cache must not answer `import random` with the stdlib module when the pushed
-    tree has its own random.py: a cold pylint would have used the user's file.
+    - astroid caches modules by name, so one commit's `helper` would answer for the next
+      commit's `helper`: modules under the checked root are dropped after each check.
+    - A user's random.py hides the stdlib's random for that tree, as it would for a cold
+      pylint; cached modules of a hidden name are dropped before the check, and modules
+      first built during it (which may have bound to the user's file) after it.
+    - Building a user module runs astroid's `delayed_assattr`, which adds the user's
+      `obj.attr = value` to the class or module of `obj`, even a stdlib one. That would
+      show later checks attributes that do not exist, and keep every tree alive; we
+      record those additions and take them back.
+    - astroid's lookup and inference caches depend on sys.path or hold nodes of the
+      checked tree; they are cleared, and refill quickly.
     """
-    from astroid import MANAGER  # pylint: disable=import-outside-toplevel
 
-    cache = MANAGER.astroid_cache
-    for name in [n for n in cache if n.partition(".")[0] in names]:
-        del cache[name]
+    def __init__(self) -> None:
+        self.root = ""
+        self.cached_before: set[str] | None = None
+        self.added_attrs: list[tuple[dict[str, list[Any]], str, Any]] = []
+        # Names a user module could hide: the stdlib and whatever is installed.
+        self.importable = _top_level_names(p for p in sys.path if os.path.isdir(p))
+        self.importable.update(sys.stdlib_module_names)
+        self._record_delayed_assattr()
+
+    def start(self, root: str, search_path: list[str]) -> None:
+        """Before checking a file of `root` with `search_path` put in front of sys.path."""
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        self.root = root
+        hidden = _top_level_names(search_path) & self.importable
+        cache = MANAGER.astroid_cache
+        for name in [n for n in cache if n.partition(".")[0] in hidden]:
+            del cache[name]
+        self.cached_before = set(cache) if hidden else None
+
+    def finish(self) -> None:
+        """After the check: take back what it added to modules that stay cached."""
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        for attrs, name, node in self.added_attrs:
+            values = attrs.get(name, [])
+            values[:] = [value for value in values if value is not node]
+            if not values:
+                attrs.pop(name, None)
+        self.added_attrs.clear()
+        cache = MANAGER.astroid_cache
+        for name in [n for n, module in cache.items() if self._drop(n, module)]:
+            del cache[name]
+        self.root, self.cached_before = "", None
+        _clear_lookup_caches()
+
+    def _drop(self, name: str, module: Any) -> bool:
+        if self.cached_before is not None and name not in self.cached_before:
+            return True
+        # Namespace packages (folders without __init__.py) have no file, only a path.
+        return _is_under(module.file, self.root) or any(
+            _is_under(entry, self.root) for entry in (module.path or ()))
+
+    def _record_delayed_assattr(self) -> None:
+        # pylint: disable=import-outside-toplevel
+        from astroid.builder import AstroidBuilder
+        from astroid.exceptions import InferenceError
+
+        original = AstroidBuilder.delayed_assattr
+
+        def delayed_assattr(builder: AstroidBuilder, node: Any) -> None:
+            original(builder, node)
+            if not self.root or not _is_under(node.root().file, self.root):
+                return
+            try:
+                # Cached: astroid inferred the same expression a moment ago.
+                targets = list(node.expr.infer())
+            except InferenceError:
+                return
+            for target in targets:
+                for owner in (target, getattr(target, "_proxied", None)):
+                    for attrs in (getattr(owner, "instance_attrs", None),
+                                  getattr(owner, "locals", None)):
+                        if isinstance(attrs, dict) and any(
+                                value is node for value in attrs.get(node.attrname, ())):
+                            self.added_attrs.append((attrs, node.attrname, node))
+
+        AstroidBuilder.delayed_assattr = delayed_assattr  # type: ignore[method-assign]
 
 
-def _forget_user_modules(root: str) -> None:
-    """Drop what this check cached about the pushed tree; keep the stdlib modules warm.
-
-    The cache is keyed by module name, so a `helper` of one commit would otherwise answer
-    for the `helper` of the next, and every checked tree would stay in memory. The lookup
-    caches below depend on sys.path, which changes per check, or hold references to nodes
-    of the user's modules; they refill quickly.
-    """
-    # pylint: disable=import-outside-toplevel
+def _clear_lookup_caches() -> None:
+    # These are private to astroid, but astroid's own MANAGER.clear_cache() clears exactly
+    # them (and the whole module cache with them, which is what we want to keep warm).
+    # pylint: disable=import-outside-toplevel,protected-access
     from astroid import MANAGER
     from astroid.context import _invalidate_cache as clear_inference_context_cache
     from astroid.inference_tip import clear_inference_tip_cache
@@ -189,12 +264,10 @@ def _forget_user_modules(root: str) -> None:
     from astroid.nodes._base_nodes import LookupMixIn
     from pylint.checkers.clear_lru_cache import clear_lru_caches
 
-    cache = MANAGER.astroid_cache
-    for name in [n for n, module in cache.items() if _module_is_under(module, root)]:
-        del cache[name]
-    MANAGER._mod_file_cache.clear()  # keyed by (module name, importing file): cheap to refill
+    MANAGER._mod_file_cache.clear()  # keyed by (module name, importing file)
     clear_inference_tip_cache()
     clear_inference_context_cache()
+    # The same list as astroid's MANAGER.clear_cache(), which would also drop the stdlib.
     lru_caches: list[Callable[..., Any]] = [
         LookupMixIn.lookup, ClassDef._metaclass_lookup_attribute,
         objectmodel.ObjectModel.attributes, util.is_namespace, spec._find_spec,
@@ -204,13 +277,6 @@ def _forget_user_modules(root: str) -> None:
     for lru_cache in lru_caches:
         lru_cache.cache_clear()  # type: ignore[attr-defined]
     clear_lru_caches()
-
-
-def _module_is_under(module: Any, root: str) -> bool:
-    if _is_under(module.file, root):
-        return True
-    # Namespace packages (folders without __init__.py) have no file, only a path.
-    return any(_is_under(entry, root) for entry in (module.path or ()))
 
 
 def _message_dict(message: Any) -> dict[str, Any]:
@@ -229,13 +295,12 @@ def _message_dict(message: Any) -> dict[str, Any]:
 def _root_cause(exc: BaseException) -> BaseException:
     """pylint wraps crashes in AstroidError; the innermost exception names the real cause."""
     seen = {id(exc)}
-    while exc.__cause__ is not None or exc.__context__ is not None:
+    while True:
         inner = exc.__cause__ or exc.__context__
         if inner is None or id(inner) in seen:
-            break
+            return exc
         seen.add(id(inner))
         exc = inner
-    return exc
 
 
 def _crash(exc: BaseException) -> dict[str, Any]:
@@ -246,8 +311,7 @@ def _crash(exc: BaseException) -> dict[str, Any]:
         kind = "recursion"
     else:
         kind = "crash"
-    detail = f"{type(cause).__name__}: {cause}"[:500]
-    return {"ok": False, "kind": kind, "detail": detail}
+    return {"ok": False, "kind": kind, "detail": f"{type(cause).__name__}: {cause}"[:500]}
 
 
 def _serve(linter: Linter, requests: IO[str], replies: IO[str]) -> None:
@@ -271,6 +335,7 @@ def _serve(linter: Linter, requests: IO[str], replies: IO[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Set the limits, build the linter, then answer requests until stdin closes."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rcfile", required=True)
     parser.add_argument("--disable", default="")

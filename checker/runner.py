@@ -56,7 +56,9 @@ class LintSetupError(Exception):
 
 
 @dataclass(frozen=True)
-class LintMessage:
+class LintMessage:  # pylint: disable=too-many-instance-attributes  # the API's message shape
+    """One pylint message, with the fields the checks API shows."""
+
     line: int
     column: int
     end_line: int | None
@@ -69,6 +71,8 @@ class LintMessage:
 
 @dataclass(frozen=True)
 class FileResult:
+    """The check of one file."""
+
     path: str  # as given: relative, posix
     state: str  # success | failure | error
     score: float | None  # None for error
@@ -129,9 +133,16 @@ class _Child:
             self._stderr.close()
             shutil.rmtree(self.folder, ignore_errors=True)
             raise
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self._stdin: IO[bytes] = self.process.stdin
-        self._stdout: IO[bytes] = self.process.stdout
+
+    @property
+    def _stdin(self) -> IO[bytes]:
+        assert self.process.stdin is not None  # Popen(stdin=PIPE)
+        return self.process.stdin
+
+    @property
+    def _stdout(self) -> IO[bytes]:
+        assert self.process.stdout is not None  # Popen(stdout=PIPE)
+        return self.process.stdout
 
     def _environment(self) -> dict[str, str]:
         """Built from nothing, so no variable of the server (and no secret) reaches pylint."""
@@ -145,6 +156,7 @@ class _Child:
         return env
 
     def wait_ready(self) -> None:
+        """Wait for the child's hello line: pylint imported and our rcfile accepted."""
         try:
             hello = self.receive(START_TIMEOUT_S)
         except _ChildGone as exc:
@@ -154,6 +166,7 @@ class _Child:
             raise LintSetupError(f"the lint process did not start: {hello.get('error')}")
 
     def send(self, request: Mapping[str, Any]) -> None:
+        """Write one request line; the child answers it with one line."""
         self.timeout_s = float(request.get("cpu_s", 0))
         try:
             self._stdin.write(json.dumps(request).encode() + b"\n")
@@ -196,6 +209,7 @@ class _Child:
         return f"pylint exited unexpectedly (code {code})"
 
     def stderr_tail(self, limit: int = 2000) -> str:
+        """The end of what the child wrote to fd 2 (C-level errors), for error reports."""
         try:
             text = (self.folder / "stderr.log").read_bytes()[-limit:]
         except OSError:
@@ -203,6 +217,7 @@ class _Child:
         return text.decode("utf-8", "replace").strip()
 
     def kill(self) -> None:
+        """Stop the child at once (timeout, crash); close() still cleans up after it."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -229,7 +244,8 @@ class LintRunner:
     or call close(), so the lint process and its private folder go away.
     """
 
-    def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,
+    # All keyword-only: the checker settings plus the process limits.
+    def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,  # pylint: disable=too-many-arguments
                  timeout_s: float = 60, memory_mb: int = 1024, recycle_after: int = 500,
                  max_rss_mb: int | None = None) -> None:
         for name in disable:
@@ -255,9 +271,15 @@ class LintRunner:
         self.close()
 
     def close(self) -> None:
+        """Stop the lint process and remove its private folder; a later check starts anew."""
         if self._child is not None:
             self._child.close()
             self._child = None
+
+    @property
+    def child_pid(self) -> int | None:
+        """The process id of the lint process while one is running."""
+        return self._child.process.pid if self._child is not None else None
 
     def check_files(self, root: Path, paths: Sequence[str]) -> Iterator[FileResult]:
         """Check `paths` (relative, posix) of the tree materialised under `root`.
