@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import select
@@ -178,13 +179,15 @@ class _Child:
         """The next reply line, waiting at most timeout_s of wall time."""
         deadline = time.monotonic() + timeout_s
         fd = self._stdout.fileno()
+        # poll, not select: a busy server's descriptors may be numbered above 1024.
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
                 raise _ChildGone(_timed_out(timeout_s))
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
+            if not poller.poll(math.ceil(remaining * 1000)):
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:

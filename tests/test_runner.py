@@ -120,6 +120,18 @@ def test_runner_crash_and_timeout_are_errors_and_the_next_file_goes_on(tmp_path:
     assert [r.path for r in results] == ["deep.py", "clean.py", "slow.py", "clean.py"]
 
 
+def test_runner_out_of_memory_is_an_error_not_a_syntax_error(tmp_path: Path) -> None:
+    # Python's parser needs far more than 200 MiB for a list of 600,000 items; astroid
+    # would report its MemoryError as a syntax error in the user's file.
+    root = write_tree(tmp_path, {"huge.py": "ITEMS = [" + "1, " * 600_000 + "]\n",
+                                 "clean.py": CLEAN})
+    with LintRunner(memory_mb=200) as lint_runner:
+        huge, clean = lint_runner.check_files(root, ["huge.py", "clean.py"])
+    assert (huge.state, huge.score, huge.messages) == ("error", None, ())
+    assert huge.error == "pylint ran out of memory on this file"
+    assert clean.state == "success"
+
+
 def test_runner_resolves_imports_between_user_modules(runner: LintRunner,
                                                       tmp_path: Path) -> None:
     root = write_tree(tmp_path, {
