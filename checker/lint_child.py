@@ -20,6 +20,7 @@ does not grow with every tree.
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import io
 import json
 import math
@@ -27,7 +28,9 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import IO, Any
 
 MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
@@ -73,6 +76,38 @@ def _is_under(path: str | None, root: str) -> bool:
     return bool(path) and (path == root or path.startswith(root + os.sep))  # type: ignore[union-attr]
 
 
+class ImportShield:
+    """Keeps Python's own imports out of the pushed tree while it is on sys.path.
+
+    astroid finds the user's modules through sys.path, so the tree must be on it during a
+    check. But pylint, astroid and the stdlib import modules lazily too; astroid even
+    imports stdlib C extensions to inspect them, and `_pickle` then imports
+    `_compat_pickle`. Without this finder, a pushed _compat_pickle.py would run in the
+    checker. First on sys.meta_path, it answers every import while `roots` is set, from
+    sys.path without the tree (builtin and frozen modules as usual).
+    """
+
+    def __init__(self) -> None:
+        self.roots: tuple[str, ...] = ()
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        """The module's spec as if the tree were not on sys.path; None when no tree is."""
+        if not self.roots:
+            return None
+        for finder in (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter):
+            found = finder.find_spec(name, path, target)
+            if found is not None:
+                return found
+        clean = [entry for entry in (sys.path if path is None else path)
+                 if not any(_is_under(os.path.abspath(entry), root) for root in self.roots)]
+        found = importlib.machinery.PathFinder.find_spec(name, clean, target)
+        if found is None:
+            # Not None: the finders after this one would search the tree.
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return found
+
+
 class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
     """A PyLinter built once from our rcfile, checking one file at a time."""
 
@@ -102,6 +137,8 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         self.linter.get_checkers = lambda: list(checkers)  # type: ignore[method-assign]
         self.forgetter = TreeForgetter()
         self._report_parser_exhaustion()
+        self.shield = ImportShield()
+        sys.meta_path.insert(0, self.shield)
 
     def check(self, root: str, relpath: str) -> dict[str, Any]:
         """Lint root/relpath (posix) with the tree's own modules importable; one reply."""
@@ -118,11 +155,13 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         self.linter.open()
         self.forgetter.start(root, search_path)
         saved_path = sys.path[:]
+        self.shield.roots = (root,)
         sys.path[:0] = search_path
         try:
             self.linter.check_single_file_item(FileItem(modname, filepath, modname))
         finally:
             sys.path[:] = saved_path
+            self.shield.roots = ()
             self.forgetter.finish()
             self._reset_checker_state()
         stats = self.linter.stats
@@ -243,6 +282,9 @@ class TreeForgetter:
         cache = MANAGER.astroid_cache
         for name in [n for n, module in cache.items() if self._drop(n, module)]:
             del cache[name]
+        # Python's import system keeps a finder per sys.path entry it has seen.
+        for entry in [e for e in sys.path_importer_cache if _is_under(e, self.root)]:
+            del sys.path_importer_cache[entry]
         self.root, self.cached_before = "", None
         _clear_lookup_caches()
 

@@ -207,6 +207,20 @@ def test_runner_ignores_configuration_in_the_pushed_tree(runner: LintRunner,
     assert not marker.exists()
 
 
+def test_runner_never_runs_code_of_the_pushed_tree(tmp_path: Path) -> None:
+    # To inspect the C extension _pickle, astroid imports it, and _pickle imports
+    # _compat_pickle: from the pushed tree, were it not shielded.
+    marker = tmp_path / "pushed-code-ran"
+    payload = f"open({str(marker)!r}, 'w').close()\n"
+    root = write_tree(tmp_path / "src", {
+        "_compat_pickle.py": payload, "copyreg.py": payload, "numbers.py": payload,
+        "main.py": '"""Main."""\nimport pickle\n\nprint(pickle.dumps(1))\n',
+    })
+    with LintRunner() as fresh_runner:  # a fresh process, which has not imported _pickle yet
+        assert check_one(fresh_runner, root, "main.py").state == "success"
+    assert not marker.exists()
+
+
 def test_runner_child_has_private_home_and_no_parent_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITSERVER_FAKE_SECRET", "hunter2-do-not-leak")
