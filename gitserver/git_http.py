@@ -19,7 +19,8 @@ import logging
 import os
 import sys
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.requests import Request
@@ -45,6 +46,18 @@ _NO_CACHE = {
 
 class BodyTooLarge(Exception):
     """The request body passed limits.max_push_bytes."""
+
+
+@dataclass
+class BodyMeter:
+    """What the feeder saw of the request body, for the response to speak about."""
+    received: int = 0
+    sideband: bool = False  # the client asked for side-band-64k: band 2 reaches its terminal
+
+
+def sideband_message(text: str) -> bytes:
+    """A pkt-line on band 2, which git prints as `remote: ...`."""
+    return pkt_line(f"\x02{text}\n")
 
 
 def write_hooks(settings: Settings) -> Path:
@@ -167,9 +180,22 @@ class GitHttp:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=self._env(request, access))
         decode = request.headers.get("content-encoding", "").lower() in ("gzip", "x-gzip")
-        feeder = asyncio.create_task(self._feed(request, proc, decode, limit))
+        meter = BodyMeter()
+        feeder = asyncio.create_task(self._feed(request, proc, decode, limit, meter))
         errors = asyncio.create_task(_log_stderr(proc, service, access.full_name))
-        return PipeResponse(_relay(proc, feeder, errors),
+
+        def preface() -> bytes:
+            # git's own refusal of an oversized pack says only "pack exceeds maximum allowed
+            # size"; tell the pusher the limit and what to do, ahead of git's report.
+            max_bytes = self.settings.limits.max_push_bytes
+            if service != "git-receive-pack" or meter.received <= max_bytes or not meter.sideband:
+                return b""
+            return sideband_message(
+                f"This push is over the server's limit of {max_bytes / 1e6:.1f} MB "
+                "(limits.max_push_bytes). Push fewer commits at a time, oldest first "
+                "(git push origin <older sha>:<branch>), or leave large files out.")
+
+        return PipeResponse(_relay(proc, feeder, errors, preface),
                             media_type=f"application/x-{service}-result", headers=_NO_CACHE)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -201,19 +227,20 @@ class GitHttp:
 
     @staticmethod
     async def _feed(request: Request, proc: asyncio.subprocess.Process, decode: bool,
-                    limit: int) -> None:
+                    limit: int, meter: BodyMeter) -> None:
         """Copy the request body into git's stdin, gunzipping and counting as it goes."""
         assert proc.stdin is not None
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if decode else None
-        received = 0
         try:
             async for raw in request.stream():
                 # max_length bounds what one small compressed chunk may expand to
                 chunk = raw if inflater is None else inflater.decompress(
-                    raw, limit + 1 - received)
-                received += len(chunk)
-                if received > limit:
-                    raise BodyTooLarge(received)
+                    raw, limit + 1 - meter.received)
+                if meter.received == 0:  # the first command line carries the capabilities
+                    meter.sideband = b"side-band-64k" in chunk[:4096]
+                meter.received += len(chunk)
+                if meter.received > limit:
+                    raise BodyTooLarge(meter.received)
                 proc.stdin.write(chunk)
                 await proc.stdin.drain()
         except BodyTooLarge:
@@ -226,15 +253,20 @@ class GitHttp:
 
 
 async def _relay(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None],
-                 errors: asyncio.Task[None]) -> AsyncIterator[bytes]:
+                 errors: asyncio.Task[None],
+                 preface: Callable[[], bytes]) -> AsyncIterator[bytes]:
     """Yield git's stdout; if the client goes away, let git finish on its own."""
     assert proc.stdout is not None
     done = False
+    first = True
     try:
         while True:
             chunk = await proc.stdout.read(_CHUNK)
             if not chunk:
                 break
+            if first:
+                # git answers only after reading the request: the meter is complete by now
+                chunk, first = preface() + chunk, False
             yield chunk
         await feeder
         await proc.wait()
