@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,9 @@ def test_push_over_limit_chunked_is_refused(limited: Server, tmp_path: Path) -> 
     commit_files(work, random_files(MAX_PUSH + 500_000), "over the limit")
     stderr = assert_refused(limited, work, url, "lim-chunked")
     assert "maximum allowed size" in stderr
+    # our own line before git's: the limit and what to do
+    assert re.search(r"remote: This push is over the server's limit of 3\.0 MB "
+                     r"\(limits\.max_push_bytes\)\. Push fewer commits", stderr), stderr
 
 
 def test_push_over_limit_with_content_length_is_refused(limited: Server, tmp_path: Path) -> None:
