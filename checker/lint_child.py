@@ -76,7 +76,7 @@ def _is_under(path: str | None, root: str) -> bool:
     return bool(path) and (path == root or path.startswith(root + os.sep))  # type: ignore[union-attr]
 
 
-class ImportShield:
+class ImportShield:  # pylint: disable=too-few-public-methods  # a meta path finder
     """Keeps Python's own imports out of the pushed tree while it is on sys.path.
 
     astroid finds the user's modules through sys.path, so the tree must be on it during a

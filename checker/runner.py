@@ -326,9 +326,11 @@ class LintRunner:
         return self._child
 
     def _failed(self, relpath: str, reason: str, started: float) -> FileResult:
-        logger.warning("lint of %s failed: %s", relpath, reason)
         if self._child is not None:
             self._child.kill()
+            # C-level trouble (a segfault, a fatal error) is only on the child's fd 2.
+            logger.warning("lint of %s failed: %s; lint process stderr: %s", relpath, reason,
+                           self._child.stderr_tail() or "(empty)")
             self.close()
         return FileResult(path=relpath, state="error", score=None, messages=(),
                           duration_ms=_elapsed_ms(started), error=reason)

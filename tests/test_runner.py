@@ -188,16 +188,19 @@ def test_runner_attributes_set_on_stdlib_objects_do_not_leak(runner: LintRunner,
 
 def test_runner_ignores_configuration_in_the_pushed_tree(runner: LintRunner,
                                                          tmp_path: Path) -> None:
-    marker = tmp_path / "init-hook-ran"
-    hook = f"init-hook=open({str(marker)!r}, 'w').close()\n"
-    quiet = "[MAIN]\n" + hook + "load-plugins=evil_plugin\n[MESSAGES CONTROL]\ndisable=all\n"
+    # Each of these files, read by a plain `pylint bad.py` in that folder, silences
+    # every message and runs the hook.
+    marker = tmp_path / "pushed-code-ran"
+    code = f"open({str(marker)!r}, 'w').close()"
+    quiet = f"[MAIN]\ninit-hook={code}\nload-plugins=evil_plugin\n" \
+            "[MESSAGES CONTROL]\ndisable=all\n"
     root = write_tree(tmp_path / "src", {
         "pylintrc": quiet,
         ".pylintrc": quiet,
-        "pyproject.toml": "[tool.pylint.main]\n" + hook.replace("=", " = ", 1)
-                          + '[tool.pylint."messages control"]\ndisable = ["all"]\n',
+        "pyproject.toml": f"[tool.pylint.main]\ninit-hook = {code!r}\n"
+                          '[tool.pylint."messages control"]\ndisable = ["all"]\n',
         "setup.cfg": "[pylint.messages_control]\ndisable=all\n",
-        "evil_plugin.py": f"open({str(marker)!r}, 'w').close()\n",
+        "evil_plugin.py": code + "\n",
         "sub/pylintrc": quiet,
         "sub/bad.py": '"""Bad."""\nimport os\n',
         "bad.py": '"""Bad."""\nimport os\n',
