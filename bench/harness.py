@@ -293,11 +293,11 @@ def corpus(package: str, limit: int | None = None) -> list[Path]:
     return files[:limit]
 
 
-def copy_tree(files: Iterable[Path], dest: Path, tag: str = "") -> None:
+def copy_tree(files: Iterable[Path], dest: Path, tag: str = "", top: str = "") -> None:
     """Copy files (relative to site-packages) under dest; a non-empty tag is appended to each
-    as a comment, so every file becomes a new blob."""
+    as a comment, so every file becomes a new blob; a non-empty top renames the top folder."""
     for relative in files:
-        target = dest / relative
+        target = dest / (Path(top, *relative.parts[1:]) if top else relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SITE_PACKAGES / relative, target)
         if tag:
