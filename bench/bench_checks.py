@@ -37,6 +37,7 @@ from bench.harness import (
     loadavg,
     median,
     passed,
+    process_memory,
     service_cpu,
     service_rss,
     small_module,
@@ -88,13 +89,22 @@ class Memory:
 
     checks: list[int] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
+    server_rss: list[int] = field(default_factory=list)  # the serve process alone
     children: list[int] = field(default_factory=list)
 
     def sample(self, server: Server, checks: int) -> None:
         """Record the server's memory now, after `checks` checks."""
+        assert server.process is not None
         self.checks.append(checks)
         self.rss.append(service_rss(server))
+        self.server_rss.append(process_memory(server.process.pid).rss)
         self.children.append(len(server.service_pids()) - 1)
+
+    def curve(self) -> str:
+        """Each sample as checks: total MB (server + lint processes)."""
+        return ", ".join(f"{checks}: {rss / MB:.0f} ({own / MB:.0f} + {rss / MB - own / MB:.0f}"
+                         f" in {children})" for checks, rss, own, children in zip(
+                             self.checks, self.rss, self.server_rss, self.children, strict=True))
 
 
 # --- (a) idle latency ------------------------------------------------------------------
@@ -206,8 +216,7 @@ def measure_memory(server: Server, tmp: Path, done: int, target: int, memory: Me
             shas.append(work.commit(f"memory round {round_number}"))
             work.push()
         done += sum(fresh_checks(server, w.name, sha) for w, sha in zip(halves, shas, strict=True))
-    time.sleep(IDLE_S)
-    memory.sample(server, done)
+        memory.sample(server, done)
 
 
 # --- report ----------------------------------------------------------------------------
@@ -265,6 +274,7 @@ def report_memory(memory: Memory) -> list[str]:
         f"{MEMORY_TOP}/)",
         f"    growth {growth:+.0f} MB  target <= {MEMORY_TARGET_MB:.0f} MB  "
         f"{passed(growth <= MEMORY_TARGET_MB)}",
+        f"    after N checks: MB (server + lint processes in n): {memory.curve()}",
     ]
 
 
