@@ -40,6 +40,7 @@ class Workers:
         self._stop = threading.Event()
         self._requeuer = threading.Thread(target=self._requeue_loop, name="requeuer",
                                           daemon=True)
+        self._warmer = threading.Thread(target=self._warm, name="warm-pylint", daemon=True)
 
     def start(self) -> None:
         """Start in the background, leaving the process's signal handlers as they were."""
@@ -47,10 +48,12 @@ class Workers:
         self.consumer.start()
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        self._warmer.start()
         self._requeuer.start()
 
     def run(self) -> None:
         """Run in the foreground until SIGTERM/SIGINT (`gitserver worker`)."""
+        self._warmer.start()
         self._requeuer.start()
         try:
             self.consumer.run()
@@ -66,6 +69,12 @@ class Workers:
     def close(self) -> None:
         self._stop.set()
         self.worker.close()
+
+    def _warm(self) -> None:
+        try:
+            self.worker.warm()
+        except Exception:  # pylint: disable=broad-exception-caught
+            logger.exception("warming pylint failed; the first check will start it")
 
     def _requeue_loop(self) -> None:
         while not self._stop.wait(REQUEUE_INTERVAL_S):

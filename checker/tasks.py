@@ -10,15 +10,16 @@ left to lease and does nothing, so a file never gets two results for one commit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import queue
 import random
 import socket
 import tempfile
-import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -49,31 +50,40 @@ class Tasks:
 
 
 class CheckWorker:
-    """What the tasks need in a worker process: settings and one warm LintRunner per thread."""
+    """What the tasks need in a worker process: settings and a pool of warm LintRunners."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, size: int | None = None) -> None:
         self.settings = settings
         self.fingerprint = current_fingerprint(settings)
-        self._local = threading.local()
-        self._runners: list[LintRunner] = []
-        self._lock = threading.Lock()
+        checker = settings.checker
+        self._runners = [LintRunner(disable=checker.disable, fail_under=checker.fail_under,
+                                    timeout_s=checker.timeout_s)
+                         for _ in range(size or settings.queue.workers)]
+        self._pool: queue.SimpleQueue[LintRunner] = queue.SimpleQueue()
+        for runner in self._runners:
+            self._pool.put(runner)
 
-    def runner(self) -> LintRunner:
-        runner = getattr(self._local, "runner", None)
-        if runner is None:
-            checker = self.settings.checker
-            runner = LintRunner(disable=checker.disable, fail_under=checker.fail_under,
-                                timeout_s=checker.timeout_s)
-            self._local.runner = runner
-            with self._lock:
-                self._runners.append(runner)
-        return runner
+    @contextlib.contextmanager
+    def runner(self) -> Iterator[LintRunner]:
+        """One runner for the calling task, back to the pool afterwards."""
+        runner = self._pool.get()
+        try:
+            yield runner
+        finally:
+            self._pool.put(runner)
+
+    def warm(self) -> None:
+        """Start each lint process and lint a tiny file, so the first push meets warm pylint."""
+        with tempfile.TemporaryDirectory(prefix="gitserver-warm-") as tmp:
+            (Path(tmp) / "warm.py").write_text('"""Warm-up."""\n', encoding="utf-8")
+            for _ in self._runners:
+                with self.runner() as runner:
+                    for _result in runner.check_files(Path(tmp), ["warm.py"]):
+                        pass
 
     def close(self) -> None:
-        with self._lock:
-            for runner in self._runners:
-                runner.close()
-            self._runners.clear()
+        for runner in self._runners:
+            runner.close()
 
     def lease_delta(self) -> timedelta:
         return timedelta(seconds=self.settings.checker.timeout_s + _LEASE_MARGIN_S)
@@ -128,14 +138,14 @@ class CheckWorker:
             root = Path(tmp) / "src"
             root.mkdir()
             materialise_py_files(path, commit.sha, root)
-            runner = self.runner()
-            for check in todo:
-                if Check.get_by_id(check.id).state != STATE_PENDING:
-                    continue  # settled meanwhile by another worker's result for this blob
-                for result in runner.check_files(root, [check.path]):
-                    touched |= _store_result(check, owner, result, self.fingerprint)
-                Check.update(lease_until=utcnow() + self.lease_delta()).where(
-                    (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
+            with self.runner() as runner:
+                for check in todo:
+                    if Check.get_by_id(check.id).state != STATE_PENDING:
+                        continue  # settled meanwhile by another worker's result for this blob
+                    for result in runner.check_files(root, [check.path]):
+                        touched |= _store_result(check, owner, result, self.fingerprint)
+                    Check.update(lease_until=utcnow() + self.lease_delta()).where(
+                        (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
         return touched
 
 
