@@ -100,8 +100,11 @@ class Server:
                        input=f"{PASSWORD}\n".encode(), env=self.env, check=True,
                        capture_output=True, timeout=60)
         with self.log.open("ab") as log:
+            # --port also on the command line: other sessions on this machine have been seen
+            # stopping every `gitserver serve` with `pkill -f 'gitserver serve$'`.
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with  # stop()
-                [str(gitserver_exe()), "serve"], env=self.env, stdout=log, stderr=log)
+                [str(gitserver_exe()), "serve", "--port", str(self.port)], env=self.env,
+                stdout=log, stderr=log)
         wait_healthy(f"http://127.0.0.1:{self.port}/healthz", self.process, self.log)
         return self
 
