@@ -34,6 +34,7 @@ NOT_FOUND = ("Repository not found. Check the owner and name in the URL, and tha
 
 @dataclass
 class Access:
+    """The verdict on one request for one repo: who asks, the repo found, the refusal if any."""
     owner: str
     name: str
     user: User | None = None
@@ -44,13 +45,16 @@ class Access:
 
     @property
     def full_name(self) -> str:
+        """The "owner/name" of the repo asked for."""
         return f"{self.owner}/{self.name}"
 
     @property
     def allowed(self) -> bool:
+        """True unless refused."""
         return self.status == 200
 
     def refuse(self, status: int, reason: str) -> Access:
+        """Record the refusal (status and the text the client sees); return self."""
         self.status, self.reason = status, reason
         return self
 
@@ -81,6 +85,7 @@ def request_user(request: Request) -> tuple[User | None, bool]:
 
 
 def decide(user: User | None, given: bool, owner: str, raw_name: str, write: bool) -> Access:
+    """The verdict for `user` (`given`: credentials were sent) reading or writing a repo."""
     try:
         name = split_repo_name(raw_name)
     except RepoNameError:
@@ -121,6 +126,7 @@ def _resolve(request: Request, write: bool) -> Access:
 
 
 async def resolve_access(request: Request, write: bool) -> Access:
+    """The verdict for this request, decided in a worker thread (it queries the database)."""
     return await asyncio.to_thread(_resolve, request, write)
 
 

@@ -6,6 +6,7 @@ Errors: `{"errors": [{"type", "description"}], "message": ...}` with the HTTP st
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,6 +45,7 @@ class ApiError(HTTPException):
 
 
 def error_response(status: int, kind: str, description: str) -> JSONResponse:
+    """The contract's JSON error body (a 401 carries `WWW-Authenticate`)."""
     headers = {"WWW-Authenticate": REALM} if status == 401 else None
     return JSONResponse({"message": description,
                          "errors": [{"type": kind, "description": description}]},
@@ -51,14 +53,17 @@ def error_response(status: int, kind: str, description: str) -> JSONResponse:
 
 
 def iso(value: Any) -> str | None:
+    """A stored naive-UTC datetime in GitHub's ISO 8601 form, or None."""
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def base(request: Request) -> str:
+    """The server's public base URL, for the links in the shapes."""
     return request.app.state.settings.server.base_url
 
 
 def user_shape(request: Request, user: User, with_email: bool = False) -> dict[str, Any]:
+    """A user in GitHub's shape; `with_email` only for the user's own view."""
     root = base(request)
     shape = {"login": user.username, "id": user.id, "type": "User", "site_admin": False,
              "html_url": f"{root}/{user.username}",
@@ -71,6 +76,7 @@ def user_shape(request: Request, user: User, with_email: bool = False) -> dict[s
 
 
 def repo_shape(request: Request, repo: Repo) -> dict[str, Any]:
+    """A repository in GitHub's shape."""
     root = base(request)
     full = f"{repo.owner.username}/{repo.name}"
     return {"id": repo.id, "name": repo.name, "full_name": full,
@@ -83,12 +89,14 @@ def repo_shape(request: Request, repo: Repo) -> dict[str, Any]:
 
 
 def message_shape(message: dict[str, Any]) -> dict[str, Any]:
+    """A pylint message with the contract's keys only."""
     keys = ("line", "column", "end_line", "end_column", "type", "symbol", "message_id",
             "message")
     return {k: message.get(k) for k in keys}
 
 
 def file_shape(check: Check) -> dict[str, Any]:
+    """One file's check in the contract's shape, its messages included."""
     return {"path": check.path, "blob": check.blob_sha, "change": check.change,
             "state": check.state, "score": check.score, "duration_ms": check.duration_ms,
             "checked_at": iso(check.checked_at), "emailed_at": iso(check.emailed_at),
@@ -97,6 +105,7 @@ def file_shape(check: Check) -> dict[str, Any]:
 
 
 def status_description(check: Check) -> str:
+    """GitHub's one-line status description of a check (at most 140 characters)."""
     if check.state == "pending":
         return "pylint is checking this file"
     if check.state == "error":
@@ -106,6 +115,7 @@ def status_description(check: Check) -> str:
 
 
 def status_shape(request: Request, repo: Repo, sha: str, check: Check) -> dict[str, Any]:
+    """A check as a GitHub commit status, with the context `pylint/<path>`."""
     root = base(request)
     full = f"{repo.owner.username}/{repo.name}"
     return {"id": check.id, "state": check.state, "description": status_description(check),
@@ -118,6 +128,7 @@ def status_shape(request: Request, repo: Repo, sha: str, check: Check) -> dict[s
 # -- request helpers -------------------------------------------------------------------------
 
 def readable_repo(request: Request) -> Repo:
+    """The URL's repo if the requester may read it; else raise the contract's ApiError."""
     user, given = request_user(request)
     access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
                     write=False)
@@ -128,15 +139,15 @@ def readable_repo(request: Request) -> Repo:
     return access.repo
 
 
+@dataclass(frozen=True)
 class Unrecorded:
     """A commit git has but the database not yet (a large push records it after its reply):
     it shows as pending with no checks, as GitHub shows a commit nobody reported on yet."""
-
-    def __init__(self, sha: str) -> None:
-        self.sha = sha
+    sha: str
 
 
 def commit_for(request: Request, repo: Repo, ref: str) -> Commit | Unrecorded:
+    """The commit `ref` names (Unrecorded when only git has it yet); ApiError 404 for none."""
     sha = resolve_ref(request.app.state.settings.repos_dir, repo, ref)
     if sha is None:
         raise ApiError(404, "not_found", f"No commit found for the ref {ref!r}.")
@@ -144,10 +155,12 @@ def commit_for(request: Request, repo: Repo, ref: str) -> Commit | Unrecorded:
 
 
 def checks_of(commit: Commit | Unrecorded) -> list[Check]:
+    """The commit's checks; none for an Unrecorded commit."""
     return [] if isinstance(commit, Unrecorded) else commit_checks(commit)
 
 
 def page_params(request: Request) -> tuple[int, int]:
+    """(page, per_page) from the query string, with GitHub's defaults; ApiError 422 if bad."""
     try:
         page = int(request.query_params.get("page", "1"))
         per_page = int(request.query_params.get("per_page", "30"))
@@ -160,6 +173,7 @@ def page_params(request: Request) -> tuple[int, int]:
 
 def paginated(request: Request, items: list[Any], total: int, page: int,
               per_page: int) -> JSONResponse:
+    """The items as JSON with GitHub's `Link` header (next, last, first, prev)."""
     last = max(1, -(-total // per_page))
     links = []
     params = dict(request.query_params)
@@ -174,6 +188,7 @@ def paginated(request: Request, items: list[Any], total: int, page: int,
 # -- endpoints -------------------------------------------------------------------------------
 
 def combined_status(request: Request) -> Response:
+    """GET .../commits/{ref}/status: GitHub's combined status of the files' checks."""
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["ref"])
     checks = checks_of(commit)
@@ -189,6 +204,7 @@ def combined_status(request: Request) -> Response:
 
 
 def list_statuses(request: Request) -> Response:
+    """GET .../commits/{ref}/statuses: the files' statuses, newest first, paginated."""
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["ref"])
     checks = sorted(checks_of(commit), key=lambda c: (c.checked_at or c.created_at, c.id),
@@ -200,6 +216,7 @@ def list_statuses(request: Request) -> Response:
 
 
 def commit_checks_view(request: Request) -> Response:
+    """GET .../commits/{sha}/checks: every file's check, deleted files, the parent diff."""
     repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["sha"])
     checks = checks_of(commit)
@@ -225,6 +242,7 @@ def parent_diff_shape(diff: ParentDiff | None) -> dict[str, Any] | None:
 
 
 def commit_shape(request: Request, repo: Repo, commit: Commit, state: str) -> dict[str, Any]:
+    """A commit in GitHub's shape, with the combined `state` of its checks."""
     root = base(request)
     full = f"{repo.owner.username}/{repo.name}"
     person = {"name": commit.author_name, "email": commit.author_email,
@@ -238,6 +256,7 @@ def commit_shape(request: Request, repo: Repo, commit: Commit, state: str) -> di
 
 
 def list_commits(request: Request) -> Response:
+    """GET .../commits: the history from `sha` (else the default branch), paginated."""
     repo = readable_repo(request)
     page, per_page = page_params(request)
     start = request.query_params.get("sha") or repo.default_branch
@@ -249,13 +268,14 @@ def list_commits(request: Request) -> Response:
     shas = history(request.app.state.settings.repos_dir, repo, sha)
     chunk = shas[(page - 1) * per_page: page * per_page]
     rows = {c.sha: c for c in Commit.select().where((Commit.repo == repo)
-                                                    & Commit.sha.in_(chunk))}
+                                                    & Commit.sha.in_(chunk)).iterator()}
     states = commit_states([c.id for c in rows.values()])
     items = [commit_shape(request, repo, rows[s], states[rows[s].id]) for s in chunk if s in rows]
     return paginated(request, items, len(shas), page, per_page)
 
 
 def file_check_log(request: Request) -> Response:
+    """GET .../files/{path}/checks: every check of the file, newest commit first."""
     repo = readable_repo(request)
     path = request.path_params["path"]
     page, per_page = page_params(request)
@@ -269,10 +289,12 @@ def file_check_log(request: Request) -> Response:
 
 
 def get_repo_view(request: Request) -> Response:
+    """GET /repos/{owner}/{repo}."""
     return JSONResponse(repo_shape(request, readable_repo(request)))
 
 
 def signed_in(request: Request) -> User:
+    """The signed-in requester; else raise ApiError 401."""
     user, _ = request_user(request)
     if user is None:
         raise ApiError(401, "unauthorized", "Requires authentication: use Basic auth with "
@@ -281,10 +303,12 @@ def signed_in(request: Request) -> User:
 
 
 def current_user(request: Request) -> Response:
+    """GET /user: the signed-in user, with the email."""
     return JSONResponse(user_shape(request, signed_in(request), with_email=True))
 
 
 def named_user(request: Request) -> Response:
+    """GET /users/{username}: an active user; the email only for that user."""
     user = User.get_or_none(User.username == request.path_params["username"].lower())
     if user is None or not user.is_active:
         raise ApiError(404, "not_found", "No user by that name.")
@@ -297,7 +321,8 @@ def _repo_list(request: Request, owner: User, include_private: bool) -> Response
     page, per_page = page_params(request)
     query = Repo.select().where(Repo.owner == owner)
     if not include_private:
-        query = query.where(Repo.private == False)  # noqa: E712
+        # A peewee expression: `== False` builds the SQL comparison.
+        query = query.where(Repo.private == False)  # noqa: E712  # pylint: disable=singleton-comparison
     query = query.order_by(Repo.updated_at.desc())
     total = query.count()
     return paginated(request, [repo_shape(request, r) for r in query.paginate(page, per_page)],
@@ -305,6 +330,7 @@ def _repo_list(request: Request, owner: User, include_private: bool) -> Response
 
 
 def user_repos(request: Request) -> Response:
+    """GET /users/{username}/repos: the public repos, and the private ones for their owner."""
     owner = User.get_or_none(User.username == request.path_params["username"].lower())
     if owner is None:
         raise ApiError(404, "not_found", "No user by that name.")
@@ -313,10 +339,12 @@ def user_repos(request: Request) -> Response:
 
 
 def my_repos(request: Request) -> Response:
+    """GET /user/repos: all the signed-in user's repos."""
     return _repo_list(request, signed_in(request), True)
 
 
 def not_found(_request: Request) -> Response:
+    """Any other path under /api/v1: a JSON 404."""
     return error_response(404, "not_found", "No such API endpoint.")
 
 
@@ -337,6 +365,7 @@ routes = [
 
 
 def api_error_handler(_request: Request, exc: Exception) -> Response:
+    """Any HTTPException as the contract's JSON error."""
     assert isinstance(exc, HTTPException)
     kind = getattr(exc, "kind", None) or {401: "unauthorized", 403: "forbidden",
                                            404: "not_found", 405: "method_not_allowed"}.get(
@@ -345,6 +374,7 @@ def api_error_handler(_request: Request, exc: Exception) -> Response:
 
 
 def throttled_error(_request: Request, exc: Exception) -> Response:
+    """429 with Retry-After, after too many failed sign-ins."""
     assert isinstance(exc, Throttled)
     response = error_response(429, "rate_limited", "Too many failed sign-in attempts; wait "
                               f"{exc.retry_after} seconds, then try again.")
@@ -364,5 +394,6 @@ def create_api(state: Any) -> Starlette:
 
 
 def server_error(_request: Request, _exc: Exception) -> Response:
+    """A JSON 500 that says what to do."""
     return error_response(500, "server_error", "The server failed to answer; try again, and "
                           "tell the administrator if it keeps happening.")

@@ -35,6 +35,7 @@ def healthz(_request: Request) -> Response:
 
 
 def create_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
+    """Git smart HTTP, API and pages; migrates the database; `embedded_workers` runs workers."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     init_db(settings.database_url)
     migrate()

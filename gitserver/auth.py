@@ -30,10 +30,12 @@ _CACHE_TTL_S = 60.0
 
 
 def hash_password(password: str) -> str:
+    """The argon2 hash to store for `password`."""
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches the stored hash; False for a malformed hash too."""
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -55,10 +57,12 @@ def new_token() -> tuple[str, str]:
 
 
 def token_hash(token: str) -> str:
+    """The SHA-256 hex digest a token is stored and looked up by."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create_token(user: User, name: str) -> str:
+    """Store a new token of `user` called `name`; return the token, shown only this once."""
     token, digest = new_token()
     Token.create(user=user, name=name, token_hash=digest)
     return token

@@ -20,6 +20,7 @@ class CliError(Exception):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per log line (`server.log_format = "json"`), for log collectors."""
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
                  "logger": record.name, "message": record.getMessage()}
@@ -29,6 +30,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
+    """Send every logger to stderr, as text or as JSON lines per `server.log_format`."""
     handler = logging.StreamHandler(sys.stderr)
     if settings.server.log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -47,6 +49,7 @@ def _read_password() -> str:
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    """`gitserver user add`: create an active user; the password comes from stdin."""
     from .accounts import AccountError, create_user  # pylint: disable=import-outside-toplevel
     from .models import init_db  # pylint: disable=import-outside-toplevel
     from .schema import migrate  # pylint: disable=import-outside-toplevel
@@ -60,6 +63,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
+    """`gitserver token create`: print a new access token of an existing user."""
     from .auth import create_token  # pylint: disable=import-outside-toplevel
     from .models import User, init_db  # pylint: disable=import-outside-toplevel
     from .schema import migrate  # pylint: disable=import-outside-toplevel
@@ -72,16 +76,19 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> None:
+    """`gitserver serve`: the web and git server (with the workers when embedded)."""
     from .server import serve  # pylint: disable=import-outside-toplevel
     serve(settings)
 
 
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> None:
+    """`gitserver worker`: the check and mail workers alone."""
     from .server import run_worker  # pylint: disable=import-outside-toplevel
     run_worker(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; each command's `func` default runs it."""
     parser = argparse.ArgumentParser(
         prog="gitserver", description="A git push service that checks Python code with pylint.")
     parser.add_argument("--version", action="version", version=f"gitserver {__version__}")
@@ -110,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (1, with one line on stderr, on errors)."""
     args = build_parser().parse_args(argv)
     overrides: dict[str, dict[str, object]] = {}
     if getattr(args, "host", None):

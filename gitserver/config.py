@@ -29,6 +29,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class ServerSettings:
+    """[server]: where to listen, the public base URL, the signing key, the log format."""
     host: str = "127.0.0.1"
     port: int = 8000
     base_url: str = ""  # empty: derived from host and port
@@ -38,16 +39,19 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class StorageSettings:
+    """[storage]: the data folder; the repositories live in its `repos` folder."""
     data_dir: Path = Path("./data")
 
 
 @dataclass(frozen=True)
 class DatabaseSettings:
+    """[database]: the database URL; empty means SQLite in the data folder."""
     url: str = ""
 
 
 @dataclass(frozen=True)
 class QueueSettings:
+    """[queue]: the Huey URL (empty: SQLite in the data folder), embedded workers, threads."""
     url: str = ""
     embedded: bool = True
     workers: int = 2
@@ -55,6 +59,7 @@ class QueueSettings:
 
 @dataclass(frozen=True)
 class CheckerSettings:
+    """[checker]: pylint's pass mark, time limit and disabled messages; push limits and wait."""
     fail_under: float = 8.0
     timeout_s: int = 60
     max_commits_per_push: int = 100
@@ -64,6 +69,7 @@ class CheckerSettings:
 
 @dataclass(frozen=True)
 class MailSettings:
+    """[mail]: the report mail backend (file or smtp) and the SMTP connection."""
     backend: str = "file"
     from_addr: str = "gitserver@localhost"
     smtp_host: str = "localhost"
@@ -75,12 +81,14 @@ class MailSettings:
 
 @dataclass(frozen=True)
 class LimitsSettings:
+    """[limits]: the largest file and the largest push accepted, in bytes."""
     max_file_bytes: int = 1048576
     max_push_bytes: int = 104857600
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, one section per config.toml table; built by `load_settings()`."""
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -91,21 +99,26 @@ class Settings:
 
     @property
     def data_dir(self) -> Path:
+        """Shortcut for `storage.data_dir`."""
         return self.storage.data_dir
 
     @property
     def repos_dir(self) -> Path:
+        """Where the bare repositories live: `<data_dir>/repos/<owner>/<name>.git`."""
         return self.storage.data_dir / "repos"
 
     @property
     def database_url(self) -> str:
+        """`database.url`, or SQLite in the data folder when it is empty."""
         return self.database.url or f"sqlite:///{self.data_dir / 'gitserver.db'}"
 
     @property
     def queue_url(self) -> str:
+        """`queue.url`, or SQLite in the data folder when it is empty."""
         return self.queue.url or f"sqlite:///{self.data_dir / 'queue.db'}"
 
     def to_json(self) -> str:
+        """The settings as JSON, for the hook processes (read back by `settings_from_json`)."""
         return json.dumps(dataclasses.asdict(self), default=str)
 
 
@@ -294,6 +307,7 @@ def load_settings(config_path: str | Path | None = None,
 
 
 def settings_from_json(text: str) -> Settings:
+    """The Settings that `Settings.to_json()` wrote, each value coerced to its field's type."""
     raw = json.loads(text)
     values: dict[str, dict[str, Any]] = {}
     for section, entries in raw.items():

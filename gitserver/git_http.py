@@ -78,6 +78,7 @@ def write_hooks(settings: Settings) -> Path:
 
 
 def pkt_line(text: str) -> bytes:
+    """`text` as one pkt-line of git's wire protocol (its length first, in 4 hex digits)."""
     data = text.encode("utf-8")
     return f"{len(data) + 4:04x}".encode("ascii") + data
 
@@ -124,6 +125,7 @@ class GitHttp:
     # -- endpoints ---------------------------------------------------------------------------
 
     async def info_refs(self, request: Request) -> Response:
+        """GET info/refs?service=...: the ref advertisement that starts a fetch or a push."""
         service = request.query_params.get("service", "")
         if service not in SERVICES:
             return PlainTextResponse(
@@ -151,12 +153,15 @@ class GitHttp:
                         headers=_NO_CACHE)
 
     async def upload_pack(self, request: Request) -> Response:
+        """POST git-upload-pack: fetch and clone."""
         return await self.rpc(request, "git-upload-pack")
 
     async def receive_pack(self, request: Request) -> Response:
+        """POST git-receive-pack: push."""
         return await self.rpc(request, "git-receive-pack")
 
     async def rpc(self, request: Request, service: str) -> Response:
+        """Run `service` for one stateless-RPC POST: feed it the body, stream back its answer."""
         # git always sends this type; a browser form cannot, so a page on another port of the
         # same host cannot make a signed-in visitor's browser push or fetch with its cookie.
         if request.headers.get("content-type", "") != f"application/x-{service}-request":

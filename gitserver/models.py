@@ -46,16 +46,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+# peewee reads each model's table options from an inner `class Meta` of attributes only.
+# pylint: disable=too-few-public-methods
+
+
 class BaseModel(Model):
+    """Every model: in the proxied database, with an explicit integer id."""
     # Spelled out (peewee adds it anyway) so that pylint's no-member check knows it.
     id = AutoField()
 
     class Meta:
+        """Tables in the proxied database, named in snake_case (`file_version`)."""
         database = database
         legacy_table_names = False
 
 
 class User(BaseModel):
+    """An account; it may push and sign in once activated (`is_active`)."""
     username = CharField(max_length=39, unique=True)
     email = CharField(max_length=254, unique=True)
     password_hash = CharField(max_length=255)
@@ -75,6 +82,7 @@ class Token(BaseModel):
 
 
 class Repo(BaseModel):
+    """A repository of one owner; private unless made public."""
     owner = ForeignKeyField(User, backref="repos", on_delete="CASCADE")
     name = CharField(max_length=100)
     private = BooleanField(default=True)
@@ -83,10 +91,12 @@ class Repo(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
+        """One repository of a name per owner."""
         indexes = ((("owner", "name"), True),)
 
     @property
     def full_name(self) -> str:
+        """The repo's "owner/name", as in URLs."""
         return f"{self.owner.username}/{self.name}"
 
 
@@ -106,10 +116,12 @@ class Push(BaseModel):
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:
+        """The pushed (ref, old sha, new sha) triples."""
         return [tuple(u) for u in json.loads(self.ref_updates)]
 
 
 class Commit(BaseModel):
+    """A commit of a repo, recorded when it was first pushed."""
     repo = ForeignKeyField(Repo, backref="commits", on_delete="CASCADE")
     sha = CharField(max_length=64)
     parent_sha = CharField(max_length=64, null=True)  # first parent
@@ -122,11 +134,14 @@ class Commit(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
+        """A sha once per repo; a repo's commits listed by date."""
         indexes = ((("repo", "sha"), True), (("repo", "committed_at"), False))
 
     @property
     def subject(self) -> str:
-        return self.message.split("\n", 1)[0].strip()
+        """The first line of the message."""
+        # str(): to pylint the class attribute is the TextField, which has no split()
+        return str(self.message).split("\n", 1)[0].strip()
 
 
 class FileVersion(BaseModel):
@@ -137,6 +152,7 @@ class FileVersion(BaseModel):
     change = CharField(max_length=16)
 
     class Meta:
+        """A path once per commit."""
         indexes = ((("commit", "path"), True),)
 
 
@@ -165,6 +181,7 @@ class Check(BaseModel):
     attempts = IntegerField(default=0)
 
     class Meta:
+        """One check per file of a commit; indexes for reuse, leases and a file's check log."""
         indexes = (
             (("commit", "path"), True),
             (("blob_sha", "settings_fp", "state"), False),
@@ -174,6 +191,7 @@ class Check(BaseModel):
 
     @property
     def message_list(self) -> list[dict[str, Any]]:
+        """The pylint messages, decoded from JSON."""
         return json.loads(self.messages)
 
 
@@ -186,11 +204,9 @@ class RejectedPush(BaseModel):
 
 
 class SchemaVersion(BaseModel):
+    """A schema version applied by `gitserver.schema.migrate()`."""
     version = BigIntegerField()
     applied_at = DateTimeField(default=utcnow)
-
-
-ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion)
 
 
 def bulk_insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
@@ -201,12 +217,13 @@ def bulk_insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    fields = [f for f in model._meta.sorted_fields if not f.primary_key]
+    meta = model._meta  # pylint: disable=protected-access  # peewee's documented model metadata
+    fields = [f for f in meta.sorted_fields if not f.primary_key]
     defaults = {f.name: f.default() if callable(f.default) else f.default for f in fields}
     values = [tuple(f.db_value(row.get(f.name, defaults[f.name])) for f in fields)
               for row in rows]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    table = f'"{model._meta.table_name}"'
+    table = f'"{meta.table_name}"'
     db = database.obj
     with db.atomic():
         cursor = db.cursor()
@@ -219,7 +236,8 @@ def bulk_insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
                            page_size=1000)
 
 
-class ImmediateSqliteDatabase(SqliteDatabase):
+# SQLite has no sequences: peewee's SqliteDatabase leaves sequence_exists() abstract too.
+class ImmediateSqliteDatabase(SqliteDatabase):  # pylint: disable=abstract-method
     """Write transactions that take SQLite's write lock when they begin.
 
     A deferred transaction that reads and then writes cannot wait for the lock in WAL mode:
@@ -267,4 +285,5 @@ class SessionVersion(BaseModel):
     version = IntegerField(default=0)
 
 
-ALL_MODELS += (ActivationKey, SessionVersion)
+ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion,
+              ActivationKey, SessionVersion)

@@ -44,6 +44,7 @@ def combined_state(states: list[str]) -> str:
 
 
 def open_git(repos_dir: Path, repo: Repo) -> GitRepo | None:
+    """The repo's git repository on disk, or None when it is missing."""
     try:
         return GitRepo(str(repo_path(repos_dir, repo.owner.username, repo.name)))
     except NotGitRepository:
@@ -75,14 +76,17 @@ def resolve_ref(repos_dir: Path, repo: Repo, ref: str) -> str | None:
 
 
 def get_commit(repo: Repo, sha: str) -> Commit | None:
+    """The recorded commit `sha` of `repo`, or None."""
     return Commit.get_or_none((Commit.repo == repo) & (Commit.sha == sha))
 
 
 def commit_checks(commit: Commit) -> list[Check]:
+    """The commit's checks, by path."""
     return list(Check.select().where(Check.commit == commit).order_by(Check.path))
 
 
 def deleted_files(commit: Commit) -> list[FileVersion]:
+    """The files the commit deleted, by path."""
     return list(FileVersion.select().where((FileVersion.commit == commit)
                                            & (FileVersion.change == "deleted"))
                 .order_by(FileVersion.path))
@@ -99,8 +103,10 @@ def history(repos_dir: Path, repo: Repo, start_sha: str,
 
 
 def commit_states(commit_ids: list[int]) -> dict[int, str]:
+    """commit id -> the combined state of its checks, in one query."""
     states: dict[int, list[str]] = {cid: [] for cid in commit_ids}
-    for check in Check.select(Check.commit, Check.state).where(Check.commit.in_(commit_ids)):
+    query = Check.select(Check.commit, Check.state).where(Check.commit.in_(commit_ids))
+    for check in query.iterator():
         states[check.commit_id].append(check.state)
     return {cid: combined_state(values) for cid, values in states.items()}
 
@@ -114,6 +120,7 @@ def commit_score(checks: Iterable[Check]) -> float | None:
 
 
 def message_key(message: dict[str, Any]) -> tuple[str, str]:
+    """What identifies a lint message when a commit is compared with its parent."""
     # Without the line: a message that only moved because lines were added above it is
     # neither new nor fixed.
     return (str(message.get("symbol")), str(message.get("message")))
@@ -218,6 +225,7 @@ def read_blob(repos_dir: Path, repo: Repo, sha: str, path: str) -> tuple[str, by
 
 
 def branches(repos_dir: Path, repo: Repo) -> list[str]:
+    """The repo's branch names, sorted; none when the repository is missing."""
     git = open_git(repos_dir, repo)
     if git is None:
         return []
@@ -259,6 +267,7 @@ def file_check_log(repo: Repo, path: str) -> Any:
 
 @dataclass(frozen=True)
 class HeadSummary:
+    """The state and score of a default branch's tip."""
     sha: str
     state: str
     score: float | None
@@ -275,12 +284,12 @@ def head_summaries(repos_dir: Path, repos: list[Repo]) -> dict[int, HeadSummary]
     if not tips:
         return {}
     rows = {(c.repo_id, c.sha): c for c in Commit.select().where(
-        Commit.repo.in_(list(tips)) & Commit.sha.in_(list(tips.values())))}
+        Commit.repo.in_(list(tips)) & Commit.sha.in_(list(tips.values()))).iterator()}
     commits = {rid: rows.get((rid, sha)) for rid, sha in tips.items()}
     ids = [c.id for c in commits.values() if c is not None]
     checks: dict[int, list[Check]] = {i: [] for i in ids}
     for check in Check.select(Check.commit, Check.state, Check.score).where(
-            Check.commit.in_(ids)):
+            Check.commit.in_(ids)).iterator():
         checks[check.commit_id].append(check)
     summaries = {}
     for rid, sha in tips.items():
@@ -295,7 +304,7 @@ def commit_marks(commit_ids: list[int]) -> dict[int, tuple[str, float | None]]:
     """commit id -> (combined state, score), in one query."""
     found: dict[int, list[Check]] = {cid: [] for cid in commit_ids}
     for check in Check.select(Check.commit, Check.state, Check.score).where(
-            Check.commit.in_(commit_ids)):
+            Check.commit.in_(commit_ids)).iterator():
         found[check.commit_id].append(check)
     return {cid: (combined_state([c.state for c in checks]), commit_score(checks))
             for cid, checks in found.items()}

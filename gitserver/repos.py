@@ -30,6 +30,7 @@ def split_repo_name(raw: str) -> str:
 
 
 def repo_path(repos_dir: Path, owner: str, name: str) -> Path:
+    """Where the bare repository of owner/name lives on disk."""
     # Names are validated before they get here; the lowercase owner keeps one folder per user.
     return repos_dir / owner.lower() / f"{name}.git"
 
@@ -57,6 +58,7 @@ def init_bare(path: Path, default_branch: str = "main") -> None:
 
 
 def get_repo(owner: str, name: str) -> Repo | None:
+    """The repo `name` of `owner` (in any case) with its owner joined, or None."""
     return (Repo.select(Repo, User).join(User)
             .where((User.username == owner.lower()) & (Repo.name == name)).first())
 

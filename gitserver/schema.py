@@ -32,7 +32,8 @@ _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and work
 
 
 def current_version(db: Any) -> int:
-    if not db.table_exists(SchemaVersion._meta.table_name):
+    """The applied schema version; 0 before the first migration."""
+    if not db.table_exists(SchemaVersion):
         return 0
     row = SchemaVersion.select(SchemaVersion.version).order_by(
         SchemaVersion.version.desc()).first()

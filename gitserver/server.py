@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 def serve(settings: Settings) -> None:
+    """Run the web server in the foreground, with the workers when `queue.embedded`."""
     app = create_app(settings, embedded_workers=settings.queue.embedded)
     config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                             log_config=None, access_log=False, timeout_graceful_shutdown=30,
@@ -23,6 +24,7 @@ def serve(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
+    """Run the check and mail workers in the foreground (`gitserver worker`)."""
     from checker.consumer import Workers  # pylint: disable=import-outside-toplevel
 
     from .models import init_db  # pylint: disable=import-outside-toplevel
