@@ -67,6 +67,7 @@ class Workers:
         self.close()
 
     def close(self) -> None:
+        """Stop the requeuer and the warm lint processes."""
         self._stop.set()
         self.worker.close()
 

@@ -16,11 +16,13 @@ from gitserver.config import Settings
 
 
 def queue_name(settings: Settings) -> str:
+    """A queue name per database: servers sharing one Redis keep to their own tasks."""
     digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:10]
     return f"gitserver-{digest}"
 
 
 def create_huey(settings: Settings) -> Huey:
+    """The Huey instance of `queue.url`: Redis when it says so, else SQLite."""
     url = settings.queue_url
     name = queue_name(settings)
     if url.startswith("redis://"):

@@ -31,6 +31,7 @@ _REUSED_FIELDS = ("state", "score", "duration_ms", "messages", "error", "checked
 
 
 def current_fingerprint(settings: Settings) -> str:
+    """The fingerprint of these checker settings; stored results are reused under it."""
     return settings_fingerprint(settings.checker.disable, settings.checker.fail_under)
 
 
@@ -73,7 +74,7 @@ def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str) 
         return 0  # checked before (the same commit pushed to another branch)
     files = py_files(git, commit.sha)
     changes = {fv.path: fv.change for fv in FileVersion.select().where(
-        FileVersion.commit == commit)}
+        FileVersion.commit == commit).iterator()}
     reuse = reusable_results(files.values(), fingerprint)
     now = utcnow()
     rows = []

@@ -82,10 +82,12 @@ class CheckWorker:
                         pass
 
     def close(self) -> None:
+        """Stop the pool's lint processes."""
         for runner in self._runners:
             runner.close()
 
     def lease_delta(self) -> timedelta:
+        """How long a lease lasts: the check timeout plus a margin."""
         return timedelta(seconds=self.settings.checker.timeout_s + _LEASE_MARGIN_S)
 
     def check_commit(self, commit_id: int) -> set[int]:
@@ -160,7 +162,8 @@ def _store_result(check: Check, owner: str, result: FileResult, fingerprint: str
         return set()  # a crash or timeout may not repeat: let each row try for itself
     same_blob = ((Check.blob_sha == check.blob_sha) & (Check.settings_fp == fingerprint)
                  & (Check.state == STATE_PENDING) & (Check.id != check.id))
-    pushes = {row.push_id for row in Check.select(Check.push).where(same_blob) if row.push_id}
+    pushes = {row.push_id for row in Check.select(Check.push).where(same_blob).iterator()
+              if row.push_id}
     Check.update(lease_until=None, reused=True, **values).where(same_blob).execute()
     return pushes
 
@@ -173,6 +176,7 @@ def _store(check: Check, owner: str, **values: object) -> None:
 
 
 def push_is_final(push_id: int) -> bool:
+    """Whether no check of the push is pending any more."""
     return not Check.select().where((Check.push == push_id)
                                     & (Check.state == STATE_PENDING)).exists()
 
@@ -201,7 +205,7 @@ def requeue_lost_work(tasks: Tasks) -> int:
     lost_reports = Push.select(Push.id).where(
         (Push.report_state == "queued") & Push.reported_at.is_null()
         & (Push.created_at < now - timedelta(seconds=_STALE_QUEUE_S)))
-    for push in lost_reports:
+    for push in lost_reports.iterator():
         tasks.send_report(push.id)
     return len(expired | stale)
 

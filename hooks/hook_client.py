@@ -25,6 +25,7 @@ def _fallback(hook: str) -> None:
 
 
 def main() -> int:
+    """Relay the hook named in argv[1] to the server; return the exit code it answers."""
     hook = sys.argv[1]
     path = os.environ.get("GITSERVER_HOOK_SOCKET", "")
     stdin = sys.stdin.buffer.read()

@@ -24,11 +24,13 @@ _FILE_MODES = (0o100644, 0o100755)
 
 @dataclass(frozen=True)
 class Violation:
+    """A policy problem of one path in one commit, as the pusher is told it."""
     commit: str
     path: str
     problem: str  # what is wrong and how to fix it, for the pusher
 
     def line(self) -> str:
+        """The line `git push` shows for it."""
         return f"  {self.commit[:7]} {self.path}: {self.problem}"
 
 
@@ -40,6 +42,7 @@ def is_dotgit_alias(name: str) -> bool:
 
 
 def name_problem(name: str) -> str | None:
+    """What is wrong with one path component's name, or None."""
     if name in (".", ".."):
         return f"the path component {name!r} is not allowed; rename the folder"
     if is_dotgit_alias(name):
@@ -51,6 +54,7 @@ def name_problem(name: str) -> str | None:
 
 
 def mode_problem(name: str, mode: int) -> str | None:
+    """What is wrong with an entry's type or mode (only regular .py files pass), or None."""
     if stat.S_ISDIR(mode):
         return None
     if stat.S_ISLNK(mode):
@@ -71,6 +75,7 @@ def entry_problem(name: str, mode: int) -> str | None:
 
 
 def blob_problem(data: bytes, max_bytes: int) -> str | None:
+    """What is wrong with a file's content (too large, binary, not UTF-8), or None."""
     if len(data) > max_bytes:
         return (f"{len(data):,} bytes is over the {max_bytes:,}-byte file limit; "
                 "split the module or leave generated files out")
@@ -123,6 +128,7 @@ class PolicyChecker:
         return obj.id if isinstance(obj, Commit) else None
 
     def ref_problem(self, ref: str, new: bytes) -> str | None:
+        """What is wrong with a ref's new target (it must be a commit), or None."""
         obj = self.store[new]
         while isinstance(obj, Tag):
             obj = self.store[obj.object[1]]
@@ -131,6 +137,7 @@ class PolicyChecker:
         return None
 
     def check_commit(self, commit: Commit) -> list[Violation]:
+        """The problems of the commit's new trees and files; each path's once per push."""
         violations: list[Violation] = []
         sha = commit.id.decode()
         self._check_tree(commit.tree, "", lambda path, problem: violations.append(

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def status_url(settings: Settings, repo: Repo, sha: str) -> str:
+    """The web page of a commit's check results."""
     return f"{settings.server.base_url}/{repo.owner.username}/{repo.name}/commit/{sha}"
 
 
@@ -85,13 +86,14 @@ def finish_unrecorded_pushes(settings: Settings, tasks: Tasks, older_than_s: flo
     """Finish pushes whose recording after git's reply was lost (a crash, a restart)."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     for push in Push.select(Push.id).where(Push.recorded_at.is_null()
-                                           & (Push.created_at < cutoff)):
+                                           & (Push.created_at < cutoff)).iterator():
         logger.warning("finishing push %d, which was left unrecorded", push.id)
         finish_push(settings, push.id, tasks)
 
 
 def say_urls(settings: Settings, repo: Repo, tips: list[tuple[str, str]],
              say: Callable[[str], None]) -> None:
+    """Tell the pusher where each tip's results are (or will be, while checks run)."""
     for ref, sha in tips:
         url = status_url(settings, repo, sha)
         if settings.checker.push_wait_s <= 0:
@@ -103,11 +105,13 @@ def say_urls(settings: Settings, repo: Repo, tips: list[tuple[str, str]],
 
 
 def short_ref(ref: str) -> str:
+    """A branch or tag name without its refs/heads/ or refs/tags/ prefix."""
     return ref.rsplit("/", 1)[-1] if ref.startswith(("refs/heads/", "refs/tags/")) else ref
 
 
 def say_verdict(settings: Settings, repo: Repo, recorded: RecordedPush,
                 say: Callable[[str], None]) -> None:
+    """Wait up to `checker.push_wait_s` for the tips' checks; say the verdict or the URLs."""
     tips = [commit for _, commit in recorded.tips]
     if not wait_for(tips, time.monotonic() + settings.checker.push_wait_s):
         say_urls(settings, repo, [(ref, c.sha) for ref, c in recorded.tips], say)
@@ -120,6 +124,7 @@ def say_verdict(settings: Settings, repo: Repo, recorded: RecordedPush,
 
 
 def run(settings: Settings, call: HookCall, tasks: Tasks | None = None) -> int:
+    """The post-receive hook: record the push, queue its checks, tell the pusher."""
     repo = Repo.get_by_id(call.int_env("GITSERVER_REPO_ID"))
     git = GitRepo(str(call.git_dir))
     # The Push row first: if anything after it fails, the requeuer finishes the push.

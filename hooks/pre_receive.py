@@ -24,14 +24,15 @@ _FIX = ("Fix it, then rewrite the commits that carry it: `git commit --amend` fo
 
 def collect_violations(git_dir: Path, quarantine: Path | None, max_file_bytes: int,
                        updates: list) -> list[Violation | str]:
-    main = DiskObjectStore(git_dir / "objects")
+    """Every problem of the pushed refs and of the commits new to the repository."""
+    existing = DiskObjectStore(git_dir / "objects")
     if quarantine is not None:
         new_store = DiskObjectStore(quarantine)
-        store = OverlayObjectStore([new_store, main])
+        store = OverlayObjectStore([new_store, existing])
         def is_new(sha: bytes) -> bool:
             return sha in new_store
     else:  # no quarantine (git < 2.13): treat every object as new, which is safe but slower
-        store = main
+        store = existing
         def is_new(_sha: bytes) -> bool:
             return True
     checker = PolicyChecker(store, is_new, max_file_bytes)
@@ -51,6 +52,7 @@ def collect_violations(git_dir: Path, quarantine: Path | None, max_file_bytes: i
 
 
 def run(settings: Settings, call: HookCall) -> int:
+    """The pre-receive hook: 0, or print the problems for the pusher and return 1."""
     quarantine = call.env.get("GIT_QUARANTINE_PATH")
     problems = collect_violations(call.git_dir, Path(quarantine) if quarantine else None,
                                   settings.limits.max_file_bytes, call.updates)

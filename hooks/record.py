@@ -36,6 +36,7 @@ _CHANGE_KINDS = {"add": CHANGE_ADDED, "delete": CHANGE_DELETED, "modify": CHANGE
 
 @dataclass
 class RecordedPush:
+    """A recorded push: its row, its tips and the commits new to the database."""
     push: Push
     tips: list[tuple[str, Commit]] = field(default_factory=list)  # (ref, commit) per pushed tip
     new_commits: list[Commit] = field(default_factory=list)  # oldest first
@@ -62,7 +63,7 @@ def _unrecorded(repo: Repo, git: GitRepo, tips: Iterable[GitCommit]) -> list[Git
         if not batch:
             break
         known = {row.sha for row in Commit.select(Commit.sha).where(
-            (Commit.repo == repo) & Commit.sha.in_([c.id.decode() for c in batch]))}
+            (Commit.repo == repo) & Commit.sha.in_([c.id.decode() for c in batch])).iterator()}
         for commit in batch:
             if commit.id.decode() in known or commit.id in found:
                 continue
@@ -113,6 +114,7 @@ def _commit_row(repo: Repo, push: Push, commit: GitCommit) -> Commit:
 
 
 def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> Push:
+    """The Push row of these ref updates (its commits are recorded by record_commits)."""
     return Push.create(repo=repo, pusher=pusher_id, ref_updates=json.dumps(
         [[u.ref, u.old, u.new] for u in updates]))
 
@@ -144,6 +146,7 @@ def record_commits(push: Push, git: GitRepo) -> RecordedPush:
 
 def record_push(repo: Repo, git: GitRepo, pusher_id: int | None,
                 updates: list[RefUpdate]) -> RecordedPush:
+    """Create the Push row and record its commits in one go."""
     return record_commits(create_push(repo, pusher_id, updates), git)
 
 

@@ -38,6 +38,7 @@ _FAILED = {
 
 
 class HookService:
+    """Serves the hook clients of this server's git processes on a private Unix socket."""
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.token = secrets.token_hex(32)
@@ -48,15 +49,18 @@ class HookService:
         self._tasks: Tasks | None = None
 
     def env(self) -> dict[str, str]:
+        """What git's hook processes need in their environment to reach this service."""
         return {"GITSERVER_HOOK_SOCKET": str(self.socket_path),
                 "GITSERVER_HOOK_TOKEN": self.token}
 
     async def start(self) -> None:
+        """Listen on the socket, which only this user may open."""
         self._server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path),
                                                        limit=MAX_REQUEST_BYTES)
         self.socket_path.chmod(0o600)
 
     async def stop(self) -> None:
+        """Close the socket, let the running hooks finish, remove the folder."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

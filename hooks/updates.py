@@ -14,24 +14,29 @@ ZERO = "0" * 40
 
 @dataclass(frozen=True)
 class RefUpdate:
+    """One line of a receive hook's stdin: `ref` moves from `old` to `new`."""
     old: str
     new: str
     ref: str
 
     @property
     def deleted(self) -> bool:
+        """The push deletes the ref."""
         return self.new == ZERO
 
     @property
     def created(self) -> bool:
+        """The push creates the ref."""
         return self.old == ZERO
 
     @property
     def branch(self) -> str | None:
+        """The branch name of a refs/heads/ ref, else None."""
         return self.ref[len("refs/heads/"):] if self.ref.startswith("refs/heads/") else None
 
 
 def read_updates(stream: TextIO = sys.stdin) -> list[RefUpdate]:
+    """Parse git's `<old> <new> <ref>` lines, skipping malformed ones."""
     updates = []
     for line in stream:
         parts = line.split()
@@ -51,9 +56,11 @@ class HookCall:
 
     @property
     def git_dir(self) -> Path:
+        """The repository the hook runs for (git sets GIT_DIR, or runs the hook in it)."""
         return Path(self.env.get("GIT_DIR") or self.env.get("PWD") or ".")
 
     def int_env(self, name: str) -> int | None:
+        """An integer from the environment, or None when it is unset or empty."""
         value = self.env.get(name)
         return int(value) if value else None
 

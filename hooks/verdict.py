@@ -24,15 +24,19 @@ _QUEUE_LATENCY_S = 0.15
 
 
 def mean_check_seconds() -> float:
-    recent = (Check.select(Check.duration_ms).where(
-        Check.duration_ms.is_null(False) & (Check.reused == False))  # noqa: E712
-        .order_by(Check.id.desc()).limit(50))
+    """Mean lint time of one file over the last 50 files actually linted (not reused)."""
+    # A peewee expression: `== False` builds the SQL comparison.
+    not_reused = Check.reused == False  # noqa: E712  # pylint: disable=singleton-comparison
+    recent = (Check.select(Check.duration_ms)
+              .where(Check.duration_ms.is_null(False) & not_reused)
+              .order_by(Check.id.desc()).limit(50))
     value = Check.select(fn.AVG(recent.c.duration_ms)).from_(recent).scalar()
     # float(): PostgreSQL's AVG is a Decimal
     return max(float(value) / 1000.0, 0.01) if value else _DEFAULT_CHECK_S
 
 
 def worth_waiting(settings: Settings, pending: int) -> bool:
+    """Whether `pending` files are likely checked within the push's wait."""
     wait = settings.checker.push_wait_s
     if wait <= 0:
         return False
@@ -59,8 +63,8 @@ def _score(score: float | None) -> str:
     return "-" if score is None else f"{score:.2f}"
 
 
-def verdict_lines(name: str, commit: Commit, url: str, budget: list[int]) -> list[str]:
-    """The lines for one pushed tip; `budget` holds the message lines left for the whole push."""
+def verdict_lines(name: str, commit: Commit, url: str, lines_left: list[int]) -> list[str]:
+    """The lines for one pushed tip; `lines_left`: message lines left for the whole push."""
     checks = list(Check.select().where(Check.commit == commit).order_by(Check.path))
     states = [c.state for c in checks]
     combined = "failure" if any(s in ("failure", "error") for s in states) else (
@@ -77,10 +81,10 @@ def verdict_lines(name: str, commit: Commit, url: str, budget: list[int]) -> lis
         if check.error:
             lines.append(f"    {check.error}")
         for message in check.message_list:
-            if budget[0] <= 0:
+            if lines_left[0] <= 0:
                 hidden += 1
                 continue
-            budget[0] -= 1
+            lines_left[0] -= 1
             lines.append(f"    {check.path}:{message['line']}:{message['column']}: "
                          f"{message['symbol']} ({message['message_id']}) {message['message']}")
     if hidden:
@@ -90,4 +94,5 @@ def verdict_lines(name: str, commit: Commit, url: str, budget: list[int]) -> lis
 
 
 def budget() -> list[int]:
+    """A new message-line budget for one push (a list, so verdict_lines can spend it)."""
     return [MAX_MESSAGE_LINES]

@@ -76,6 +76,7 @@ def _record(push: Push, state: str) -> None:
 
 
 def send_push_report(settings: Settings, push_id: int) -> None:
+    """Mail the push's report to its pusher unless unwanted; retried on mail errors."""
     push = Push.get_or_none(Push.id == push_id)
     if push is None or push.report_state in ("sent", "skipped", "failed"):
         return
