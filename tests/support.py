@@ -7,51 +7,68 @@ path. GITSERVER_TEST_REQUIRE_SERVICES=1 turns "PostgreSQL/Redis unreachable" ski
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
+from gitserver.models import init_db
+
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 GITSERVER = str(Path(sys.executable).parent / "gitserver")
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct-horse-battery"
+DEADLINE_S = 90.0  # generous: the 2-core test machine is often busy with other suites
+POLL_S = 0.1
 
 
 def require_services() -> bool:
+    """Whether an unreachable PostgreSQL or Redis fails the test instead of skipping it."""
     return os.environ.get("GITSERVER_TEST_REQUIRE_SERVICES", "") not in ("", "0")
 
 
 def skip_or_fail(reason: str) -> None:
+    """Skip the test for `reason`, or fail it when services are required."""
     if require_services():
         pytest.fail(f"{reason} (GITSERVER_TEST_REQUIRE_SERVICES is set, so this is a failure)")
     pytest.skip(reason)
 
 
 def free_port() -> int:
+    """A port nobody listens on right now (the server binds it itself)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def postgres_url() -> str:
+    """The PostgreSQL server the scale-out tests create their databases on."""
     return os.environ.get("GITSERVER_TEST_DATABASE_URL") or PG_DEFAULT
 
 
 def redis_url() -> str:
+    """The Redis the scale-out tests queue on."""
     return os.environ.get("GITSERVER_TEST_QUEUE_URL") or REDIS_DEFAULT
 
 
 def postgres_reachable(url: str) -> bool:
+    """Whether PostgreSQL answers at `url` within 3 seconds."""
     import psycopg2  # pylint: disable=import-outside-toplevel
     try:
         psycopg2.connect(url, connect_timeout=3).close()
@@ -61,6 +78,7 @@ def postgres_reachable(url: str) -> bool:
 
 
 def redis_reachable(url: str) -> bool:
+    """Whether Redis answers at `url` within 3 seconds."""
     import redis  # pylint: disable=import-outside-toplevel
     try:
         return bool(redis.Redis.from_url(url, socket_timeout=3).ping())
@@ -84,6 +102,7 @@ def fresh_postgres_database(server_url: str) -> tuple[str, str]:
 
 
 def drop_postgres_database(server_url: str, name: str) -> None:
+    """Drop the test database, even while connections to it remain."""
     import psycopg2  # pylint: disable=import-outside-toplevel
     conn = psycopg2.connect(server_url)
     conn.autocommit = True
@@ -109,6 +128,7 @@ def git(cwd: Path, *args: str, check: bool = True, timeout: float = 120,
 
 def make_work_repo(path: Path, files: dict[str, str] | None = None,
                    message: str = "first") -> Path:
+    """A new work repo on branch main, with one commit of `files` if given."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")
     if files:
@@ -117,6 +137,7 @@ def make_work_repo(path: Path, files: dict[str, str] | None = None,
 
 
 def commit_files(path: Path, files: dict[str, str | bytes], message: str) -> str:
+    """Write `files` (text or bytes), commit them all; return the new commit's sha."""
     for name, content in files.items():
         target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -140,33 +161,47 @@ class Server:
 
     @property
     def base_url(self) -> str:
+        """Where the server listens, without a trailing slash."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def database_url(self) -> str:
+        """The server's database: the URL its environment names, else its SQLite file."""
+        return self.env.get("GITSERVER_DATABASE_URL") or \
+            f"sqlite:///{self.data_dir / 'gitserver.db'}"
+
     def url(self, path: str, user: str | None = None, password: str | None = None) -> str:
+        """An absolute URL of the server, with `user` and password in it when given."""
         if user is None:
             return f"{self.base_url}/{path.lstrip('/')}"
         return f"http://{user}:{password or PASSWORD}@127.0.0.1:{self.port}/{path.lstrip('/')}"
 
     def cli(self, *args: str, input_text: str = "") -> subprocess.CompletedProcess[str]:
+        """Run the `gitserver` command with the server's environment."""
         return subprocess.run([GITSERVER, *args], env=self.env, capture_output=True, text=True,
                               input=input_text, timeout=60, check=False)
 
     def add_user(self, username: str, password: str = PASSWORD,
                  email: str | None = None) -> None:
+        """Add an active user with the CLI, as an operator would."""
         result = self.cli("user", "add", username, email or f"{username}@example.com",
                           input_text=password + "\n")
         assert result.returncode == 0, result.stderr
 
     def create_token(self, username: str, name: str = "test") -> str:
+        """A new access token of `username`, made with the CLI."""
         result = self.cli("token", "create", username, "--name", name)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
     def start(self) -> Server:
+        """Start `gitserver serve` and wait until /healthz answers; fail with its log if not."""
         self.env["GITSERVER_SERVER_PORT"] = str(self.port)
-        log = (self.data_dir.parent / f"serve-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen([GITSERVER, "serve"], env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, cwd=self.data_dir.parent)
+        with (self.data_dir.parent / f"serve-{self.port}.log").open("wb") as log:
+            # Not a `with`: the server runs until stop().
+            self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                [GITSERVER, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.data_dir.parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -180,10 +215,12 @@ class Server:
         raise AssertionError(f"gitserver serve did not answer /healthz:\n{self.log()}")
 
     def log(self) -> str:
+        """What the server wrote to stdout and stderr so far."""
         path = self.data_dir.parent / f"serve-{self.port}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 30 s) and run the cleanups."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -222,6 +259,7 @@ def server_env(data_dir: Path, extra: dict[str, str] | None = None,
 
 def start_server(tmp: Path, extra: dict[str, str] | None = None,
                  backend: str | None = None) -> Server:
+    """A started server with its data in `tmp`; stopped again if it fails to start."""
     data_dir = tmp / "data"
     env, cleanup = server_env(data_dir, extra, backend)
     server = Server(data_dir=data_dir, env=env, cleanup=cleanup)
@@ -230,3 +268,102 @@ def start_server(tmp: Path, extra: dict[str, str] | None = None,
     except BaseException:
         server.stop()
         raise
+
+
+# -- reading the server's answers --------------------------------------------------------------
+
+def wait_until(what: str, probe: Callable[[], T], deadline_s: float = DEADLINE_S,
+               poll_s: float = POLL_S) -> T:
+    """Poll `probe` until it returns something true; fail after the deadline."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+def api(server: Server, path: str, user: str | None = "alice", password: str = PASSWORD,
+        **params: Any) -> httpx.Response:
+    """GET /api/v1/<path> as `user` (None: anonymous) with `params` as the query string."""
+    auth = (user, password) if user is not None else None
+    return httpx.get(server.url(f"api/v1/{path.lstrip('/')}"), auth=auth, params=params,
+                     timeout=30)
+
+
+def checks_of(server: Server, repo: str, sha: str) -> dict[str, Any] | None:
+    """The commit's /checks; None until the server has recorded the commit.
+
+    With push_wait_s = 0 the push is answered first and recorded right after, so a commit
+    may be unknown to the API for a moment after `git push` returned.
+    """
+    resp = api(server, f"repos/alice/{repo}/commits/{sha}/checks")
+    if resp.status_code == 404:
+        return None
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def by_path(checks: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """path -> file of a /checks body; a path listed twice fails the test."""
+    files = checks["files"]
+    assert len({f["path"] for f in files}) == len(files), "a file of one commit has two checks"
+    return {f["path"]: f for f in files}
+
+
+def maildir_messages(server: Server) -> list[EmailMessage]:
+    """Every mail in the server's Maildir (the file mail backend), oldest first."""
+    found = []
+    for folder in ("new", "cur"):
+        for path in sorted((server.data_dir / "mail" / folder).glob("*")):
+            message = message_from_bytes(path.read_bytes(), policy=default_policy)
+            assert isinstance(message, EmailMessage)
+            found.append((path.stat().st_mtime_ns, message))
+    return [message for _, message in sorted(found, key=lambda pair: pair[0])]
+
+
+def report_mails(server: Server, repo: str) -> list[EmailMessage]:
+    """The report mails about alice/<repo>, oldest first."""
+    return [m for m in maildir_messages(server) if str(m["Subject"]).startswith(f"[alice/{repo}]")]
+
+
+def report_subjects(server: Server, repo: str) -> list[str]:
+    """The subjects of the report mails about alice/<repo>, oldest first."""
+    return [str(m["Subject"]) for m in report_mails(server, repo)]
+
+
+@contextlib.contextmanager
+def server_db(server: Server) -> Iterator[Any]:
+    """The server's own database, bound in this process for reading (or a direct update)."""
+    db = init_db(server.database_url)
+    try:
+        with db.connection_context():
+            yield db
+    finally:
+        if hasattr(db, "close_all"):
+            db.close_all()  # pooled PostgreSQL: leave no idle connection to the test database
+
+
+# -- what to push ------------------------------------------------------------------------------
+
+def slow_source(statements: int, tag: int | None = None) -> str:
+    """Valid, clean code whose lint time grows with the square of `statements`.
+
+    Each `X = X + i` makes astroid infer X through every earlier assignment: measured with
+    `pylint --rcfile checker/pylintrc`, 600 lines take ~2 s, 1200 lines ~6 s, 2500 lines far
+    more than a minute of CPU. A `tag` makes the blob differ from another of the same length.
+    """
+    title = "Slow to lint." if tag is None else f"Slow to lint ({tag})."
+    return f'"""{title}"""\nX = 1\n' + "".join(f"X = X + {i}\n" for i in range(statements))
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """The command failed with exit code 1 and one line on stderr holding every word."""
+    assert result.returncode == 1, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert "Traceback" not in result.stderr

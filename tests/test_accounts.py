@@ -11,26 +11,27 @@ interfering. Mails and results are awaited by polling against a deadline, never 
 from __future__ import annotations
 
 import datetime as dt
-import email
-import mailbox
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
 
 from gitserver.models import ActivationKey, Push, User, database, init_db
 
-from .support import PASSWORD, Server, git, make_work_repo, start_server
+from .support import (
+    PASSWORD,
+    Server,
+    git,
+    maildir_messages,
+    make_work_repo,
+    start_server,
+    wait_until,
+)
 
-T = TypeVar("T")
 DEADLINE_S = 60.0
-POLL_S = 0.1
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK_RE = re.compile(r"(http://\S+?/activate/[A-Za-z0-9_-]+)")
 TOKEN_RE = re.compile(r"<code>(gsp_[A-Za-z0-9_-]+)</code>")
@@ -43,9 +44,7 @@ def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     """A server of this module's own, with no users; this process opens its database too."""
     srv = start_server(tmp_path_factory.mktemp("accounts"))
     try:
-        url = srv.env.get("GITSERVER_DATABASE_URL") or \
-            f"sqlite:///{srv.data_dir / 'gitserver.db'}"
-        init_db(url)  # this process reads and changes the server's database directly
+        init_db(srv.database_url)  # this process reads and changes the server's database
         yield srv
     finally:
         if not database.is_closed():
@@ -54,17 +53,6 @@ def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-def wait_until(what: str, probe: Callable[[], T], deadline_s: float = DEADLINE_S) -> T:
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
-        time.sleep(POLL_S)
-
 
 def browser(server: Server, local_address: str | None = None) -> httpx.Client:
     """A client that keeps cookies and does not follow redirects, like a careful browser."""
@@ -93,15 +81,9 @@ def main_text(html: str) -> str:
 
 
 def mails_to(server: Server, address: str) -> list[EmailMessage]:
-    """The mails for `address` in the server's Maildir, read with the mailbox module."""
-    box = mailbox.Maildir(server.data_dir / "mail", create=False)
-    found = []
-    for key in box.keys():
-        message = email.message_from_bytes(box.get_bytes(key), policy=default_policy)
-        assert isinstance(message, EmailMessage)
-        if any(a.addr_spec == address for a in message["To"].addresses):
-            found.append(message)
-    return found
+    """The mails for `address` in the server's Maildir."""
+    return [m for m in maildir_messages(server)
+            if any(a.addr_spec == address for a in m["To"].addresses)]
 
 
 def text_of(message: EmailMessage) -> str:
@@ -116,7 +98,7 @@ def activation_link(server: Server, address: str, count: int = 1) -> str:
         return [LINK_RE.search(text_of(m)).group(1) for m in mails_to(server, address)
                 if str(m["Subject"]) == "Activate your gitserver account"]
     links = wait_until(f"activation mail {count} to {address}",
-                       lambda: len(probe()) >= count and probe())
+                       lambda: len(probe()) >= count and probe(), deadline_s=DEADLINE_S)
     assert len(links) == count, links
     # Mail order in a Maildir is not delivery order: the newest is the one not seen before.
     return links[-1] if count == 1 else sorted(links, key=_key_created)[-1]
@@ -196,7 +178,8 @@ def test_accounts_signup_activate_token_push_and_report_mail(server: Server,
     work = make_work_repo(tmp_path / "demo", {"greet.py": BROKEN}, "Add greeting")
     sha = push_as(server, work, ("carol", token), "demo")
     [report] = wait_until("carol's report mail", lambda: [
-        m for m in mails_to(server, "carol@example.org") if str(m["Subject"]).startswith("[")])
+        m for m in mails_to(server, "carol@example.org") if str(m["Subject"]).startswith("[")],
+        deadline_s=DEADLINE_S)
     assert str(report["Subject"]) == f"[carol/demo] failure: {sha[:7]} Add greeting"
     assert f"/carol/demo/commit/{sha}" in text_of(report)
 
@@ -204,8 +187,8 @@ def test_accounts_signup_activate_token_push_and_report_mail(server: Server,
         files = httpx.get(server.url(f"api/v1/repos/carol/demo/commits/{sha}/checks"),
                           auth=("carol", token), timeout=30).json()["files"]
         return files if all(f["emailed_at"] for f in files) else []
-    assert [f["path"] for f in wait_until("emailed_at on every check", mailed_checks)] == [
-        "greet.py"]
+    assert [f["path"] for f in wait_until("emailed_at on every check", mailed_checks,
+                                          deadline_s=DEADLINE_S)] == ["greet.py"]
 
     tokens = client.get("/settings").text
     assert "laptop" in tokens and "never" not in tokens.split('id="token-list"')[1].split(
@@ -224,7 +207,8 @@ def test_accounts_report_mails_off_sends_none(server: Server, tmp_path: Path) ->
     push_as(server, work, ("quiet", token), "hush")
     user = User.get(User.username == "quiet")
     push = wait_until("the push's report to be settled", lambda: Push.get_or_none(
-        (Push.pusher == user) & (Push.report_state.in_(("sent", "skipped", "failed")))))
+        (Push.pusher == user) & (Push.report_state.in_(("sent", "skipped", "failed")))),
+        deadline_s=DEADLINE_S)
     assert push.report_state == "skipped"
     assert [str(m["Subject"]) for m in mails_to(server, "quiet@example.org")] == [
         "Activate your gitserver account"]
@@ -303,11 +287,13 @@ def test_accounts_taken_email_or_username_answers_like_a_fresh_one(server: Serve
 
     notes = wait_until("the note to gus", lambda: [
         m for m in mails_to(server, "gus@example.org")
-        if str(m["Subject"]) == "Someone tried to register with your address"])
+        if str(m["Subject"]) == "Someone tried to register with your address"],
+        deadline_s=DEADLINE_S)
     assert len(notes) == 1
     wait_until("the note to the taken name's registrant", lambda: [
         m for m in mails_to(server, "other@example.org")
-        if str(m["Subject"]) == "Choose another username for gitserver"])
+        if str(m["Subject"]) == "Choose another username for gitserver"],
+        deadline_s=DEADLINE_S)
     assert not User.select().where(User.username == "hana2").exists()
     assert User.get(User.username == "gus").email == "gus@example.org"
     assert sign_in(browser(server), "gus").status_code == 303  # password unchanged

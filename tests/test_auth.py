@@ -8,35 +8,18 @@ sees. Repos are made public by updating the database row, as the settings page w
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from gitserver.models import Repo, User, init_db
+from gitserver.models import Repo, User
 
-from .support import PASSWORD, Server, commit_files, git, make_work_repo
+from .support import PASSWORD, Server, commit_files, git, make_work_repo, server_db
 
 REALM = 'Basic realm="gitserver"'
 UPLOAD = "info/refs?service=git-upload-pack"
 RECEIVE = "info/refs?service=git-receive-pack"
-
-
-@contextlib.contextmanager
-def server_db(server: Server) -> Iterator[Any]:
-    """The server's own database, bound in this process for a direct update."""
-    url = server.env.get("GITSERVER_DATABASE_URL") or \
-        f"sqlite:///{server.data_dir / 'gitserver.db'}"
-    db = init_db(url)
-    try:
-        with db.connection_context():
-            yield db
-    finally:
-        if hasattr(db, "close_all"):
-            db.close_all()  # pooled PostgreSQL: leave no idle connection to the test database
 
 
 def make_public(server: Server, owner: str, name: str) -> None:

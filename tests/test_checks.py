@@ -10,23 +10,29 @@ their own. Results are awaited by polling the API against a deadline, never by f
 
 from __future__ import annotations
 
-import email
 import re
 import time
 from collections.abc import Callable, Iterator
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-from .support import PASSWORD, Server, commit_files, git, make_work_repo, start_server
+from .support import (
+    PASSWORD,
+    Server,
+    api,
+    by_path,
+    commit_files,
+    git,
+    make_work_repo,
+    report_mails,
+    slow_source,
+    start_server,
+    wait_until,
+)
 
-T = TypeVar("T")
-DEADLINE_S = 90.0  # generous: the 2-core test machine is often busy with other suites
-POLL_S = 0.1
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 FINAL = {"success", "failure", "error"}
 MESSAGE_KEYS = {"line", "column", "end_line", "end_column", "type", "symbol", "message_id",
@@ -48,16 +54,6 @@ SYNTAX_ERROR = '"""Broken."""\n\ndef broken(:\n    pass\n'
 NO_DOCSTRING = "ANSWER = 42\n"
 
 
-def slow_source(statements: int) -> str:
-    """Valid, clean code whose lint time grows with the square of `statements`.
-
-    Each `X = X + i` makes astroid infer X through every earlier assignment: measured with
-    `pylint --rcfile checker/pylintrc`, 600 lines take ~2 s, 1200 lines ~6 s, 2500 lines far
-    more than a minute of CPU.
-    """
-    return '"""Slow to lint."""\nX = 1\n' + "".join(f"X = X + {i}\n" for i in range(statements))
-
-
 def recursion_source(terms: int = 5000) -> str:
     """A flat sum whose syntax tree nests `terms` deep: astroid hits the recursion limit."""
     return '"""Too deep."""\nX = ' + " + ".join(["1"] * terms) + "\n"
@@ -72,25 +68,6 @@ def tagged(source: str, tag: str) -> str:
     fresh check must not push a blob that an earlier test already had checked.
     """
     return f"{source}# {tag}\n"
-
-
-def api(server: Server, path: str, user: str | None = "alice", password: str = PASSWORD,
-        **params: Any) -> httpx.Response:
-    auth = (user, password) if user is not None else None
-    return httpx.get(server.url(f"api/v1/{path.lstrip('/')}"), auth=auth, params=params,
-                     timeout=30)
-
-
-def wait_until(what: str, probe: Callable[[], T], deadline_s: float = DEADLINE_S) -> T:
-    """Poll `probe` until it returns something true; fail after the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
-        time.sleep(POLL_S)
 
 
 def final_checks(server: Server, repo: str, sha: str, emailed: bool = False) -> dict[str, Any]:
@@ -109,12 +86,6 @@ def final_checks(server: Server, repo: str, sha: str, emailed: bool = False) -> 
     return wait_until(f"the checks of {repo}@{sha[:7]}", probe)
 
 
-def by_path(checks: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    files = checks["files"]
-    assert len({f["path"] for f in files}) == len(files), "a path has two checks"
-    return {f["path"]: f for f in files}
-
-
 def push(server: Server, work: Path, repo: str) -> str:
     """Push main to alice/<repo>; return the pushed sha."""
     git(work, "push", "-q", server.url(f"alice/{repo}.git", "alice"), "main")
@@ -129,18 +100,6 @@ def new_repo(server: Server, tmp_path: Path, repo: str, files: dict[str, str],
 
 def symbols_at(file: dict[str, Any]) -> list[tuple[str, int]]:
     return [(m["symbol"], m["line"]) for m in file["messages"]]
-
-
-def mails(server: Server, repo: str) -> list[EmailMessage]:
-    """The report mails about alice/<repo> in the server's Maildir, oldest first."""
-    found = []
-    for folder in ("new", "cur"):
-        for path in sorted((server.data_dir / "mail" / folder).glob("*")):
-            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-            assert isinstance(message, EmailMessage)
-            if str(message["Subject"]).startswith(f"[alice/{repo}]"):
-                found.append((path.stat().st_mtime_ns, message))
-    return [message for _, message in sorted(found, key=lambda pair: pair[0])]
 
 
 @pytest.fixture(name="dedicated")
@@ -417,7 +376,7 @@ def test_report_mail_arrives_once_per_push(server: Server, tmp_path: Path) -> No
                            "Add greeting")
     checks = final_checks(server, "mailed", first, emailed=True)
     assert all(ISO_Z.fullmatch(f["emailed_at"]) for f in checks["files"])
-    [mail] = wait_until("the first report mail", lambda: mails(server, "mailed"))
+    [mail] = wait_until("the first report mail", lambda: report_mails(server, "mailed"))
     assert mail["Subject"] == f"[alice/mailed] failure: {first[:7]} Add greeting"
     assert mail["To"].addresses[0].addr_spec == "alice@example.com"
     assert f"/alice/mailed/commit/{first}" in mail.get_body(("plain",)).get_content()
@@ -430,8 +389,8 @@ def test_report_mail_arrives_once_per_push(server: Server, tmp_path: Path) -> No
     third = push(server, work, "mailed")
     final_checks(server, "mailed", third, emailed=True)
 
-    three = wait_until("three report mails", lambda: mails(server, "mailed")[2:])
-    subjects = [str(m["Subject"]) for m in mails(server, "mailed")]
+    three = wait_until("three report mails", lambda: report_mails(server, "mailed")[2:])
+    subjects = [str(m["Subject"]) for m in report_mails(server, "mailed")]
     assert len(subjects) == len(three) + 2
     assert sorted(subjects) == sorted([
         f"[alice/mailed] failure: {first[:7]} Add greeting",

@@ -17,7 +17,7 @@ import pytest
 
 from gitserver import __version__
 
-from .support import GITSERVER, PASSWORD, Server
+from .support import GITSERVER, PASSWORD, Server, assert_one_line_error
 
 
 def run_fresh(tmp_path: Path, *args: str, input_text: str = "") -> subprocess.CompletedProcess[str]:
@@ -26,15 +26,6 @@ def run_fresh(tmp_path: Path, *args: str, input_text: str = "") -> subprocess.Co
     env["GITSERVER_STORAGE_DATA_DIR"] = str(tmp_path / "data")
     return subprocess.run([GITSERVER, *args], env=env, cwd=tmp_path, capture_output=True,
                           text=True, input=input_text, timeout=60, check=False)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
-    for word in words:
-        assert word in lines[0], lines[0]
-    assert "Traceback" not in result.stderr
 
 
 def git_auth_status(server: Server, user: str, password: str) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .support import GITSERVER, free_port
+from .support import GITSERVER, assert_one_line_error, free_port
 
 UVICORN_RUNNING = re.compile(r"Uvicorn running on http://[\d.]+:(\d+)")
 
@@ -75,14 +75,6 @@ def fixture_serve(tmp_path: Path) -> Iterator[Callable[..., int]]:
         assert code in (0, -signal.SIGTERM), f"exit code {code} on SIGTERM:\n{rest}"
         assert "Application shutdown complete" in rest, rest
         assert "Traceback" not in rest, rest
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 # -- bad configuration -------------------------------------------------------------------------

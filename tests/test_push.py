@@ -9,20 +9,18 @@ records, and concurrent pushes. Big pushes are in test_push_limits.py.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Any
 
 import httpx
 
-from gitserver.models import Commit, FileVersion, Push, Repo, User, init_db
+from gitserver.models import Commit, FileVersion, Push, Repo, User
 
-from .support import PASSWORD, Server, commit_files, git, make_work_repo
+from .support import PASSWORD, Server, commit_files, git, make_work_repo, server_db
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -56,20 +54,6 @@ def assert_status_url(server: Server, result: CompletedProcess[str], name: str, 
     remote = "\n".join(line for line in result.stderr.splitlines() if line.startswith("remote:"))
     assert f"{branch} {sha[:7]}" in remote, result.stderr
     assert f"{server.base_url}/alice/{name}/commit/{sha}" in remote, result.stderr
-
-
-@contextlib.contextmanager
-def server_db(server: Server) -> Iterator[Any]:
-    """The server's own database, bound in this process for reading (or a direct update)."""
-    url = server.env.get("GITSERVER_DATABASE_URL") or \
-        f"sqlite:///{server.data_dir / 'gitserver.db'}"
-    db = init_db(url)
-    try:
-        with db.connection_context():
-            yield db
-    finally:
-        if hasattr(db, "close_all"):
-            db.close_all()  # pooled PostgreSQL: leave no idle connection to the test database
 
 
 def db_repo(name: str, owner: str = "alice") -> Repo | None:

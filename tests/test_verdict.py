@@ -10,27 +10,33 @@ nothing. Settings that change the waiting itself get a server of their own.
 
 from __future__ import annotations
 
-import email
 import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from email.policy import default as default_policy
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import astroid
-import httpx
 import pylint
 import pytest
 
-from .support import PASSWORD, Server, commit_files, git, make_work_repo, start_server
+from .support import (
+    Server,
+    api,
+    checks_of,
+    commit_files,
+    git,
+    make_work_repo,
+    report_subjects,
+    slow_source,
+    start_server,
+    wait_until,
+)
 
-T = TypeVar("T")
-DEADLINE_S = 90.0
-POLL_S = 0.05
+POLL_S = 0.05  # faster than the default: a wait here can race a push in flight
 WAIT_S = 15
 
 CLEAN = '"""A clean module."""\n\nANSWER = 42\n'
@@ -40,11 +46,6 @@ UNDEFINED = ('"""Undefined names."""\n'
              "def greet() -> str:\n"
              '    """Say hello."""\n'
              "    return undefined_name\n")
-
-
-def slow_source(statements: int) -> str:
-    """Valid code whose lint time grows with the square of `statements` (~2 s for 600)."""
-    return '"""Slow to lint."""\nX = 1\n' + "".join(f"X = X + {i}\n" for i in range(statements))
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -71,37 +72,6 @@ def push(server: Server, work: Path, repo: str) -> tuple[str, list[str], float]:
 
 def status_url(server: Server, repo: str, sha: str) -> str:
     return f"{server.base_url}/alice/{repo}/commit/{sha}"
-
-
-def api(server: Server, path: str) -> httpx.Response:
-    return httpx.get(server.url(f"api/v1/{path}"), auth=("alice", PASSWORD), timeout=30)
-
-
-def wait_until(what: str, probe: Callable[[], T], deadline_s: float = DEADLINE_S) -> T:
-    """Poll `probe` until it returns something true; fail after the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
-        time.sleep(POLL_S)
-
-
-def checks_of(server: Server, repo: str, sha: str) -> dict[str, Any] | None:
-    resp = api(server, f"repos/alice/{repo}/commits/{sha}/checks")
-    return resp.json() if resp.status_code == 200 else None
-
-
-def report_subjects(server: Server, repo: str) -> list[str]:
-    subjects = []
-    for folder in ("new", "cur"):
-        for path in (server.data_dir / "mail" / folder).glob("*"):
-            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-            if str(message["Subject"]).startswith(f"[alice/{repo}]"):
-                subjects.append(str(message["Subject"]))
-    return subjects
 
 
 def start_with_alice(tmp: Path, extra: dict[str, str]) -> Server:
@@ -179,7 +149,7 @@ def test_verdict_client_killed_during_wait_loses_nothing(verdict_server: Server,
             # The check rows exist once post-receive has scheduled them; it then waits.
             wait_until("the push to be scheduled", lambda: (
                 (body := checks_of(verdict_server, "killed", sha)) is not None
-                and any(f["state"] == "pending" for f in body["files"])))
+                and any(f["state"] == "pending" for f in body["files"])), poll_s=POLL_S)
             assert client.poll() is None, "the push ended before its checks did"
         finally:
             client.kill()
@@ -193,7 +163,7 @@ def test_verdict_client_killed_during_wait_loses_nothing(verdict_server: Server,
         if body and all(f["state"] != "pending" and f["emailed_at"] for f in body["files"]):
             return body
         return None
-    done = wait_until("the checks and the report mail", mailed)
+    done = wait_until("the checks and the report mail", mailed, poll_s=POLL_S)
     assert {f["path"]: f["state"] for f in done["files"]} == {"slow.py": "success",
                                                               "greet.py": "failure"}
     assert report_subjects(verdict_server, "killed") == [
@@ -260,7 +230,7 @@ def test_verdict_large_first_push_does_not_wait(tmp_path: Path) -> None:
         # Recorded right after git's answer; no worker runs here, so every check stays pending.
         status = wait_until("the push to be recorded", lambda: (
             (resp := api(srv, f"repos/alice/corpus/commits/{sha}/status")).status_code == 200
-            and resp.json()["total_count"] == files and resp.json()))
+            and resp.json()["total_count"] == files and resp.json()), poll_s=POLL_S)
         assert status["state"] == "pending"
         assert {s["state"] for s in status["statuses"]} == {"pending"}
     finally:

@@ -10,65 +10,38 @@ checker.timeout_s is 3, so a lease (timeout + 15 s) left by a killed worker runs
 
 from __future__ import annotations
 
-import email
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import pytest
 
-from .support import GITSERVER, PASSWORD, Server, commit_files, git, make_work_repo, start_server
+from .support import (
+    GITSERVER,
+    Server,
+    api,
+    by_path,
+    checks_of,
+    commit_files,
+    git,
+    make_work_repo,
+    report_subjects,
+    slow_source,
+    start_server,
+    wait_until,
+)
 
-T = TypeVar("T")
 DEADLINE_S = 120.0  # the lease of a killed worker alone takes 20 s to run out
-POLL_S = 0.1
 FINAL = {"success", "failure", "error"}
 SETTINGS = {"GITSERVER_QUEUE_EMBEDDED": "false", "GITSERVER_CHECKER_TIMEOUT_S": "3",
             "GITSERVER_CHECKER_PUSH_WAIT_S": "0"}
 STARTED = b"Huey consumer started"
 EXECUTING = b"Executing checker.tasks.check_commit"
 
-def slow_source(statements: int, tag: int = 0) -> str:
-    """Valid, clean code whose lint time grows with the square of `statements` (~2 s for 600)."""
-    return (f'"""Slow to lint ({tag})."""\nX = 1\n'
-            + "".join(f"X = X + {i}\n" for i in range(statements)))
-
 
 # -- helpers ---------------------------------------------------------------------------------
-
-def wait_until(what: str, probe: Callable[[], T], deadline_s: float = DEADLINE_S) -> T:
-    """Poll `probe` until it returns something true; fail after the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
-        time.sleep(POLL_S)
-
-
-def api(server: Server, path: str) -> httpx.Response:
-    return httpx.get(server.url(f"api/v1/{path}"), auth=("alice", PASSWORD), timeout=30)
-
-
-def checks_of(server: Server, repo: str, sha: str) -> dict[str, Any] | None:
-    """The commit's /checks; None until the server has recorded the commit.
-
-    With push_wait_s = 0 the push is answered first and recorded right after, so a commit
-    may be unknown to the API for a moment after `git push` returned.
-    """
-    resp = api(server, f"repos/alice/{repo}/commits/{sha}/checks")
-    if resp.status_code == 404:
-        return None
-    assert resp.status_code == 200, resp.text
-    return resp.json()
-
 
 def all_final_and_mailed(server: Server, repo: str, shas: list[str]) -> list[dict[str, Any]]:
     """Each commit's /checks, once every file is final and its report mail recorded."""
@@ -79,23 +52,7 @@ def all_final_and_mailed(server: Server, repo: str, shas: list[str]) -> list[dic
                 f["state"] in FINAL and f["emailed_at"] for f in files):
             return bodies
         return None
-    return wait_until(f"the checks of {repo}", probe)
-
-
-def by_path(checks: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    files = checks["files"]
-    assert len({f["path"] for f in files}) == len(files), "a file of one commit has two checks"
-    return {f["path"]: f for f in files}
-
-
-def report_subjects(server: Server, repo: str) -> list[str]:
-    subjects = []
-    for folder in ("new", "cur"):
-        for path in (server.data_dir / "mail" / folder).glob("*"):
-            message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
-            if str(message["Subject"]).startswith(f"[alice/{repo}]"):
-                subjects.append(str(message["Subject"]))
-    return subjects
+    return wait_until(f"the checks of {repo}", probe, deadline_s=DEADLINE_S)
 
 
 @contextmanager
@@ -154,7 +111,7 @@ def test_worker_killed_mid_check_loses_nothing(queue_server: Server, tmp_path: P
             states = {f["state"] for f in checks.values()}
             return checks if "pending" in states and states & FINAL else None
         # One task lints the commit's files one by one: some done, some not = mid-commit.
-        before = wait_until("the first worker to be midway", midway)
+        before = wait_until("the first worker to be midway", midway, deadline_s=DEADLINE_S)
         first.kill()
         first.wait()
     done_before = {path: f for path, f in before.items() if f["state"] in FINAL}
@@ -189,7 +146,8 @@ def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
     git(work, "push", "-q", queue_server.url("alice/shared.git", "alice"), "main")
     recorded = wait_until("the push to be recorded",
                           lambda: all(bodies := [checks_of(queue_server, "shared", sha)
-                                                 for sha in shas]) and bodies)
+                                                 for sha in shas]) and bodies,
+                          deadline_s=DEADLINE_S)
     assert {f["state"] for body in recorded for f in body["files"]} == {"pending"}
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
     with workers(queue_server, *logs):
