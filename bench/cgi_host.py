@@ -56,26 +56,8 @@ def basic_auth_user(header: str | None) -> str | None:
     return user or None
 
 
-def read_chunked(rfile: BinaryIO, sink: IO[bytes]) -> None:
-    """Decode a chunked request body from rfile into sink, piece by piece."""
-    while True:
-        size = int(rfile.readline().split(b";", 1)[0].strip(), 16)
-        if size == 0:
-            break
-        remaining = size
-        while remaining:
-            data = rfile.read(min(CHUNK, remaining))
-            if not data:
-                raise ConnectionError("client closed the connection inside a chunk")
-            sink.write(data)
-            remaining -= len(data)
-        rfile.readline()  # the CRLF after each chunk
-    while rfile.readline() not in (b"\r\n", b"\n", b""):
-        pass  # trailers
-
-
 def copy_exact(rfile: BinaryIO, sink: IO[bytes], length: int) -> None:
-    """Copy exactly length bytes of a Content-Length request body."""
+    """Copy exactly length bytes of the request body (all of it, or one chunk)."""
     remaining = length
     while remaining:
         data = rfile.read(min(CHUNK, remaining))
@@ -83,6 +65,18 @@ def copy_exact(rfile: BinaryIO, sink: IO[bytes], length: int) -> None:
             raise ConnectionError("client closed the connection inside the body")
         sink.write(data)
         remaining -= len(data)
+
+
+def read_chunked(rfile: BinaryIO, sink: IO[bytes]) -> None:
+    """Decode a chunked request body from rfile into sink, piece by piece."""
+    while True:
+        size = int(rfile.readline().split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            break
+        copy_exact(rfile, sink, size)
+        rfile.readline()  # the CRLF after each chunk
+    while rfile.readline() not in (b"\r\n", b"\n", b""):
+        pass  # trailers
 
 
 def read_cgi_headers(stdout: IO[bytes]) -> tuple[int, str, list[tuple[str, str]]]:
