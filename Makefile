@@ -19,7 +19,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gitserver hooks checker mailer tests bench
-	$(VENV)/bin/pylint --rcfile checker/pylintrc gitserver hooks checker mailer
+	$(VENV)/bin/pylint --rcfile checker/pylintrc gitserver hooks checker mailer bench
 
 bench: $(STAMP)
 	$(PY) -m bench.bench_push_clone

@@ -4,38 +4,25 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 
 from gitserver.models import STATE_PENDING, Check, database, init_db
 
-from .support import GITSERVER, PASSWORD, Server, commit_files, git, make_work_repo, start_server
+from .support import (
+    GITSERVER,
+    PASSWORD,
+    Server,
+    commit_files,
+    git,
+    make_work_repo,
+    slow_source,
+    start_server,
+    wait_until,
+)
 
 DEADLINE_S = 90
-T = TypeVar("T")
-
-
-def slow_source(statements: int) -> str:
-    """astroid infers X through every earlier assignment: seconds of pylint, no error."""
-    return '"""Slow to lint."""\nX = 1\n' + "".join(f"X = X + {i}\n" for i in range(statements))
-
-
-def poll(what: str, probe: Callable[[], T], deadline_s: float = DEADLINE_S) -> T:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def database_url(server: Server) -> str:
-    return server.env.get("GITSERVER_DATABASE_URL") or f"sqlite:///{server.data_dir}/gitserver.db"
 
 
 def ref_moved(server: Server, repo: str, sha: str) -> bool:
@@ -54,7 +41,7 @@ def test_sigterm_during_a_push_lets_the_push_finish(tmp_path: Path) -> None:
                                 cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env={**server.env, "GIT_TERMINAL_PROMPT": "0"})
         # The ref has moved and post-receive is waiting for the verdict: stop the server now.
-        poll("the push to reach post-receive", lambda: ref_moved(server, "term", sha))
+        wait_until("the push to reach post-receive", lambda: ref_moved(server, "term", sha))
         assert server.proc is not None
         server.proc.send_signal(signal.SIGTERM)
         _, stderr = push.communicate(timeout=DEADLINE_S)
@@ -77,8 +64,8 @@ def test_sigterm_to_a_worker_lets_its_check_finish(tmp_path: Path) -> None:
         work = make_work_repo(tmp_path / "w", {"ok.py": '"""Fine."""\n'})
         commit_files(work, {"slow.py": slow_source(700)}, "slow")
         git(work, "push", "-q", server.url("alice/wterm.git", "alice"), "main")
-        init_db(database_url(server))
-        leased = poll("a worker to lease the slow check", lambda: Check.get_or_none(
+        init_db(server.database_url)
+        leased = wait_until("a worker to lease the slow check", lambda: Check.get_or_none(
             (Check.path == "slow.py") & Check.lease_owner.is_null(False)
             & (Check.state == STATE_PENDING)))
         worker.send_signal(signal.SIGTERM)
@@ -90,6 +77,6 @@ def test_sigterm_to_a_worker_lets_its_check_finish(tmp_path: Path) -> None:
         assert "Shutting down gracefully" in stderr
     finally:
         database.close()
-        if worker.poll() is None:
+        if worker.wait_until() is None:
             worker.kill()
         server.stop()
