@@ -77,6 +77,6 @@ def test_sigterm_to_a_worker_lets_its_check_finish(tmp_path: Path) -> None:
         assert "Shutting down gracefully" in stderr
     finally:
         database.close()
-        if worker.wait_until() is None:
+        if worker.poll() is None:
             worker.kill()
         server.stop()
