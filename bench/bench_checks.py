@@ -205,13 +205,17 @@ def measure_memory(server: Server, tmp: Path, done: int, target: int, memory: Me
     would: rounds of the tree as pushed in (b) cost ten times the CPU (see the report).
     """
     files = corpus(CORPUS_PACKAGE)
+    # Every package's __init__.py in both halves, so each half keeps the package layout
+    # (a folder without one would make its modules top-level names, hiding stdlib ones).
+    inits = [f for f in files if f.name == "__init__.py"]
     halves = [WorkRepo(tmp / f"work-memory-{n}", server, f"memory-{n}") for n in (0, 1)]
     round_number = 0
     while done < target:
         round_number += 1
         shas = []
         for number, work in enumerate(halves):
-            copy_tree(files[number::2], work.path, tag=f"round {round_number} {time.time_ns()}",
+            half = sorted(set(files[number::2]) | set(inits))
+            copy_tree(half, work.path, tag=f"round {round_number} {time.time_ns()}",
                       top=MEMORY_TOP)
             shas.append(work.commit(f"memory round {round_number}"))
             work.push()
