@@ -4,10 +4,9 @@ thread each) on Redis + PostgreSQL, and the embedded default (SQLite, 2 threads)
 The corpus is real code in its package layout: pylint's sources, then astroid's, up to
 --files files in one commit, their top folders renamed (see RENAMED). Each configuration gets
 a fresh server, data dir and (for the scale-out ones) a fresh PostgreSQL database, dropped
-afterwards. The clock runs from the push
-starting until no file of the commit is pending. If PostgreSQL or Redis is unreachable, only
-the embedded default is measured. Also shows how many check tasks each worker process ran,
-from its log, since one task may carry many files.
+afterwards. The clock runs from the push starting until no file of the commit is pending. If
+PostgreSQL or Redis is unreachable, only the embedded default is measured. Also shows how many
+check tasks each worker process ran, from its log, since one task may carry many files.
 
 Run from the repository root: .venv/bin/python -m bench.bench_workers [--files 300]
 Exit status 0; 1 (and one line on stderr) if something broke.
