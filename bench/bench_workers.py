@@ -37,7 +37,7 @@ from bench.harness import (
     redis_reachable,
 )
 
-PACKAGES = ("pylint", "astroid")
+PACKAGES = ("pylint", "astroid", "dulwich")  # 189 + 97 + the first of dulwich: 300
 # The top folders are renamed (pylint/ -> bench_pylint/), so that the tree does not hide the
 # installed pylint and astroid: the checker drops every module first built while it checks a
 # file of a tree that hides an installed name, which makes such a tree many times slower to
