@@ -287,6 +287,7 @@ class TreeForgetter:
             del sys.path_importer_cache[entry]
         self.root, self.cached_before = "", None
         _clear_lookup_caches()
+        _release_object_models()
 
     def _drop(self, name: str, module: Any) -> bool:
         if self.cached_before is not None and name not in self.cached_before:
@@ -349,6 +350,29 @@ def _clear_lookup_caches() -> None:
     for lru_cache in lru_caches:
         lru_cache.cache_clear()  # type: ignore[attr-defined]
     clear_lru_caches()
+
+
+def _release_object_models() -> None:
+    """Let go of the last node each of astroid's special-attribute models described.
+
+    The models (`Module.special_attributes` and the like) are class-level singletons that
+    keep the last node they were called with, and with it that node's whole tree.
+    """
+    # pylint: disable=import-outside-toplevel,protected-access
+    from astroid import bases, nodes
+    from astroid.interpreter.objectmodel import ObjectModel
+
+    pending: list[type] = [nodes.NodeNG, bases.Proxy]
+    seen: set[type] = set()
+    while pending:
+        cls = pending.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        model = vars(cls).get("special_attributes")
+        if isinstance(model, ObjectModel):
+            model._instance = None
+        pending.extend(cls.__subclasses__())
 
 
 def _message_dict(message: Any) -> dict[str, Any]:
