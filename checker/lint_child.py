@@ -167,7 +167,7 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         stats = self.linter.stats
         return {
             "ok": True,
-            "messages": [_message_dict(m) for m in self.reporter.messages],
+            "messages": [_message_dict(m, root) for m in self.reporter.messages],
             "counts": {kind: getattr(stats, kind) for kind in MESSAGE_TYPES},
             "statement": stats.statement,
             "rss_kb": _rss_kb(),
@@ -183,16 +183,18 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         """
         # pylint: disable=import-outside-toplevel
         from astroid import MANAGER
-        from astroid.exceptions import AstroidSyntaxError
+        from astroid.exceptions import AstroidBuildingError
 
         get_ast = self.linter.get_ast
 
         def get_ast_or_raise(filepath: str, modname: str, data: str | None = None) -> Any:
             try:
                 MANAGER.ast_from_file(filepath, modname, source=True)
-            except AstroidSyntaxError as exc:
-                if isinstance(exc.error, MemoryError):
-                    raise exc.error from exc
+            except AstroidBuildingError as exc:
+                cause = getattr(exc, "error", None)
+                if isinstance(cause, MemoryError):
+                    raise cause from exc
+                # Anything else pylint reports itself (syntax-error, parse-error).
             return get_ast(filepath, modname, data)
 
         self.linter.get_ast = get_ast_or_raise  # type: ignore[method-assign]
@@ -375,7 +377,9 @@ def _release_object_models() -> None:
         pending.extend(cls.__subclasses__())
 
 
-def _message_dict(message: Any) -> dict[str, Any]:
+def _message_dict(message: Any, root: str) -> dict[str, Any]:
+    # The tree's temporary folder means nothing to the user, and differs from run to run.
+    text = message.msg.replace(root + os.sep, "")
     return {
         "line": message.line,
         "column": message.column,
@@ -384,7 +388,7 @@ def _message_dict(message: Any) -> dict[str, Any]:
         "type": message.category,
         "symbol": message.symbol,
         "message_id": message.msg_id,
-        "message": message.msg,
+        "message": text,
     }
 
 

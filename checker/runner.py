@@ -44,7 +44,7 @@ RCFILE = Path(__file__).with_name("pylintrc")
 CHILD_SCRIPT = Path(__file__).with_name("lint_child.py")
 # Bump when a change here or in lint_child.py changes what a check yields for the same
 # file, so that stored results are not reused across the change.
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 # Loading pylint takes about half a second; allow for a loaded machine.
 START_TIMEOUT_S = 60.0
 # pylint accepts message symbols and ids, checker names and category letters here.

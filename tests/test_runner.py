@@ -94,6 +94,16 @@ def test_runner_syntax_error_is_failure_not_error(runner: LintRunner, tmp_path: 
     assert result.messages[0].line == 2
 
 
+def test_runner_bad_encoding_cookie_is_a_syntax_error_without_server_paths(
+        runner: LintRunner, tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"pkg/cookie.py": "# -*- coding: foobar -*-\nX = 1\n"})
+    result = check_one(runner, root, "pkg/cookie.py")
+    assert (result.state, result.score) == ("failure", 0.0)
+    assert symbols(result) == ["syntax-error"]
+    assert "'pkg/cookie.py': foobar" in result.messages[0].message
+    assert str(tmp_path) not in result.messages[0].message
+
+
 def test_runner_empty_file_scores_ten(runner: LintRunner, tmp_path: Path) -> None:
     root = write_tree(tmp_path, {"empty.py": ""})
     result = check_one(runner, root, "empty.py")
