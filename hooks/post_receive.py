@@ -18,12 +18,13 @@ from dulwich.repo import Repo as GitRepo
 from checker.queue import create_huey
 from checker.schedule import commits_to_check, current_fingerprint, schedule_commit
 from checker.tasks import Tasks, claim_report, register_tasks
-from gitserver.config import Settings, load_settings
-from gitserver.models import Push, Repo, init_db, utcnow
+from gitserver.config import Settings
+from gitserver.models import Push, Repo, utcnow
 from gitserver.repos import repo_path
 
+from .process import run_as_process
 from .record import RecordedPush, changed_py_files, create_push, record_commits
-from .updates import HookCall, RefUpdate, from_process
+from .updates import HookCall, RefUpdate
 from .verdict import budget, verdict_lines, wait_for, worth_waiting
 
 logger = logging.getLogger(__name__)
@@ -145,12 +146,5 @@ def run(settings: Settings, call: HookCall, tasks: Tasks | None = None) -> int:
     return 0
 
 
-def main() -> int:
-    """Run as git's hook process (when the server's hook socket is not there)."""
-    settings = load_settings()
-    init_db(settings.database_url)
-    return run(settings, from_process())
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_as_process(run))

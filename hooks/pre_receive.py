@@ -12,11 +12,12 @@ from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore, OverlayObjectStore
 
-from gitserver.config import Settings, load_settings
-from gitserver.models import RejectedPush, init_db
+from gitserver.config import Settings
+from gitserver.models import RejectedPush
 
 from .policy import PolicyChecker, Violation
-from .updates import HookCall, from_process
+from .process import run_as_process
+from .updates import HookCall
 
 _FIX = ("Fix it, then rewrite the commits that carry it: `git commit --amend` for the last "
         "commit, `git rebase -i <sha>~1` for an older one; then push again.")
@@ -69,12 +70,5 @@ def run(settings: Settings, call: HookCall) -> int:
     return 1
 
 
-def main() -> int:
-    """Run as git's hook process (when the server's hook socket is not there)."""
-    settings = load_settings()
-    init_db(settings.database_url)
-    return run(settings, from_process())
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_as_process(run))
