@@ -26,6 +26,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +39,8 @@ MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
 MAX_OPEN_FILES = 256
 # Only C-level diagnostics reach fd 2 (a file in the child's private folder).
 MAX_WRITTEN_BYTES = 1 << 20
+# The parent's name for the private folder (HOME, PYLINTHOME, ...) it makes for us.
+PRIVATE_DIR_PREFIX = "gitserver-lint-"
 
 
 def _set_limits(memory_mb: int) -> None:
@@ -440,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rcfile", required=True)
     parser.add_argument("--disable", default="")
     parser.add_argument("--memory-mb", type=int, required=True)
+    parser.add_argument("--private-dir", default="")
     args = parser.parse_args(argv)
     _set_limits(args.memory_mb)
     sys.dont_write_bytecode = True
@@ -459,7 +463,13 @@ def main(argv: list[str] | None = None) -> int:
 
     replies.write(json.dumps({"ready": True, "pylint": pylint_version}) + "\n")
     replies.flush()
-    _serve(linter, sys.stdin, replies)
+    try:
+        _serve(linter, sys.stdin, replies)
+    finally:
+        # The parent removes the folder too, unless it died first (killed workers do): the
+        # end of our input is then the only sign, and nobody else would clean up.
+        if os.path.basename(args.private_dir).startswith(PRIVATE_DIR_PREFIX):
+            shutil.rmtree(args.private_dir, ignore_errors=True)
     return 0
 
 

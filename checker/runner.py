@@ -47,6 +47,8 @@ CHILD_SCRIPT = Path(__file__).with_name("lint_child.py")
 RESULT_VERSION = 2
 # Loading pylint takes about half a second; allow for a loaded machine.
 START_TIMEOUT_S = 60.0
+# Also in lint_child.py, which removes its folder itself if the parent dies first.
+PRIVATE_DIR_PREFIX = "gitserver-lint-"
 # pylint accepts message symbols and ids, checker names and category letters here.
 DISABLE_RE = re.compile(r"[A-Za-z0-9_-]+")
 MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
@@ -116,7 +118,7 @@ class _Child:
     """One lint process with its private folder (HOME, PYLINTHOME, XDG dirs, cwd)."""
 
     def __init__(self, disable: Sequence[str], memory_mb: int) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="gitserver-lint-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX))
         self.checks = 0
         self.rss_kb = 0
         self.timeout_s = 0.0  # of the request under way, for the reasons given to users
@@ -125,7 +127,7 @@ class _Child:
         self._stderr = (self.folder / "stderr.log").open("wb")
         command = [sys.executable, "-I", "-X", "utf8", str(CHILD_SCRIPT),
                    "--rcfile", str(RCFILE), "--disable", ",".join(disable),
-                   "--memory-mb", str(memory_mb)]
+                   "--memory-mb", str(memory_mb), "--private-dir", str(self.folder)]
         try:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,

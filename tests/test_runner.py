@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -253,6 +257,33 @@ def test_runner_child_has_private_home_and_no_parent_environment(
     assert Path(env["PYLINTHOME"]).parent == home.parent
     # The private folder goes away with the runner.
     assert not home.parent.exists()
+
+
+def test_runner_child_cleans_up_after_a_parent_that_died(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"clean.py": CLEAN})
+    # A worker that is killed outright (SIGKILL) cannot close its runner.
+    script = ("import os, pathlib, signal\n"
+              "from checker.runner import LintRunner\n"
+              "runner = LintRunner()\n"
+              f"list(runner.check_files(pathlib.Path({str(root)!r}), ['clean.py']))\n"
+              "home = pathlib.Path(f'/proc/{runner.child_pid}/environ').read_bytes()\n"
+              "print(runner.child_pid, home.split(b'HOME=')[1].split(b'\\0')[0].decode())\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    parent = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent.parent,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert parent.returncode == -signal.SIGKILL, parent.stderr
+    pid, home = parent.stdout.split()
+    try:
+        pidfd = os.pidfd_open(int(pid))
+    except ProcessLookupError:
+        pass  # it has already seen the end of its input and exited
+    else:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        assert poller.poll(30_000), "the lint process outlived its parent"
+        os.close(pidfd)
+    assert Path(home).name == "home"
+    assert not Path(home).parent.exists()
 
 
 def test_runner_child_runs_under_rlimits(tmp_path: Path) -> None:
