@@ -152,7 +152,7 @@ def flattens_at(runs: list[Run]) -> str:
 def print_report(runs: list[Run], scale_out: list[Run], why_not: str | None) -> None:
     """One line per configuration, then where the scale-out curve flattens."""
     print(f"first push of {runs[0].files} files ({' + '.join(PACKAGES)} sources as "
-          f"{', '.join(RENAMED + p + '/' for p in PACKAGES)} one commit); "
+          f"{', '.join(RENAMED + p + '/' for p in PACKAGES)}, in one commit); "
           f"push start -> no file pending; load average at the end {loadavg()}")
     for run in runs:
         print(f"  {run.label:<44} {run.seconds:6.1f} s  {run.rate:5.2f} checks/s  "
