@@ -1,5 +1,6 @@
 """Running the workers: a Huey consumer with our tasks, one warm pylint per worker thread, and
-the requeuer thread that gives lost work back to the queue.
+the requeuer thread that runs the maintenance jobs the runtime hands it (giving lost work back
+to the queue).
 
 Tuned for latency: Huey polls an idle SQLite queue with a back-off that grows to seconds by
 default; here it polls every 50 ms (RedisHuey blocks on the list instead of polling at all).
@@ -10,14 +11,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable, Sequence
 
 from huey.consumer import Consumer
 
-from gitserver.config import Settings
-from hooks.post_receive import finish_unrecorded_pushes
+from gitserver.core.config import Settings
 
-from .queue import create_huey
-from .tasks import CheckWorker, Tasks, register_tasks, requeue_lost_work
+from .tasks import CheckWorker, Tasks
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +28,11 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class Workers:
     """The consumer threads of one process and what they share."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.worker = CheckWorker(settings)
-        self.tasks: Tasks = register_tasks(create_huey(settings), settings, self.worker)
+    def __init__(self, settings: Settings, tasks: Tasks, worker: CheckWorker,
+                 maintenance: Sequence[Callable[[], object]] = ()) -> None:
+        self.worker = worker
+        self.tasks = tasks
+        self.maintenance = tuple(maintenance)
         self.consumer = Consumer(
             self.tasks.huey, workers=settings.queue.workers, worker_type="thread",
             periodic=False, initial_delay=0.05, backoff=1.0, max_delay=0.05,
@@ -80,7 +81,7 @@ class Workers:
     def _requeue_loop(self) -> None:
         while not self._stop.wait(REQUEUE_INTERVAL_S):
             try:
-                requeue_lost_work(self.tasks)
-                finish_unrecorded_pushes(self.settings, self.tasks)
+                for job in self.maintenance:
+                    job()
             except Exception:  # pylint: disable=broad-exception-caught
                 logger.exception("requeueing lost work failed; trying again")

@@ -12,7 +12,7 @@ import hashlib
 
 from huey import Huey, RedisHuey, SqliteHuey
 
-from gitserver.config import Settings
+from gitserver.core.config import Settings
 
 
 def queue_name(settings: Settings) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dulwich.objects import Commit as GitCommit
 from dulwich.repo import Repo as GitRepo
 
-from gitserver.config import Settings
-from gitserver.models import (
+from gitserver.core.config import Settings
+from gitserver.core.models import (
     CHANGE_UNCHANGED,
     FINAL_STATES,
     STATE_ERROR,

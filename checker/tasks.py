@@ -26,9 +26,9 @@ from pathlib import Path
 
 from huey import Huey
 
-from gitserver.config import Settings
-from gitserver.models import STATE_ERROR, STATE_PENDING, Check, Commit, Push, utcnow
-from gitserver.repos import repo_path
+from gitserver.core.config import Settings
+from gitserver.core.models import STATE_ERROR, STATE_PENDING, Check, Commit, Push, utcnow
+from gitserver.core.repos import repo_path
 
 from .runner import FileResult, LintRunner
 from .schedule import current_fingerprint, reusable_results
@@ -208,23 +208,3 @@ def requeue_lost_work(tasks: Tasks) -> int:
     for push in lost_reports.iterator():
         tasks.send_report(push.id)
     return len(expired | stale)
-
-
-def register_tasks(huey: Huey, settings: Settings,
-                   worker: CheckWorker | None = None) -> Tasks:
-    """Register our tasks on `huey`. Enqueuers (hooks, web) pass no worker; consumers do."""
-    # Imported here: the mail side is only needed where reports are sent.
-    from mailer.tasks import send_push_report  # pylint: disable=import-outside-toplevel
-
-    def check_commit(commit_id: int) -> None:
-        assert worker is not None, "check_commit runs in a worker"
-        for push_id in worker.check_commit(commit_id):
-            if claim_report(push_id):
-                report_task(push_id)
-
-    def send_report(push_id: int) -> None:
-        send_push_report(settings, push_id)
-
-    check_task = huey.task(name="check_commit", retries=2, retry_delay=5)(check_commit)
-    report_task = huey.task(name="send_report", retries=20, retry_delay=30)(send_report)
-    return Tasks(huey=huey, check_commit=check_task, send_report=report_task)

@@ -9,8 +9,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .config import ConfigError, Settings, load_settings
+from gitserver import __version__
+from gitserver.core.accounts import AccountError, create_user
+from gitserver.core.auth import create_token
+from gitserver.core.config import ConfigError, Settings, load_settings
+from gitserver.core.models import User, init_db
+from gitserver.core.schema import migrate
+from gitserver.runtime import run_worker, serve
 
 logger = logging.getLogger("gitserver")
 
@@ -50,9 +55,6 @@ def _read_password() -> str:
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     """`gitserver user add`: create an active user; the password comes from stdin."""
-    from .accounts import AccountError, create_user  # pylint: disable=import-outside-toplevel
-    from .models import init_db  # pylint: disable=import-outside-toplevel
-    from .schema import migrate  # pylint: disable=import-outside-toplevel
     init_db(settings.database_url)
     migrate()
     try:
@@ -64,9 +66,6 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
     """`gitserver token create`: print a new access token of an existing user."""
-    from .auth import create_token  # pylint: disable=import-outside-toplevel
-    from .models import User, init_db  # pylint: disable=import-outside-toplevel
-    from .schema import migrate  # pylint: disable=import-outside-toplevel
     init_db(settings.database_url)
     migrate()
     user = User.get_or_none(User.username == args.username.lower())
@@ -77,13 +76,11 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> None:
     """`gitserver serve`: the web and git server (with the workers when embedded)."""
-    from .server import serve  # pylint: disable=import-outside-toplevel
     serve(settings)
 
 
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> None:
     """`gitserver worker`: the check and mail workers alone."""
-    from .server import run_worker  # pylint: disable=import-outside-toplevel
     run_worker(settings)
 
 
@@ -95,10 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="path of config.toml (default: $GITSERVER_CONFIG, "
                         "else ./config.toml if present)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = sub.add_parser("serve", help="web + git over HTTP (+ workers when embedded)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.set_defaults(func=cmd_serve)
+    serve_cmd = sub.add_parser("serve", help="web + git over HTTP (+ workers when embedded)")
+    serve_cmd.add_argument("--host")
+    serve_cmd.add_argument("--port", type=int)
+    serve_cmd.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run the check and mail workers alone")
     worker.set_defaults(func=cmd_worker)
     user = sub.add_parser("user", help="manage users").add_subparsers(

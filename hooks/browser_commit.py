@@ -18,15 +18,15 @@ from dulwich.file import FileLocked
 from dulwich.object_store import commit_tree_changes
 from dulwich.objects import Blob, Tree
 from dulwich.objects import Commit as GitCommit
-from dulwich.repo import Repo as GitRepo
 
-from gitserver.config import Settings
-from gitserver.models import Commit, Repo, User
-from gitserver.repos import repo_path
+from checker.tasks import Tasks
+from gitserver.core.config import Settings
+from gitserver.core.gitrepo import GitRepo
+from gitserver.core.models import Commit, Repo, User
 
+from .enqueue import schedule
 from .policy import blob_problem, entry_problem
-from .post_receive import fix_default_branch, schedule
-from .record import record_push
+from .record import fix_default_branch, record_push
 from .updates import ZERO, RefUpdate
 
 MAX_PATH = 4096
@@ -186,7 +186,7 @@ def _new_tree(git: GitRepo, parent_tree: bytes | None, changes: list[FileChange]
 
 
 # pylint: disable-next=too-many-arguments  # keyword-only, each a part of the commit
-def commit_changes(settings: Settings, repo: Repo, user: User, *, branch: str,
+def commit_changes(settings: Settings, tasks: Tasks, repo: Repo, user: User, *, branch: str,
                    changes: list[FileChange], message: str,
                    expected_tip: str | None = None) -> BrowserCommit:
     """Commit `changes` on top of `branch` as `user`; record and schedule its checks.
@@ -198,7 +198,7 @@ def commit_changes(settings: Settings, repo: Repo, user: User, *, branch: str,
         raise BrowserCommitRefused("choose at least one file")
     if not message.strip():
         raise BrowserCommitRefused("write a commit message")
-    git = GitRepo(str(repo_path(settings.repos_dir, repo.owner.username, repo.name)))
+    git = GitRepo.of(settings, repo)
     ref = f"refs/heads/{branch}".encode()
     old = branch_tip(git, branch)
     if expected_tip is not None and (old.decode() if old else "") != expected_tip:
@@ -211,7 +211,14 @@ def commit_changes(settings: Settings, repo: Repo, user: User, *, branch: str,
     new = _make_commit(git, user, old, tree_id, message)
     _move_branch(git, ref, old, new.id)
     update = RefUpdate(str(old, "ascii") if old else ZERO, str(new.id, "ascii"), ref.decode())
+    return _record(settings, tasks, git, repo, user, update=update)
+
+
+# pylint: disable-next=too-many-arguments  # the parts of one browser commit
+def _record(settings: Settings, tasks: Tasks, git: GitRepo, repo: Repo, user: User, *,
+            update: RefUpdate) -> BrowserCommit:
+    """Record the commit as post-receive records a push, and queue its checks."""
     fix_default_branch(repo, git, [update])
     recorded = record_push(repo, git, user.id, [update])
-    schedule(settings, git, recorded)
+    schedule(settings, git, recorded, tasks)
     return BrowserCommit(update.new, recorded.tips[0][1])

@@ -17,11 +17,11 @@ import tempfile
 
 _ENV_NAMES = ("GIT_DIR", "GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY",
               "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GITSERVER_REPO_ID", "GITSERVER_PUSHER_ID")
-_MODULES = {"pre-receive": "hooks.pre_receive", "post-receive": "hooks.post_receive"}
+
 
 
 def _fallback(hook: str) -> None:
-    os.execv(sys.executable, [sys.executable, "-m", _MODULES[hook]])
+    os.execv(sys.executable, [sys.executable, "-m", "gitserver.hook_process", hook])
 
 
 def main() -> int:

@@ -7,24 +7,18 @@ lines while `git push` is still waiting, so it stays quick: recording is a few i
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
-from dulwich.file import FileLocked
-from dulwich.repo import Repo as GitRepo
+from checker.tasks import Tasks
+from gitserver.core.config import Settings
+from gitserver.core.gitrepo import GitRepo
+from gitserver.core.models import Repo
+from gitserver.core.urls import commit_url
 
-from checker.queue import create_huey
-from checker.schedule import commits_to_check, current_fingerprint, schedule_commit
-from checker.tasks import Tasks, claim_report, register_tasks
-from gitserver.config import Settings
-from gitserver.models import Push, Repo, utcnow
-from gitserver.repos import repo_path
-
-from .process import run_as_process
-from .record import RecordedPush, changed_py_files, create_push, record_commits
-from .updates import HookCall, RefUpdate
+from .enqueue import finish_push
+from .record import RecordedPush, changed_py_files, create_push, fix_default_branch
+from .updates import HookCall
 from .verdict import budget, verdict_lines, wait_for, worth_waiting
 
 logger = logging.getLogger(__name__)
@@ -32,64 +26,7 @@ logger = logging.getLogger(__name__)
 
 def status_url(settings: Settings, repo: Repo, sha: str) -> str:
     """The web page of a commit's check results."""
-    return f"{settings.server.base_url}/{repo.owner.username}/{repo.name}/commit/{sha}"
-
-
-def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> None:
-    """Like GitHub: when HEAD names no branch yet, the first pushed branch becomes the default."""
-    head = git.refs.read_ref(b"HEAD") or b""
-    target = head[len(b"ref: "):] if head.startswith(b"ref: ") else b""
-    if target and target in git.refs:
-        return
-    branches = [u.branch for u in updates if u.branch and not u.deleted]
-    if not branches:
-        return
-    branch = "main" if "main" in branches else branches[0]
-    try:
-        git.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
-    except FileLocked:
-        return  # a concurrent first push is choosing the default branch right now
-    Repo.update(default_branch=branch).where(Repo.id == repo.id).execute()
-
-
-def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush,
-             tasks: Tasks | None = None) -> dict[int, int]:
-    """Create check rows and enqueue them; return commit id -> pending files for the tips."""
-    tasks = tasks or register_tasks(create_huey(settings), settings)
-    fingerprint = current_fingerprint(settings)
-    tip_ids = {commit.id for _, commit in recorded.tips}
-    pending: dict[int, int] = {}
-    chosen = commits_to_check([c for _, c in recorded.tips], recorded.new_commits,
-                              settings.checker.max_commits_per_push)
-    for commit in chosen:
-        count = schedule_commit(git, recorded.push, commit, fingerprint)
-        if count:
-            tasks.check_commit(commit.id)
-        if commit.id in tip_ids:
-            pending[commit.id] = count
-    if recorded.tips and claim_report(recorded.push.id):
-        tasks.send_report(recorded.push.id)  # every result was reused: report at once
-    return pending
-
-
-def finish_push(settings: Settings, push_id: int, tasks: Tasks | None = None
-                ) -> tuple[RecordedPush, dict[int, int]]:
-    """Record the push's commits and queue its checks (idempotent: safe to repeat)."""
-    push = Push.get_by_id(push_id)
-    git = GitRepo(str(repo_path(settings.repos_dir, push.repo.owner.username, push.repo.name)))
-    recorded = record_commits(push, git)
-    pending = schedule(settings, git, recorded, tasks)
-    Push.update(recorded_at=utcnow()).where(Push.id == push_id).execute()
-    return recorded, pending
-
-
-def finish_unrecorded_pushes(settings: Settings, tasks: Tasks, older_than_s: float = 60) -> None:
-    """Finish pushes whose recording after git's reply was lost (a crash, a restart)."""
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
-    for push in Push.select(Push.id).where(Push.recorded_at.is_null()
-                                           & (Push.created_at < cutoff)).iterator():
-        logger.warning("finishing push %d, which was left unrecorded", push.id)
-        finish_push(settings, push.id, tasks)
+    return commit_url(settings.server.base_url, repo.owner.username, repo.name, sha)
 
 
 def say_urls(settings: Settings, repo: Repo, tips: list[tuple[str, str]],
@@ -124,7 +61,7 @@ def say_verdict(settings: Settings, repo: Repo, recorded: RecordedPush,
             say(line)
 
 
-def run(settings: Settings, call: HookCall, tasks: Tasks | None = None) -> int:
+def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
     """The post-receive hook: record the push, queue its checks, tell the pusher."""
     repo = Repo.get_by_id(call.int_env("GITSERVER_REPO_ID"))
     git = GitRepo(str(call.git_dir))
@@ -144,7 +81,3 @@ def run(settings: Settings, call: HookCall, tasks: Tasks | None = None) -> int:
     say_urls(settings, repo, tips, call.out)
     call.defer(lambda: finish_push(settings, push.id, tasks))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_as_process(run))

@@ -7,16 +7,14 @@ rejected push never become reachable, and the pusher sees `! [remote rejected]` 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore, OverlayObjectStore
 
-from gitserver.config import Settings
-from gitserver.models import RejectedPush
+from gitserver.core.config import Settings
+from gitserver.core.models import RejectedPush
 
 from .policy import PolicyChecker, Violation
-from .process import run_as_process
 from .updates import HookCall
 
 _FIX = ("Fix it, then rewrite the commits that carry it: `git commit --amend` for the last "
@@ -68,7 +66,3 @@ def run(settings: Settings, call: HookCall) -> int:
     RejectedPush.create(repo=call.int_env("GITSERVER_REPO_ID"),
                         pusher=call.int_env("GITSERVER_PUSHER_ID"), problems=count)
     return 1
-
-
-if __name__ == "__main__":
-    sys.exit(run_as_process(run))

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dulwich.diff_tree import tree_changes
+from dulwich.file import FileLocked
 from dulwich.objects import Commit as GitCommit
 from dulwich.objects import Tag
 from dulwich.repo import Repo as GitRepo
 
-from gitserver.models import (
+from gitserver.core.models import (
     CHANGE_ADDED,
     CHANGE_DELETED,
     CHANGE_MODIFIED,
@@ -170,3 +171,20 @@ def changed_py_files(git: GitRepo, updates: list[RefUpdate], base_ref: bytes) ->
             if change.type in ("add", "modify") and change.new.path.endswith(b".py"):
                 count += 1
     return count
+
+
+def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> None:
+    """Like GitHub: when HEAD names no branch yet, the first pushed branch becomes the default."""
+    head = git.refs.read_ref(b"HEAD") or b""
+    target = head[len(b"ref: "):] if head.startswith(b"ref: ") else b""
+    if target and target in git.refs:
+        return
+    branches = [u.branch for u in updates if u.branch and not u.deleted]
+    if not branches:
+        return
+    branch = "main" if "main" in branches else branches[0]
+    try:
+        git.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
+    except FileLocked:
+        return  # a concurrent first push is choosing the default branch right now
+    Repo.update(default_branch=branch).where(Repo.id == repo.id).execute()

@@ -18,9 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from checker.queue import create_huey
-from checker.tasks import Tasks, register_tasks
-from gitserver.config import Settings
+from checker.tasks import Tasks
+from gitserver.core.config import Settings
 
 from . import post_receive, pre_receive
 from .updates import HookCall, RefUpdate
@@ -39,14 +38,14 @@ _FAILED = {
 
 class HookService:
     """Serves the hook clients of this server's git processes on a private Unix socket."""
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tasks: Tasks) -> None:
         self.settings = settings
+        self.tasks = tasks
         self.token = secrets.token_hex(32)
         self.folder = Path(tempfile.mkdtemp(prefix="gitserver-hooks-"))
         self.socket_path = self.folder / "hooks.sock"
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hook")
         self._server: asyncio.AbstractServer | None = None
-        self._tasks: Tasks | None = None
 
     def env(self) -> dict[str, str]:
         """What git's hook processes need in their environment to reach this service."""
@@ -93,7 +92,7 @@ class HookService:
         if hook == "pre-receive":
             return pre_receive.run(self.settings, call)
         if hook == "post-receive":
-            return post_receive.run(self.settings, call, self._queue_tasks())
+            return post_receive.run(self.settings, call, self.tasks)
         raise ValueError(f"unknown hook {hook!r}")
 
     def _defer(self, work: Callable[[], object]) -> None:
@@ -104,8 +103,3 @@ class HookService:
                 # The requeuer finishes an unrecorded push later; nothing is lost.
                 logger.exception("recording a push after its reply failed")
         self._pool.submit(guarded)
-
-    def _queue_tasks(self) -> Tasks:
-        if self._tasks is None:
-            self._tasks = register_tasks(create_huey(self.settings), self.settings)
-        return self._tasks

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from peewee import fn
 
-from gitserver.config import Settings
-from gitserver.models import STATE_PENDING, STATE_SUCCESS, Check, Commit
+from gitserver.core.config import Settings
+from gitserver.core.models import STATE_PENDING, STATE_SUCCESS, Check, Commit
 
 MAX_MESSAGE_LINES = 20
 _POLL_S = 0.03

@@ -40,7 +40,7 @@ import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
-from gitserver.config import MailSettings
+from gitserver.core.config import MailSettings
 
 logger = logging.getLogger(__name__)
 

@@ -18,13 +18,14 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "mail"
+from gitserver.core.resources import template_dir
+
+TEMPLATE_DIR = template_dir("mail")
 
 SHORT_SHA_LENGTH = 7
 # A commit subject can be any length; a mail subject past this is unreadable anyway.

@@ -13,9 +13,9 @@ import logging
 
 from huey.exceptions import RetryTask
 
-from gitserver.config import Settings
-from gitserver.models import STATE_SUCCESS, Check, Commit, Push, User, utcnow
-from gitserver.queries import combined_state
+from gitserver.core.config import Settings
+from gitserver.core.models import STATE_SUCCESS, Check, Commit, Push, User, utcnow
+from gitserver.core.queries import combined_state
 
 from .backends import MailError, MailRejected, already_delivered, send
 from .messages import PushReport, ReportFile, ReportMessage, build_report, report_message_id

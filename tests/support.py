@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from gitserver.models import init_db
+from gitserver.core.models import init_db
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gitserver.models import ActivationKey, Push, User, database, init_db
+from gitserver.core.models import ActivationKey, Push, User, database, init_db
 
 from .support import (
     PASSWORD,
@@ -105,7 +105,7 @@ def activation_link(server: Server, address: str, count: int = 1) -> str:
 
 
 def _key_created(link: str) -> dt.datetime:
-    from gitserver.accounts import activation_key_hash  # pylint: disable=import-outside-toplevel
+    from gitserver.core.accounts import activation_key_hash  # pylint: disable=import-outside-toplevel
     return ActivationKey.get(ActivationKey.key_hash == activation_key_hash(
         link.rsplit("/", 1)[1])).created_at
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from starlette.responses import Response
 
-from gitserver.sessions import Session, SessionStore
-from gitserver.throttle import Throttle, Throttled
+from gitserver.core.throttle import Throttle, Throttled
+from gitserver.web.sessions import Session, SessionStore
 
 
 class Clock:  # pylint: disable=too-few-public-methods  # a callable with a settable time

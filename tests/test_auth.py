@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gitserver.models import Repo, User
+from gitserver.core.models import Repo, User
 
 from .support import PASSWORD, Server, commit_files, git, make_work_repo, server_db
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitserver.config import load_settings
+from gitserver.core.config import load_settings
 
 from .support import ROOT
 

@@ -24,7 +24,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from gitserver.config import MailSettings
+from gitserver.core.config import MailSettings
 from mailer.backends import MailError, MailRejected, already_delivered, maildir_path, send
 from mailer.messages import (
     MAX_TEXTS_PER_GROUP,

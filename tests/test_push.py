@@ -18,7 +18,7 @@ from subprocess import CompletedProcess
 
 import httpx
 
-from gitserver.models import Commit, FileVersion, Push, Repo, User
+from gitserver.core.models import Commit, FileVersion, Push, Repo, User
 
 from .support import PASSWORD, Server, commit_files, git, make_work_repo, server_db
 

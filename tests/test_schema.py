@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gitserver import schema
-from gitserver.models import Push, Repo, User, database, init_db
+from gitserver.core import schema
+from gitserver.core.models import Push, Repo, User, database, init_db
 
 from .support import drop_postgres_database, fresh_postgres_database, postgres_url
 

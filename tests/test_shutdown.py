@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from gitserver.models import STATE_PENDING, Check, database, init_db
+from gitserver.core.models import STATE_PENDING, Check, database, init_db
 
 from .support import (
     GITSERVER,

@@ -1,0 +1,1 @@
+"""The core: config, data, git reads, queries and rules; no HTTP, nothing of ours outside it."""

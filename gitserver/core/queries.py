@@ -1,0 +1,310 @@
+"""Read-side lookups shared by the JSON API and the pages: refs, commits, checks, states."""
+
+from __future__ import annotations
+
+import re
+import stat
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dulwich.errors import NotGitRepository, NotTreeError
+from dulwich.object_store import tree_lookup_path
+from dulwich.objects import Blob, Tag
+from dulwich.objects import Commit as GitCommit
+from dulwich.repo import Repo as GitRepo
+from dulwich.walk import Walker
+
+from gitserver.core.models import (
+    STATE_ERROR,
+    STATE_FAILURE,
+    STATE_PENDING,
+    STATE_SUCCESS,
+    Check,
+    Commit,
+    FileVersion,
+    Repo,
+)
+from gitserver.core.repos import repo_path
+
+SHA_RE = re.compile(r"[0-9a-f]{4,40}")
+FULL_SHA_RE = re.compile(r"[0-9a-f]{40}")
+
+
+def combined_state(states: list[str]) -> str:
+    """GitHub's combined status: failure if any failure or error, pending if any pending or
+    none, else success."""
+    if any(s in (STATE_FAILURE, STATE_ERROR) for s in states):
+        return STATE_FAILURE
+    if not states or STATE_PENDING in states:
+        return STATE_PENDING
+    return STATE_SUCCESS
+
+
+def open_git(repos_dir: Path, repo: Repo) -> GitRepo | None:
+    """The repo's git repository on disk, or None when it is missing."""
+    try:
+        return GitRepo(str(repo_path(repos_dir, repo.owner.username, repo.name)))
+    except NotGitRepository:
+        return None
+
+
+def _peel(git: GitRepo, sha: bytes) -> str | None:
+    obj = git[sha]
+    while isinstance(obj, Tag):
+        obj = git[obj.object[1]]
+    return obj.id.decode() if isinstance(obj, GitCommit) else None
+
+
+def resolve_ref(repos_dir: Path, repo: Repo, ref: str) -> str | None:
+    """A branch, tag or (abbreviated) sha -> full commit sha, or None."""
+    if FULL_SHA_RE.fullmatch(ref) and get_commit(repo, ref) is not None:
+        return ref  # like git, a full object name wins over a ref of that name
+    git = open_git(repos_dir, repo)
+    if git is not None:
+        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref if ref == "HEAD" else ""):
+            if name and name.encode() in git.refs:
+                return _peel(git, git.refs[name.encode()])
+    if SHA_RE.fullmatch(ref.lower()):
+        rows = list(Commit.select(Commit.sha).where(
+            (Commit.repo == repo) & Commit.sha.startswith(ref.lower())).limit(2))
+        if len(rows) == 1:
+            return rows[0].sha
+    return None
+
+
+def get_commit(repo: Repo, sha: str) -> Commit | None:
+    """The recorded commit `sha` of `repo`, or None."""
+    return Commit.get_or_none((Commit.repo == repo) & (Commit.sha == sha))
+
+
+def commit_checks(commit: Commit) -> list[Check]:
+    """The commit's checks, by path."""
+    return list(Check.select().where(Check.commit == commit).order_by(Check.path))
+
+
+def deleted_files(commit: Commit) -> list[FileVersion]:
+    """The files the commit deleted, by path."""
+    return list(FileVersion.select().where((FileVersion.commit == commit)
+                                           & (FileVersion.change == "deleted"))
+                .order_by(FileVersion.path))
+
+
+def history(repos_dir: Path, repo: Repo, start_sha: str,
+            max_entries: int | None = None) -> list[str]:
+    """Shas reachable from start_sha, newest first (git log order)."""
+    git = open_git(repos_dir, repo)
+    if git is None:
+        return []
+    walker = Walker(git.object_store, [start_sha.encode()], max_entries=max_entries)
+    return [entry.commit.id.decode() for entry in walker]
+
+
+def commit_states(commit_ids: list[int]) -> dict[int, str]:
+    """commit id -> the combined state of its checks, in one query."""
+    states: dict[int, list[str]] = {cid: [] for cid in commit_ids}
+    query = Check.select(Check.commit, Check.state).where(Check.commit.in_(commit_ids))
+    for check in query.iterator():
+        states[check.commit_id].append(check.state)
+    return {cid: combined_state(values) for cid, values in states.items()}
+
+
+# -- pages and their API twins ---------------------------------------------------------------
+
+def commit_score(checks: Iterable[Check]) -> float | None:
+    """A commit's score: the mean of its files' pylint scores (None before any is known)."""
+    scores = [c.score for c in checks if c.score is not None]
+    return round(sum(scores) / len(scores), 2) if scores else None
+
+
+def message_key(message: dict[str, Any]) -> tuple[str, str]:
+    """What identifies a lint message when a commit is compared with its parent."""
+    # Without the line: a message that only moved because lines were added above it is
+    # neither new nor fixed.
+    return (str(message.get("symbol")), str(message.get("message")))
+
+
+@dataclass
+class ParentDiff:
+    """What changed in the lint messages since the commit's first parent."""
+    sha: str
+    checked: bool  # False: the parent has no checks (it was not a checked commit of its push)
+    state: str | None = None
+    score: float | None = None
+    new: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (path, message)
+    fixed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _by_path(checks: Iterable[Check]) -> dict[str, Check]:
+    return {c.path: c for c in checks}
+
+
+def parent_checks(commit: Commit) -> list[Check] | None:
+    """The checks of the commit's first parent; None for a root commit."""
+    if not commit.parent_sha:
+        return None
+    return list(Check.select(Check).join(Commit).where(
+        (Commit.repo == commit.repo_id) & (Commit.sha == commit.parent_sha))
+        .order_by(Check.path))
+
+
+def since_parent(commit: Commit, checks: list[Check],
+                 before: list[Check] | None = None) -> ParentDiff | None:
+    """New and fixed messages relative to the first parent; None for a root commit.
+
+    `before`: the parent's checks when the caller has them already (`parent_checks`).
+    """
+    if before is None:
+        before = parent_checks(commit)
+    if before is None or not commit.parent_sha:
+        return None
+    diff = ParentDiff(sha=commit.parent_sha, checked=bool(before))
+    if not before:
+        return diff
+    diff.state = combined_state([c.state for c in before])
+    diff.score = commit_score(before)
+    mine, theirs = _by_path(checks), _by_path(before)
+    for path in sorted(set(mine) | set(theirs)):
+        now, old = mine.get(path), theirs.get(path)
+        if now is not None and old is not None and now.blob_sha == old.blob_sha \
+                and now.messages == old.messages:
+            continue
+        new, fixed = _message_changes(now.message_list if now is not None else [],
+                                      old.message_list if old is not None else [])
+        diff.new.extend((path, m) for m in new)
+        diff.fixed.extend((path, m) for m in fixed)
+    return diff
+
+
+def _message_changes(now: list[dict[str, Any]], before: list[dict[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(messages only in `now`, messages only in `before`), counting repeats."""
+    def only_in(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list:
+        left = Counter(message_key(m) for m in second)
+        found = []
+        for message in first:
+            key = message_key(message)
+            if left[key] > 0:
+                left[key] -= 1
+            else:
+                found.append(message)
+        return found
+    return only_in(now, before), only_in(before, now)
+
+
+def tree_files(repos_dir: Path, repo: Repo, sha: str) -> dict[str, str]:
+    """path -> blob sha of every file in the commit's tree."""
+    git = open_git(repos_dir, repo)
+    if git is None:
+        return {}
+    commit = git[sha.encode()]
+    assert isinstance(commit, GitCommit)
+    return {entry.path.decode("utf-8", "replace"): entry.sha.decode()
+            for entry in git.object_store.iter_tree_contents(commit.tree)}
+
+
+def read_blob(repos_dir: Path, repo: Repo, sha: str, path: str) -> tuple[str, bytes] | None:
+    """(blob sha, content) of `path` in commit `sha`, or None when there is no such file."""
+    git = open_git(repos_dir, repo)
+    if git is None:
+        return None
+    commit = git[sha.encode()]
+    assert isinstance(commit, GitCommit)
+    try:
+        mode, blob_sha = tree_lookup_path(git.object_store.__getitem__, commit.tree,
+                                          path.encode("utf-8"))
+    except (KeyError, NotTreeError):
+        return None
+    if not stat.S_ISREG(mode):
+        return None
+    blob = git[blob_sha]
+    assert isinstance(blob, Blob)
+    return blob_sha.decode(), blob.as_raw_string()
+
+
+def branches(repos_dir: Path, repo: Repo) -> list[str]:
+    """The repo's branch names, sorted; none when the repository is missing."""
+    git = open_git(repos_dir, repo)
+    if git is None:
+        return []
+    return sorted(name.decode("utf-8", "replace")
+                  for name in git.refs.keys(base=b"refs/heads/"))
+
+
+def last_changes(repo: Repo, files: dict[str, str]) -> dict[str, Commit]:
+    """path -> the newest commit that gave the path its current blob (`files`: path -> blob)."""
+    found: dict[str, Commit] = {}
+    paths = sorted(files)
+    for start in range(0, len(paths), 500):
+        query = (FileVersion.select(FileVersion.path, FileVersion.blob_sha, Commit)
+                 .join(Commit)
+                 .where((Commit.repo == repo) & FileVersion.path.in_(paths[start:start + 500])
+                        & FileVersion.blob_sha.is_null(False))
+                 .order_by(Commit.committed_at.desc(), Commit.id.desc()))
+        for version in query:
+            if files.get(version.path) == version.blob_sha:
+                found.setdefault(version.path, version.commit)
+    return found
+
+
+def file_versions(repo: Repo, path: str, limit: int = 100) -> list[FileVersion]:
+    """The commits that added, modified or deleted `path`, newest first (commit joined)."""
+    return list(FileVersion.select(FileVersion, Commit).join(Commit)
+                .where((Commit.repo == repo) & (FileVersion.path == path))
+                .order_by(Commit.committed_at.desc(), Commit.id.desc()).limit(limit))
+
+
+def file_check_log(repo: Repo, path: str) -> Any:
+    """The query of every check of `path` in the repo, newest commit first (commit joined)."""
+    # By commit row, not check id: a push schedules its tip before its older commits, while
+    # commits are recorded parents first (dates can tie within a second, or lie).
+    return (Check.select(Check, Commit).join(Commit)
+            .where((Check.repo == repo) & (Check.path == path))
+            .order_by(Commit.id.desc(), Check.id.desc()))
+
+
+@dataclass(frozen=True)
+class HeadSummary:
+    """The state and score of a default branch's tip."""
+    sha: str
+    state: str
+    score: float | None
+    commit: Commit | None  # None when the tip was never recorded
+
+
+def head_summaries(repos_dir: Path, repos: list[Repo]) -> dict[int, HeadSummary]:
+    """repo id -> the state and score of its default branch's tip; absent for empty repos."""
+    tips: dict[int, str] = {}
+    for repo in repos:
+        sha = resolve_ref(repos_dir, repo, repo.default_branch)
+        if sha is not None:
+            tips[repo.id] = sha
+    if not tips:
+        return {}
+    rows = {(c.repo_id, c.sha): c for c in Commit.select().where(
+        Commit.repo.in_(list(tips)) & Commit.sha.in_(list(tips.values()))).iterator()}
+    commits = {rid: rows.get((rid, sha)) for rid, sha in tips.items()}
+    ids = [c.id for c in commits.values() if c is not None]
+    checks: dict[int, list[Check]] = {i: [] for i in ids}
+    for check in Check.select(Check.commit, Check.state, Check.score).where(
+            Check.commit.in_(ids)).iterator():
+        checks[check.commit_id].append(check)
+    summaries = {}
+    for rid, sha in tips.items():
+        commit = commits[rid]
+        found = checks.get(commit.id, []) if commit is not None else []
+        summaries[rid] = HeadSummary(sha, combined_state([c.state for c in found]),
+                                     commit_score(found), commit)
+    return summaries
+
+
+def commit_marks(commit_ids: list[int]) -> dict[int, tuple[str, float | None]]:
+    """commit id -> (combined state, score), in one query."""
+    found: dict[int, list[Check]] = {cid: [] for cid in commit_ids}
+    for check in Check.select(Check.commit, Check.state, Check.score).where(
+            Check.commit.in_(commit_ids)).iterator():
+        found[check.commit_id].append(check)
+    return {cid: (combined_state([c.state for c in checks]), commit_score(checks))
+            for cid, checks in found.items()}

@@ -1,0 +1,57 @@
+"""Schema creation and upgrades, run by every process on start before it serves.
+
+Each upgrade is a numbered step; the applied number is kept in `schema_version`. Steps are plain
+functions so the upgrade path from an older schema can be tested on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gitserver.core.models import ALL_MODELS, SchemaVersion, database
+
+logger = logging.getLogger(__name__)
+
+
+def _create_v1(db: Any) -> None:
+    db.create_tables(ALL_MODELS, safe=True)
+
+
+def _index_unfinished_pushes_v2(db: Any) -> None:
+    """The requeuer asks every 2 s for unrecorded and unreported pushes: index those columns."""
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "push_recorded_at" ON "push" ("recorded_at")')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "push_report_state" ON "push" ("report_state")')
+
+
+# version -> step; append only, never edit a released step.
+STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2}
+LATEST = max(STEPS)
+_PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
+
+
+def current_version(db: Any) -> int:
+    """The applied schema version; 0 before the first migration."""
+    if not db.table_exists(SchemaVersion):
+        return 0
+    row = SchemaVersion.select(SchemaVersion.version).order_by(
+        SchemaVersion.version.desc()).first()
+    return row.version if row else 0
+
+
+def migrate(target: int = LATEST) -> int:
+    """Bring the schema to `target` (the newest by default); return the version found before."""
+    db = database.obj
+    postgres = "postgres" in type(db).__name__.lower()
+    # IMMEDIATE on SQLite and an advisory lock on PostgreSQL: when web and workers start
+    # together, one upgrades and the others wait, then find nothing left to do.
+    with db.atomic() if postgres else db.atomic("IMMEDIATE"):
+        if postgres:
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
+        found = current_version(db)
+        for version in sorted(v for v in STEPS if found < v <= target):
+            logger.info("schema: applying step %d", version)
+            STEPS[version](db)
+            SchemaVersion.create(version=version)
+    return found

@@ -1,0 +1,88 @@
+"""The one place that wires the service together: the Huey object and its tasks, the hook
+service, the workers and the web app; `serve` and `run_worker` run them.
+
+Layers (enforced by import-linter in `make lint`): cli > runtime > web > hooks > checker >
+mailer > core. Only this module (and the hook process entry, `hook_process`) knows all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from starlette.applications import Starlette
+
+from checker.consumer import Workers
+from checker.queue import create_huey
+from checker.tasks import CheckWorker, Tasks, claim_report, requeue_lost_work
+from gitserver.core.config import Settings
+from gitserver.core.models import init_db
+from gitserver.core.schema import migrate
+from gitserver.web.app import create_app
+from hooks.enqueue import finish_unrecorded_pushes
+from hooks.service import HookService
+from mailer.tasks import send_push_report
+
+logger = logging.getLogger(__name__)
+
+
+def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
+    """The Huey object of `queue.url` with our tasks registered; calling a task enqueues it.
+
+    Enqueuers (the web process without workers, a hook process) pass no worker; the process
+    that consumes passes its CheckWorker, which the check task runs on.
+    """
+    huey = create_huey(settings)
+
+    def check_commit(commit_id: int) -> None:
+        if worker is None:
+            raise RuntimeError("check_commit runs in a worker process; start `gitserver worker`")
+        for push_id in worker.check_commit(commit_id):
+            if claim_report(push_id):
+                report_task(push_id)
+
+    def send_report(push_id: int) -> None:
+        send_push_report(settings, push_id)
+
+    check_task = huey.task(name="check_commit", retries=2, retry_delay=5)(check_commit)
+    report_task = huey.task(name="send_report", retries=20, retry_delay=30)(send_report)
+    return Tasks(huey=huey, check_commit=check_task, send_report=report_task)
+
+
+def build_workers(settings: Settings) -> Workers:
+    """Consumer threads with warm lint processes, and the requeuer's maintenance jobs."""
+    worker = CheckWorker(settings)
+    tasks = build_tasks(settings, worker)
+    return Workers(settings, tasks, worker, maintenance=(
+        lambda: requeue_lost_work(tasks),
+        lambda: finish_unrecorded_pushes(settings, tasks)))
+
+
+def build_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
+    """The web app with its hook service; with `embedded_workers`, the workers run inside it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    init_db(settings.database_url)
+    migrate()
+    workers = build_workers(settings) if embedded_workers else None
+    tasks = workers.tasks if workers is not None else build_tasks(settings)
+    return create_app(settings, tasks, HookService(settings, tasks), workers)
+
+
+def serve(settings: Settings) -> None:
+    """Run the web server in the foreground, with the workers when `queue.embedded`."""
+    app = build_app(settings, embedded_workers=settings.queue.embedded)
+    config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
+                            log_config=None, access_log=False, timeout_graceful_shutdown=30,
+                            server_header=False)
+    logger.info("gitserver listening on %s (data in %s)", settings.server.base_url,
+                settings.data_dir)
+    uvicorn.Server(config).run()
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the check and mail workers in the foreground (`gitserver worker`)."""
+    init_db(settings.database_url)
+    migrate()
+    logger.info("gitserver worker: %d threads on %s", settings.queue.workers,
+                settings.queue_url.split("@")[-1])
+    build_workers(settings).run()

@@ -1,0 +1,273 @@
+"""Account pages: register, activate, login, logout; `install()` wires sessions and error pages.
+
+Handlers that read a form are async only to read it (`await request.form()`), check the CSRF
+token, and hand the rest to a thread: peewee and argon2 block.
+"""
+
+# peewee gives every model its `id` primary key when the class is made; pylint cannot see it.
+# pylint: disable=no-member
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gitserver.core import accounts
+from gitserver.core.accounts import Activation, Outcome
+from gitserver.core.auth import check_password
+from gitserver.core.config import Settings
+from gitserver.core.models import User, utcnow
+from gitserver.core.throttle import Throttle, Throttled
+from gitserver.web import sessions, settings_web
+from gitserver.web.account_mail import send_activation, send_registration_mail
+from gitserver.web.templating import STATIC_DIR, render, render_error
+from gitserver.web.webforms import client_address, field, page, redirect, safe_next
+
+logger = logging.getLogger(__name__)
+
+ERROR_TITLES = {400: "Bad request", 401: "Sign in required", 403: "Not allowed",
+                404: "Page not found", 405: "Method not allowed", 429: "Too many attempts"}
+GENERIC_DETAILS = {
+    404: "There is nothing at this address. Check the link, or sign in if it is yours.",
+    405: "This address does not accept that kind of request. Use the page's links and forms.",
+}
+RESEND_TICKET_AGE_S = 3600
+# One activation mail a minute per account: the resend button must not become a mail cannon.
+RESEND_INTERVAL_S = 60
+
+
+# -- activation tickets ------------------------------------------------------------------------
+
+def _tickets(request: Request) -> URLSafeTimedSerializer:
+    """Signed "resend my activation link" tickets: proof the holder signed in or had a key."""
+    return URLSafeTimedSerializer(request.app.state.settings.server.secret_key,
+                                  salt="gitserver.resend-activation")
+
+
+def resend_ticket(request: Request, user: User) -> str:
+    """A signed ticket for the resend button: proof of a password or a mailed key."""
+    return _tickets(request).dumps(user.id)
+
+
+# -- register -----------------------------------------------------------------------------------
+
+def register_form(request: Request, values: dict[str, str] | None = None, error: str = "",
+                  status_code: int = 200) -> Response:
+    """The registration form, filled in again after an error (never the password)."""
+    return render(request, "register.html", {"values": values or {}, "error": error,
+                                             "min_password": accounts.MIN_PASSWORD},
+                  status_code=status_code)
+
+
+def register_get(request: Request) -> Response:
+    """GET /register."""
+    return register_form(request)
+
+
+def register_post(request: Request, form: FormData) -> Response:
+    """POST /register: the same answer whether or not the name or address is taken."""
+    values = {"username": field(form, "username").strip(), "email": field(form, "email").strip()}
+    try:
+        registration = accounts.register(values["username"], values["email"],
+                                         field(form, "password"))
+    except accounts.AccountError as exc:
+        return register_form(request, values, str(exc), status_code=400)
+    user = None
+    if registration.outcome is Outcome.CREATED:
+        user = User.get(User.username == registration.username)
+        logger.info("registered %s", registration.username)
+    send_registration_mail(request.app.state.settings, registration, user)
+    # Every outcome gets this very page: whether the name or address was taken shows only in
+    # the mailbox of the address's owner.
+    return render(request, "check_mail.html", {"email": registration.email, "kind": "register"})
+
+
+# -- activation ---------------------------------------------------------------------------------
+
+def activate_key(request: Request) -> Response:
+    """GET /activate/{key}: activated, or a clear 4xx page saying what to do next."""
+    result, user = accounts.activate(request.path_params["key"])
+    if result is Activation.ACTIVATED and user is not None:
+        logger.info("activated %s", user.username)
+        return render(request, "activate.html", {"result": "activated", "user": user,
+                                                 "ticket": ""})
+    if result is Activation.INVALID or user is None:
+        return render(request, "activate.html", {"result": "invalid", "user": None,
+                                                 "ticket": ""}, status_code=404)
+    if user.is_active:  # a used or replaced key of an account that is active anyway
+        return render(request, "activate.html", {"result": "used", "user": user,
+                                                 "ticket": ""}, status_code=410)
+    return render(request, "activate.html", {"result": result.value, "user": user,
+                                             "ticket": resend_ticket(request, user)},
+                  status_code=410)
+
+
+def resend_get(request: Request) -> Response:
+    """GET /activate: the form asking for a new activation link."""
+    return render(request, "resend.html", {"error": ""})
+
+
+def resend_post(request: Request, form: FormData) -> Response:
+    """A new activation link, for the holder of a ticket or whoever knows the address."""
+    ticket, email = field(form, "ticket"), field(form, "email").strip().lower()
+    user = None
+    if ticket:
+        try:
+            user_id = _tickets(request).loads(ticket, max_age=RESEND_TICKET_AGE_S)
+        except BadSignature:
+            return render(request, "resend.html", {
+                "error": "That button has expired. Enter your address to get a new link."},
+                status_code=400)
+        user = User.get_or_none(User.id == user_id)
+    elif email:
+        user = User.get_or_none(User.email == email)
+    else:
+        return render(request, "resend.html", {"error": "Enter the address you registered "
+                                                        "with."}, status_code=400)
+    kind = "resend"
+    if user is not None and not user.is_active:
+        last = accounts.last_key_sent_at(user)
+        if last is None or (utcnow() - last).total_seconds() >= RESEND_INTERVAL_S:
+            send_activation(request.app.state.settings, user,
+                            accounts.new_activation_key(user))
+        elif ticket:  # the ticket proves who asks; an address alone must not learn this
+            kind = "recent"
+    # Asked by address: the same answer whether or not an inactive account uses it.
+    return render(request, "check_mail.html", {"email": user.email if ticket and user
+                                               else email, "kind": kind})
+
+
+# -- sign in and out ----------------------------------------------------------------------------
+
+def login_form(request: Request, login: str = "", next_path: str = "", *, error: str = "",
+               status_code: int = 200) -> Response:
+    """The sign-in form, filled in again after a failure (never the password)."""
+    return render(request, "login.html", {"login": login, "next": next_path, "error": error},
+                  status_code=status_code)
+
+
+def login_get(request: Request) -> Response:
+    """GET /login; a signed-in user goes on to `next` at once."""
+    next_path = safe_next(request.query_params.get("next", ""))
+    if sessions.current_user(request) is not None:
+        return redirect(request, next_path or "/settings")
+    return login_form(request, next_path=next_path)
+
+
+def login_post(request: Request, form: FormData) -> Response:
+    """POST /login: throttled per account and address; inactive accounts get told."""
+    login, password = field(form, "login").strip(), field(form, "password")
+    next_path = safe_next(field(form, "next"))
+    throttle: Throttle = request.app.state.throttle
+    address = client_address(request)
+    user = accounts.find_login(login) if login else None
+    account = user.username if user is not None else login.lower()
+    try:
+        throttle.check(account, address)
+    except Throttled as exc:
+        minutes = max(1, round(exc.retry_after / 60))
+        response = login_form(request, login, next_path, error=(
+            f"Too many failed sign-in attempts. Wait about {minutes} minute"
+            f"{'s' if minutes != 1 else ''} and try again, or sign in from another device."),
+            status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if not check_password(user, password) or user is None:
+        throttle.failed(account, address)
+        return login_form(request, login, next_path, error="Wrong username or password.",
+                          status_code=401)
+    throttle.succeeded(account, address)
+    if not user.is_active:
+        return render(request, "inactive.html", {"user": user,
+                                                 "ticket": resend_ticket(request, user)},
+                      status_code=403)
+    sessions.sign_in(request, user)
+    logger.info("signed in %s", user.username)
+    return redirect(request, next_path or f"/{user.username}")
+
+
+def logout_get(request: Request) -> Response:
+    """GET /logout: a confirmation form (signing out is a POST, like every change)."""
+    if sessions.current_user(request) is None:
+        return redirect(request, "/login")
+    return render(request, "logout.html")
+
+
+def logout_post(request: Request, _form: FormData) -> Response:
+    """POST /logout: ends the user's sessions everywhere."""
+    sessions.sign_out(request)
+    sessions.flash(request, "You are signed out.", "success")
+    return redirect(request, "/login")
+
+
+# -- app wiring ---------------------------------------------------------------------------------
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """HTTPException from any page: an HTML page for browsers, plain text for git and scripts."""
+    assert isinstance(exc, HTTPException)
+    if "text/html" not in request.headers.get("accept", "") or exc.status_code < 400:
+        return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code,
+                                 headers=exc.headers)
+    title = ERROR_TITLES.get(exc.status_code, "Error")
+    detail = exc.detail
+    if not detail or detail == HTTPStatus(exc.status_code).phrase:
+        detail = GENERIC_DETAILS.get(exc.status_code, "The request could not be answered.")
+    response = await run_in_threadpool(render_error, request, exc.status_code, title, detail)
+    for name, value in (exc.headers or {}).items():  # e.g. WWW-Authenticate on a 401
+        response.headers[name] = value
+    return response
+
+
+def _csrf_page(request: Request) -> Response:
+    return render_error(
+        request, 403, "This form has expired",
+        "The form was sent without this browser's security token, so it was not accepted.",
+        hint="Go back, reload the page and send the form again. If it keeps happening, check "
+             "that your browser accepts cookies from this site.")
+
+
+async def csrf_error(request: Request, _exc: Exception) -> Response:
+    """sessions.CsrfError from any form: a 403 page that says how to get a fresh form."""
+    return await run_in_threadpool(_csrf_page, request)
+
+
+def server_error(request: Request, _exc: Exception) -> Response:
+    """Any unhandled error of a page: a 500 page that needs no database (it may be down)."""
+    return render_error(request, 500, "Something went wrong",
+                        "The server failed to answer this request.",
+                        hint="Try again in a moment; tell the administrator if it keeps "
+                             "happening.", current_user=None)
+
+
+BOTH = ["GET", "POST"]
+routes: list[BaseRoute] = [
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    Route("/register", page(register_get, register_post), methods=BOTH),
+    Route("/login", page(login_get, login_post), methods=BOTH),
+    Route("/logout", page(logout_get, logout_post), methods=BOTH),
+    Route("/activate", page(resend_get, resend_post), methods=BOTH),
+    Route("/activate/{key}", page(activate_key)),
+    *settings_web.routes,
+]
+
+
+def install(app: Starlette, settings: Settings) -> None:
+    """Add what the account pages need to the app: sessions, throttle, error pages."""
+    app.state.sessions = sessions.SessionStore(
+        settings.server.secret_key, secure=settings.server.base_url.startswith("https://"))
+    app.state.session_user = sessions.current_user
+    app.state.throttle = Throttle()
+    app.state.authenticator.throttle = app.state.throttle
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(sessions.CsrfError, csrf_error)
+    app.add_exception_handler(500, server_error)

@@ -1,0 +1,360 @@
+"""The API twins of the pages: one commit, files at a ref, a file's versions, contents
+(read, create/update, delete: GitHub's contents API), and repository settings.
+
+GitHub's shapes where GitHub has the endpoint (`/commits/{ref}`, `/contents/{path}`,
+`PATCH`/`DELETE /repos/{o}/{r}`), so its clients work; `/files` and `/files/{path}/versions`
+are ours. Writes go through `hooks.browser_commit`, so the push policy and the checks apply.
+"""
+
+# pylint: disable=not-an-iterable  # peewee queries iterate through a metaclass pylint cannot see
+from __future__ import annotations
+
+import base64
+import binascii
+import stat
+from typing import Any
+
+from dulwich.errors import NotTreeError
+from dulwich.object_store import tree_lookup_path
+from dulwich.objects import Blob, Tree
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gitserver.core.access import decide
+from gitserver.core.models import Check, Commit, FileVersion, Repo, User
+from gitserver.core.queries import (
+    combined_state,
+    commit_checks,
+    commit_score,
+    last_changes,
+    open_git,
+    tree_files,
+)
+from gitserver.web.api.common import (
+    ApiError,
+    Unrecorded,
+    base,
+    checks_of,
+    commit_for,
+    commit_shape,
+    iso,
+    page_params,
+    paginated,
+    readable_repo,
+    repo_shape,
+)
+from gitserver.web.auth import request_user
+from gitserver.web.repo_settings import delete_repo, set_visibility
+from hooks.browser_commit import (
+    BrowserCommitRefused,
+    FileChange,
+    StaleBranch,
+    branch_tip,
+    clean_path,
+    commit_changes,
+)
+
+_STATUS = {"added": "added", "modified": "modified", "deleted": "removed"}
+
+
+def writable_repo(request: Request) -> tuple[Repo, User]:
+    """The repository of the URL if the caller may push to it; ApiError otherwise."""
+    user, given = request_user(request)
+    access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
+                    write=True)
+    if not access.allowed or access.repo is None:
+        kinds = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+        status = access.status if not access.allowed else 404
+        raise ApiError(status, kinds.get(status, "not_found"), access.reason or "Not Found")
+    assert access.user is not None  # only a signed-in owner may write
+    return access.repo, access.user
+
+
+def _full(repo: Repo) -> str:
+    return f"{repo.owner.username}/{repo.name}"
+
+
+# -- GET /repos/{o}/{r}/commits/{ref} -------------------------------------------------------
+
+def recorded_commit(request: Request, repo: Repo, ref: str) -> Commit:
+    """The recorded commit of a ref; 404 while a large push is still being recorded."""
+    commit = commit_for(request, repo, ref)
+    if isinstance(commit, Unrecorded):
+        raise ApiError(404, "not_found", f"{commit.sha} is still being recorded; ask again in "
+                       "a moment.")
+    return commit
+
+
+def single_commit(request: Request) -> Response:
+    """GET /repos/{o}/{r}/commits/{ref}: GitHub's commit with state, score and files."""
+    repo = readable_repo(request)
+    commit = recorded_commit(request, repo, request.path_params["ref"])
+    checks = commit_checks(commit)
+    state = combined_state([c.state for c in checks])
+    shape = commit_shape(request, repo, commit, state)
+    versions = FileVersion.select().where(FileVersion.commit == commit).order_by(
+        FileVersion.path)
+    shape["score"] = commit_score(checks)
+    shape["files"] = [{"filename": v.path, "status": _STATUS.get(v.change, v.change),
+                       "sha": v.blob_sha} for v in versions]
+    return JSONResponse(shape)
+
+
+# -- GET /repos/{o}/{r}/files?ref= ----------------------------------------------------------
+
+def _last_commit(request: Request, repo: Repo, commit: Commit | None) -> dict[str, Any] | None:
+    if commit is None:
+        return None
+    return {"sha": commit.sha, "message": commit.message,
+            "committed_at": iso(commit.committed_at),
+            "html_url": f"{base(request)}/{_full(repo)}/commit/{commit.sha}"}
+
+
+def files_at_ref(request: Request) -> Response:
+    """GET /repos/{o}/{r}/files?ref=: the repo page's file list."""
+    repo = readable_repo(request)
+    commit = commit_for(request, repo, request.query_params.get("ref") or repo.default_branch)
+    checks = {c.path: c for c in checks_of(commit)}
+    files = tree_files(request.app.state.settings.repos_dir, repo, commit.sha)
+    changed = last_changes(repo, files)
+    root = f"{base(request)}/{_full(repo)}"
+    items = []
+    for path in sorted(files):
+        check = checks.get(path)
+        items.append({
+            "path": path, "blob": files[path], "state": check.state if check else None,
+            "score": check.score if check else None,
+            "message_count": len(check.message_list) if check else 0,
+            "last_commit": _last_commit(request, repo, changed.get(path)),
+            "html_url": f"{root}/blob/{commit.sha}/{path}"})
+    return JSONResponse({"sha": commit.sha, "state": combined_state([c.state for c in
+                                                                     checks.values()]),
+                         "score": commit_score(checks.values()), "files": items})
+
+
+# -- GET /repos/{o}/{r}/files/{path}/versions -----------------------------------------------
+
+def file_versions_view(request: Request) -> Response:
+    """GET /repos/{o}/{r}/files/{path}/versions: the commits that changed the file."""
+    repo = readable_repo(request)
+    path = request.path_params["path"]
+    page, per_page = page_params(request)
+    query = (FileVersion.select(FileVersion, Commit).join(Commit)
+             .where((Commit.repo == repo) & (FileVersion.path == path))
+             .order_by(Commit.committed_at.desc(), Commit.id.desc()))
+    total = query.count()
+    if total == 0:
+        raise ApiError(404, "not_found", f"{path} has no recorded versions in this repository.")
+    versions = list(query.paginate(page, per_page))
+    checks = {c.commit_id: c for c in Check.select(Check.commit, Check.state, Check.score)
+              .where(Check.commit.in_([v.commit_id for v in versions]) & (Check.path == path))}
+    root = f"{base(request)}/{_full(repo)}"
+    items = []
+    for version in versions:
+        check = checks.get(version.commit_id)
+        items.append({"sha": version.commit.sha, "change": version.change,
+                      "blob": version.blob_sha, "state": check.state if check else None,
+                      "score": check.score if check else None,
+                      "message": version.commit.message,
+                      "committed_at": iso(version.commit.committed_at),
+                      "html_url": f"{root}/commit/{version.commit.sha}"})
+    return paginated(request, items, total, page, per_page)
+
+
+# -- GET /repos/{o}/{r}/contents/{path}?ref= ------------------------------------------------
+
+def _content_links(request: Request, repo: Repo, path: str, sha: str,
+                   kind: str) -> dict[str, Any]:
+    api = f"{base(request)}/api/v1/repos/{_full(repo)}/contents/{path}"
+    html = f"{base(request)}/{_full(repo)}/blob/{sha}/{path}" if kind == "file" else \
+        f"{base(request)}/{_full(repo)}"
+    return {"url": f"{api}?ref={sha}", "html_url": html, "git_url": None,
+            "download_url": None}
+
+
+# pylint: disable-next=too-many-arguments  # keyword-only, one per field of the entry
+def _entry(request: Request, repo: Repo, ref_sha: str, path: str, *, mode: int,
+           sha: bytes, size: int) -> dict[str, Any]:
+    kind = "dir" if stat.S_ISDIR(mode) else "file"
+    return {"type": kind, "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha.decode(),
+            "size": size, **_content_links(request, repo, path, ref_sha, kind)}
+
+
+def contents(request: Request) -> Response:
+    """GET /repos/{o}/{r}/contents/{path}?ref=: GitHub's contents (file or folder)."""
+    repo = readable_repo(request)
+    ref = request.query_params.get("ref") or repo.default_branch
+    commit = commit_for(request, repo, ref)
+    git = open_git(request.app.state.settings.repos_dir, repo)
+    if git is None:
+        raise ApiError(404, "not_found", "This repository is empty.")
+    path = request.path_params.get("path", "").strip("/")
+    tree_id = git[commit.sha.encode()].tree
+    try:
+        mode, sha = (stat.S_IFDIR, tree_id) if not path else tree_lookup_path(
+            git.object_store.__getitem__, tree_id, path.encode("utf-8"))
+    except (KeyError, NotTreeError):
+        raise ApiError(404, "not_found", f"No file or folder {path!r} at {ref!r}.") from None
+    obj = git[sha]
+    if isinstance(obj, Tree):
+        entries = []
+        for item in obj.iteritems():
+            child = f"{path}/{item.path.decode()}" if path else item.path.decode()
+            size = 0 if stat.S_ISDIR(item.mode) else len(git[item.sha].as_raw_string())
+            entries.append(_entry(request, repo, commit.sha, child, mode=item.mode,
+                                  sha=item.sha, size=size))
+        return JSONResponse(entries)
+    assert isinstance(obj, Blob)
+    data = obj.as_raw_string()
+    return JSONResponse({**_entry(request, repo, commit.sha, path, mode=mode, sha=sha,
+                                  size=len(data)),
+                         "encoding": "base64", "content": base64.b64encode(data).decode()})
+
+
+# -- PUT / DELETE /repos/{o}/{r}/contents/{path} --------------------------------------------
+
+def _body_text(body: dict[str, Any], key: str, required: bool = False) -> str:
+    value = body.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(422, "invalid", f"{key} must be a string")
+    return value
+
+
+def _check_version(path: str, current: str | None, given: str, delete: bool) -> None:
+    """GitHub's rule: replacing or deleting a file names the blob the caller read."""
+    if current is not None and not given:
+        raise ApiError(422, "invalid", f"{path} exists: give the \"sha\" of the blob you are "
+                       "replacing")
+    if current is None and delete:
+        raise ApiError(404, "not_found", f"No file {path!r} on this branch.")
+    if given and given != current:
+        raise ApiError(409, "conflict", f"{path} does not match {given}: it changed since you "
+                       "read it; read it again and reapply your change")
+
+
+def _change(body: dict[str, Any], path: str, delete: bool) -> FileChange:
+    if delete:
+        return FileChange(path, None)
+    try:
+        data = base64.b64decode("".join(_body_text(body, "content", True).split()),
+                                validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "invalid", "content must be base64") from None
+    return FileChange(path, data)
+
+
+def _tip(request: Request, repo: Repo, branch: str, delete: bool) -> tuple[Any, bytes | None]:
+    """(dulwich repo, the branch's tip); an empty repo's default branch has no tip yet."""
+    git = open_git(request.app.state.settings.repos_dir, repo)
+    if git is None:
+        raise ApiError(404, "not_found", "The repository's storage is missing.")
+    tip = branch_tip(git, branch)
+    if tip is None and (delete or branch != repo.default_branch):
+        raise ApiError(404, "not_found", f"No branch {branch!r}.")
+    return git, tip
+
+
+def _write(request: Request, body: dict[str, Any], delete: bool) -> Response:
+    repo, user = writable_repo(request)
+    try:
+        path = clean_path(request.path_params["path"])
+    except BrowserCommitRefused as exc:
+        raise ApiError(422, "invalid", str(exc)) from None
+    branch = _body_text(body, "branch") or repo.default_branch
+    git, tip = _tip(request, repo, branch, delete)
+    current = _current_blob(git, tip, path)
+    _check_version(path, current, _body_text(body, "sha"), delete)
+    change = _change(body, path, delete)
+    try:
+        made = commit_changes(
+            request.app.state.settings, request.app.state.tasks, repo, user, branch=branch,
+            changes=[change],
+            message=_body_text(body, "message") or f"{'Delete' if delete else 'Update'} {path}",
+            expected_tip=tip.decode() if tip else "")
+    except StaleBranch as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    except BrowserCommitRefused as exc:
+        raise ApiError(422, "policy", str(exc)) from None
+    commit = commit_shape(request, repo, made.commit, "pending")
+    content = None if delete else {
+        **_entry(request, repo, made.sha, path, mode=0o100644,
+                 sha=Blob.from_string(change.data or b"").id, size=len(change.data or b""))}
+    return JSONResponse({"content": content, "commit": commit},
+                        status_code=201 if current is None else 200)
+
+
+def _current_blob(git: Any, tip: bytes | None, path: str) -> str | None:
+    if tip is None:
+        return None
+    try:
+        mode, sha = tree_lookup_path(git.object_store.__getitem__, git[tip].tree,
+                                     path.encode("utf-8"))
+    except (KeyError, NotTreeError):
+        return None
+    return sha.decode() if stat.S_ISREG(mode) else None
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid", "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid", "the body must be a JSON object")
+    return body
+
+
+async def put_contents(request: Request) -> Response:
+    """PUT /repos/{o}/{r}/contents/{path}: create or update a file in one commit."""
+    body = await _json_body(request)
+    return await run_in_threadpool(_write, request, body, False)
+
+
+async def delete_contents(request: Request) -> Response:
+    """DELETE /repos/{o}/{r}/contents/{path}: delete a file in one commit."""
+    body = await _json_body(request)
+    return await run_in_threadpool(_write, request, body, True)
+
+
+# -- PATCH / DELETE /repos/{o}/{r} ----------------------------------------------------------
+
+def _patch_repo(request: Request, body: dict[str, Any]) -> Response:
+    repo, _ = writable_repo(request)
+    if "private" in body:
+        if not isinstance(body["private"], bool):
+            raise ApiError(422, "invalid", "private must be true or false")
+        set_visibility(repo, body["private"])
+    elif body.get("visibility") in ("public", "private"):
+        set_visibility(repo, body["visibility"] == "private")
+    return JSONResponse(repo_shape(request, repo))
+
+
+def delete_repo_view(request: Request) -> Response:
+    """DELETE /repos/{o}/{r}: delete the repository (owner only)."""
+    repo, _ = writable_repo(request)
+    delete_repo(request.app.state.settings.repos_dir, repo)
+    return Response(status_code=204)
+
+
+async def patch_repo(request: Request) -> Response:
+    """PATCH /repos/{o}/{r}: set private or visibility."""
+    body = await _json_body(request)
+    return await run_in_threadpool(_patch_repo, request, body)
+
+
+REPO = "/repos/{owner}/{repo}"
+routes = [
+    Route(REPO + "/commits/{ref}", single_commit),
+    Route(REPO + "/files", files_at_ref),
+    Route(REPO + "/files/{path:path}/versions", file_versions_view),
+    Route(REPO + "/contents", contents),
+    Route(REPO + "/contents/{path:path}", contents),
+    Route(REPO + "/contents/{path:path}", put_contents, methods=["PUT"]),
+    Route(REPO + "/contents/{path:path}", delete_contents, methods=["DELETE"]),
+    Route(REPO, patch_repo, methods=["PATCH"]),
+    Route(REPO, delete_repo_view, methods=["DELETE"]),
+]

@@ -1,0 +1,78 @@
+"""/metrics in Prometheus text format, read from the database and the queue at scrape time.
+
+Counting at scrape time, not in process memory, because the events happen in other processes:
+hooks run as git's children and checks in any number of `gitserver worker` processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from peewee import Case, fn
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gitserver.core.models import Check, Push, RejectedPush, database
+
+DURATION_BUCKETS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+
+
+# prometheus_client's Collector interface is the one method collect().
+class StoreCollector(Collector):  # pylint: disable=too-few-public-methods
+    """Reads the counts from the database, and the queue depth, at each scrape."""
+    def __init__(self, queue_depth: object) -> None:
+        self.queue_depth = queue_depth
+
+    def collect(self) -> Iterator[object]:
+        pushes = CounterMetricFamily("gitserver_pushes", "Pushes received", labels=["result"])
+        # `database` passed explicitly: pylint cannot see through peewee's @database_required.
+        pushes.add_metric(["accepted"], Push.select().count(database))
+        pushes.add_metric(["rejected"], RejectedPush.select().count(database))
+        yield pushes
+        states = GaugeMetricFamily("gitserver_checks", "Checks by state", labels=["state"])
+        for row in Check.select(Check.state, fn.COUNT(Check.id).alias("n")).group_by(
+                Check.state).dicts():
+            states.add_metric([row["state"]], row["n"])
+        yield states
+        yield self._durations()
+        mails = CounterMetricFamily("gitserver_report_mails", "Report mails", labels=["result"])
+        for state, label in (("sent", "sent"), ("failed", "failed"), ("skipped", "skipped")):
+            mails.add_metric([label], Push.select().where(Push.report_state == state).count())
+        yield mails
+        depth = GaugeMetricFamily("gitserver_queue_depth", "Tasks waiting in the queue")
+        depth.add_metric([], float(self.queue_depth()))  # type: ignore[operator]
+        yield depth
+
+    @staticmethod
+    def _durations() -> HistogramMetricFamily:
+        # A peewee expression: `== False` builds the SQL comparison.
+        not_reused = Check.reused == False  # noqa: E712  # pylint: disable=singleton-comparison
+        linted = Check.select().where(Check.duration_ms.is_null(False) & not_reused)
+        columns = [fn.SUM(Case(None, [(Check.duration_ms <= b, 1)], 0)).alias(f"le{b}")
+                   for b in DURATION_BUCKETS_MS]
+        row = linted.select(fn.COUNT(Check.id).alias("n"), fn.SUM(Check.duration_ms).alias("s"),
+                            *columns).dicts().get()
+        buckets = [(str(b / 1000), row[f"le{b}"] or 0) for b in DURATION_BUCKETS_MS]
+        buckets.append(("+Inf", row["n"] or 0))
+        histogram = HistogramMetricFamily("gitserver_check_duration_seconds",
+                                          "Time pylint took per file")
+        histogram.add_metric([], buckets, sum_value=(row["s"] or 0) / 1000)
+        return histogram
+
+
+def metrics_endpoint(registry: CollectorRegistry):
+    """The /metrics endpoint: `registry` in Prometheus text format."""
+    def metrics(_request: Request) -> Response:
+        return Response(generate_latest(registry),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
+    return metrics
+
+
+def build_registry(queue_depth: object) -> CollectorRegistry:
+    """A registry with our one collector; `queue_depth()` is called at each scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(queue_depth))
+    return registry

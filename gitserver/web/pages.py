@@ -1,0 +1,226 @@
+"""Repository pages: a user's repos, a repo's files, its history, a commit's status page, a blob.
+
+Sync handlers (Starlette runs them in a thread) because peewee and dulwich block. Each page reads
+what it shows in a fixed number of queries, whatever the number of files or messages: the status
+page of a commit costs one query for all its checks.
+"""
+
+# pylint: disable=not-an-iterable  # peewee queries iterate through a metaclass pylint cannot see
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gitserver.core.models import Check, Commit, Repo, User
+from gitserver.core.queries import (
+    branches,
+    combined_state,
+    commit_checks,
+    commit_marks,
+    commit_score,
+    file_check_log,
+    file_versions,
+    get_commit,
+    head_summaries,
+    history,
+    last_changes,
+    read_blob,
+    resolve_ref,
+    tree_files,
+)
+from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
+from gitserver.web.highlight import lines_for_blob
+from gitserver.web.page_access import can_write, page_repo, viewer
+from gitserver.web.templating import render
+
+PER_PAGE = 30
+RECENT_COMMITS = 10
+CHECK_LOG_ENTRIES = 200
+HISTORY_WALK = 1000  # commits walked to order a file's versions
+
+pages_format.install()
+
+
+def _repos_dir(request: Request) -> Any:
+    return request.app.state.settings.repos_dir
+
+
+def _repo_context(request: Request, access: Any, tab: str) -> dict[str, Any]:
+    repo = access.repo
+    root = request.app.state.settings.server.base_url
+    full = f"{repo.owner.username}/{repo.name}"
+    return {"repo": repo, "owner": repo.owner.username, "full_name": full, "tab": tab,
+            "repo_url": f"/{full}", "clone_url": f"{root}/{full}.git",
+            "can_write": can_write(access)}
+
+
+def _commit_rows(repo: Repo, shas: list[str]) -> list[dict[str, Any]]:
+    rows = {c.sha: c for c in Commit.select().where((Commit.repo == repo)
+                                                    & Commit.sha.in_(shas))}
+    marks = commit_marks([c.id for c in rows.values()])
+    return [{"commit": rows[s], "state": marks[rows[s].id][0], "score": marks[rows[s].id][1]}
+            for s in shas if s in rows]
+
+
+# -- /{owner} -------------------------------------------------------------------------------
+
+def user_page(request: Request) -> Response:
+    """/{owner}: the user's repos (private ones for the owner only), each HEAD's state, score."""
+    me = viewer(request)
+    owner = User.get_or_none(User.username == request.path_params["owner"].lower())
+    if owner is None or not owner.is_active:
+        raise HTTPException(404, "There is no user by that name.")
+    query = Repo.select(Repo, User).join(User).where(Repo.owner == owner)
+    if me is None or me.id != owner.id:
+        query = query.where(~Repo.private)
+    repos = list(query.order_by(Repo.updated_at.desc()))
+    heads = head_summaries(_repos_dir(request), repos)
+    return render(request, "user.html", {
+        "owner": owner, "is_me": me is not None and me.id == owner.id,
+        "rows": [{"repo": r, "head": heads.get(r.id)} for r in repos]})
+
+
+# -- /{owner}/{repo} ------------------------------------------------------------------------
+
+def repo_page(request: Request) -> Response:
+    """/{owner}/{repo}: files at HEAD with state, score and last change; recent commits."""
+    access = page_repo(request)
+    if request.path_params["repo"] != access.repo.name:  # `.../name.git` pasted from a clone
+        return RedirectResponse(f"/{access.owner}/{access.repo.name}", status_code=301)
+    repo = access.repo
+    context = _repo_context(request, access, "code")
+    branch = repo.default_branch
+    sha = resolve_ref(_repos_dir(request), repo, branch)
+    context.update(branch=branch, branches=branches(_repos_dir(request), repo), sha=sha)
+    if sha is None:
+        return render(request, "repo_empty.html", context)
+    commit = get_commit(repo, sha)
+    checks = {c.path: c for c in commit_checks(commit)} if commit is not None else {}
+    files = tree_files(_repos_dir(request), repo, sha)
+    changed = last_changes(repo, files)
+    recent = _commit_rows(repo, history(_repos_dir(request), repo, sha, RECENT_COMMITS))
+    context.update(
+        commit=commit, state=combined_state([c.state for c in checks.values()]),
+        score=commit_score(checks.values()), recent=recent,
+        files=[{"path": path, "check": checks.get(path), "last": changed.get(path)}
+               for path in sorted(files)])
+    return render(request, "repo.html", context)
+
+
+# -- /{owner}/{repo}/commits/{branch} -------------------------------------------------------
+
+def commits_redirect(request: Request) -> Response:
+    """/{owner}/{repo}/commits: the history of the default branch."""
+    access = page_repo(request)
+    return RedirectResponse(f"/{access.owner}/{access.repo.name}/commits/"
+                            f"{quote(access.repo.default_branch)}", status_code=302)
+
+
+def commits_page(request: Request) -> Response:
+    """/{owner}/{repo}/commits/{branch}: the history, 30 commits a page, with each one's state."""
+    access = page_repo(request)
+    branch = request.path_params["branch"]
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    sha = resolve_ref(_repos_dir(request), access.repo, branch)
+    empty = sha is None and branch == access.repo.default_branch
+    if sha is None and not empty:
+        raise HTTPException(404, f"There is no branch or commit {branch!r} in "
+                                 f"{access.full_name}.")
+    shas = history(_repos_dir(request), access.repo, sha, page * PER_PAGE + 1) if sha else []
+    has_next = len(shas) > page * PER_PAGE
+    context = _repo_context(request, access, "commits")
+    context.update(branch=branch, branches=branches(_repos_dir(request), access.repo),
+                   page=page, has_next=has_next,
+                   rows=_commit_rows(access.repo, shas[(page - 1) * PER_PAGE: page * PER_PAGE]))
+    return render(request, "commits.html", context)
+
+
+# -- /{owner}/{repo}/blob/{ref}/{path} ------------------------------------------------------
+
+def _messages_by_line(check: Check | None, line_count: int) -> tuple[dict[int, list], list]:
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    loose: list[dict[str, Any]] = []  # messages about the whole file or past its end
+    for message in check.message_list if check is not None else []:
+        line = message.get("line") or 0
+        if 1 <= line <= line_count:
+            by_line.setdefault(line, []).append(message)
+        else:
+            loose.append(message)
+    for messages in by_line.values():
+        messages.sort(key=lambda m: m.get("column") or 0)
+    return by_line, loose
+
+
+def _versions(repo: Repo, path: str, walk: list[str]) -> list[dict[str, Any]]:
+    versions = _in_history_order(file_versions(repo, path), walk)
+    checks = {c.commit_id: c for c in Check.select(
+        Check.commit, Check.state, Check.score).where(
+        Check.commit.in_([v.commit_id for v in versions]) & (Check.path == path))}
+    return [{"version": v, "commit": v.commit, "check": checks.get(v.commit_id)}
+            for v in versions]
+
+
+def _log_runs(checks: list[Check]) -> list[dict[str, Any]]:
+    """The check log with identical results folded: a push of 30 commits that did not touch the
+    file logs 30 checks of one blob, shown as one line with "+29"."""
+    runs: dict[tuple[str, str, float | None], dict[str, Any]] = {}
+    for check in checks:
+        run = runs.setdefault((check.blob_sha, check.state, check.score),
+                              {"check": check, "more": []})
+        if run["check"] is not check:
+            run["more"].append(check)
+    return list(runs.values())
+
+
+def _in_history_order(items: list[Any], shas: list[str]) -> list[Any]:
+    """Sort rows carrying `.commit` by git's order (timestamps tie within a second)."""
+    position = {sha: index for index, sha in enumerate(shas)}
+    return sorted(items, key=lambda item: (position.get(item.commit.sha, len(position)),
+                                           -item.commit.committed_at.timestamp()))
+
+
+def blob_page(request: Request) -> Response:
+    """/{owner}/{repo}/blob/{ref}/{path}: highlighted source, messages under their lines,
+    the file's versions and its check log."""
+    access = page_repo(request)
+    ref, path = request.path_params["ref"], request.path_params["path"]
+    repos_dir = _repos_dir(request)
+    sha = resolve_ref(repos_dir, access.repo, ref)
+    found = read_blob(repos_dir, access.repo, sha, path) if sha else None
+    if found is None:
+        raise HTTPException(404, f"There is no file {path!r} at {ref!r} in {access.full_name}.")
+    lines = lines_for_blob(found[0], found[1].decode("utf-8", "replace"))
+    commit = get_commit(access.repo, sha)
+    check = Check.get_or_none((Check.commit == commit) & (Check.path == path)) \
+        if commit is not None else None
+    by_line, loose = _messages_by_line(check, len(lines))
+    walk = history(repos_dir, access.repo, sha, HISTORY_WALK)
+    context = _repo_context(request, access, "code")
+    context.update(
+        ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
+        loose=loose, size=len(found[1]), is_branch=ref in branches(repos_dir, access.repo),
+        versions=_versions(access.repo, path, walk),
+        log=_log_runs(_in_history_order(
+            list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))
+    return render(request, "blob.html", context)
+
+
+routes: list[BaseRoute] = [
+    Route("/{owner}", user_page),
+    Route("/{owner}/{repo}", repo_page),
+    Route("/{owner}/{repo}/badge.svg", badge.badge),
+    *repo_settings.routes,
+    Route("/{owner}/{repo}/commits", commits_redirect),
+    Route("/{owner}/{repo}/commits/{branch:path}", commits_page),
+    Route("/{owner}/{repo}/commit/{sha}", status_page.commit_page),
+    Route("/{owner}/{repo}/blob/{ref}/{path:path}", blob_page),
+    *web_edit.routes,
+]

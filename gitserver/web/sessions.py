@@ -1,0 +1,189 @@
+"""Web sessions: one signed cookie holding the user id, a session version and the CSRF secret.
+
+The cookie is signed (itsdangerous, keyed by `server.secret_key`), not encrypted: it holds no
+secret the browser may not see. A session is valid while the user is active and the version in
+the cookie equals the user's `SessionVersion`; sign-out and password change bump that version,
+which ends every session of the user at once (a stolen cookie dies with them).
+
+CSRF: every session, signed in or not, carries a random secret; forms embed it and
+`check_csrf` compares the posted value with the cookie's. A cross-site page can neither read the
+cookie nor forge its signature, and SameSite=Lax keeps the browser from sending it on
+cross-site POSTs in the first place.
+"""
+
+# peewee gives every model its `id` primary key when the class is made; pylint cannot see it.
+# pylint: disable=no-member
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gitserver.core.models import SessionVersion, User, database
+
+COOKIE_NAME = "gitserver_session"
+MAX_AGE_S = 14 * 24 * 3600
+CSRF_FIELD = "csrf_token"
+_STATE_KEY = "gitserver_session"
+_USER_KEY = "gitserver_session_user"
+
+
+class CsrfError(Exception):
+    """A POSTed form without the CSRF token of this browser's session."""
+
+
+@dataclass
+class Session:
+    """What one browser's cookie says: who is signed in, and its CSRF secret."""
+    user_id: int | None = None
+    version: int = 0
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    flashes: list[tuple[str, str]] = field(default_factory=list)
+    dirty: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        """What the cookie holds: user id, session version, CSRF secret, flashes."""
+        return {"u": self.user_id, "v": self.version, "c": self.csrf, "f": self.flashes}
+
+
+class SessionStore:
+    """Signs and reads the session cookie; one per app, at `app.state.sessions`."""
+
+    def __init__(self, secret_key: str, secure: bool) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="gitserver.session")
+        self.secure = secure
+
+    def load(self, raw: str | None) -> Session:
+        """The session in a cookie value; a fresh anonymous one if it is missing or forged."""
+        if not raw:
+            return Session(dirty=True)
+        try:
+            data = self._serializer.loads(raw, max_age=MAX_AGE_S)
+            user_id = data["u"]
+            return Session(user_id=int(user_id) if user_id is not None else None,
+                           version=int(data["v"]), csrf=str(data["c"]),
+                           flashes=[(str(c), str(t)) for c, t in data.get("f", [])])
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return Session(dirty=True)
+
+    def dump(self, session: Session) -> str:
+        """The signed cookie value of a session."""
+        return self._serializer.dumps(session.payload())
+
+    def write(self, response: Response, session: Session) -> None:
+        """Set the session cookie on a response (HttpOnly, SameSite=Lax, Secure on https)."""
+        response.set_cookie(COOKIE_NAME, self.dump(session), max_age=MAX_AGE_S, path="/",
+                            httponly=True, samesite="lax", secure=self.secure)
+
+
+def _store(request: Request) -> SessionStore:
+    return request.app.state.sessions
+
+
+def get_session(request: Request) -> Session:
+    """This request's session, read from the cookie once (a fresh anonymous one if none)."""
+    session = request.scope.setdefault("state", {}).get(_STATE_KEY)
+    if session is None:
+        session = _store(request).load(request.cookies.get(COOKIE_NAME))
+        request.scope["state"][_STATE_KEY] = session
+    return session
+
+
+def save(request: Request, response: Response) -> Response:
+    """Send the session cookie with `response` if this request changed the session."""
+    session = get_session(request)
+    if session.dirty:
+        _store(request).write(response, session)
+        session.dirty = False
+    return response
+
+
+def session_version(user_id: int) -> int:
+    """The user's current session version (0 until the first sign-out)."""
+    row = SessionVersion.get_or_none(SessionVersion.user == user_id)
+    return row.version if row is not None else 0
+
+
+def bump_version(user_id: int) -> None:
+    """End every session of the user (sign-out, password change)."""
+    with database.atomic():
+        row, _ = SessionVersion.get_or_create(user=user_id)
+        SessionVersion.update(version=SessionVersion.version + 1).where(
+            SessionVersion.id == row.id).execute()
+
+
+def current_user(request: Request) -> User | None:
+    """The signed-in, active user of this request's session, or None. Reads the database once.
+
+    Blocking (peewee): call it from sync handlers or through run_in_threadpool.
+    """
+    state = request.scope.setdefault("state", {})
+    if _USER_KEY in state:
+        return state[_USER_KEY]
+    session = get_session(request)
+    user = None
+    if session.user_id is not None:
+        found = User.get_or_none(User.id == session.user_id)
+        if found is not None and found.is_active and \
+                session_version(found.id) == session.version:
+            user = found
+        else:  # signed out elsewhere, password changed, or account gone: forget it here too
+            session.user_id, session.dirty = None, True
+    state[_USER_KEY] = user
+    return user
+
+
+def sign_in(request: Request, user: User) -> None:
+    """Make this browser's session belong to `user`, with a fresh CSRF secret."""
+    old = get_session(request)
+    session = Session(user_id=user.id, version=session_version(user.id), flashes=old.flashes,
+                      dirty=True)
+    request.scope["state"][_STATE_KEY] = session
+    request.scope["state"][_USER_KEY] = user
+
+
+def sign_out(request: Request) -> None:
+    """End this user's sessions everywhere and leave this browser an anonymous session."""
+    session = get_session(request)
+    if session.user_id is not None:
+        bump_version(session.user_id)
+    request.scope["state"][_STATE_KEY] = Session(flashes=session.flashes, dirty=True)
+    request.scope["state"][_USER_KEY] = None
+
+
+def csrf_token(request: Request) -> str:
+    """The token every form of this session must send back (`{{ csrf_input() }}`)."""
+    return get_session(request).csrf
+
+
+def check_csrf(request: Request, form: Mapping[str, Any]) -> None:
+    """Raise CsrfError unless the form carries this session's CSRF token."""
+    sent = form.get(CSRF_FIELD)
+    session = get_session(request)
+    # A session made up on this very request has a secret no earlier page can have shown.
+    if not isinstance(sent, str) or request.cookies.get(COOKIE_NAME) is None or \
+            not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise CsrfError("the form's security token is missing or does not match this session")
+
+
+def flash(request: Request, text: str, category: str = "info") -> None:
+    """A message shown once on the next page rendered (category: a Bootstrap alert colour)."""
+    session = get_session(request)
+    session.flashes.append((category, text))
+    session.dirty = True
+
+
+def pop_flashes(request: Request) -> list[tuple[str, str]]:
+    """The flashed messages, removed from the session (a page shows them once)."""
+    session = get_session(request)
+    flashes, session.flashes = session.flashes, []
+    if flashes:
+        session.dirty = True
+    return flashes

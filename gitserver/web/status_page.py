@@ -1,0 +1,184 @@
+"""The status page of a commit: summary, what changed since the parent, every file's messages.
+
+Built to stay fast for big commits (50 files, 500 messages render in a few ms): one query for
+the commit's checks and one for its parent's; the messages of a final check never change (a
+result is written once, while the row is pending), so their rendered HTML and counts are kept
+in an LRU cache keyed by the check, and a warm page parses no JSON and loops over no message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gitserver.core.lru import LruCache
+from gitserver.core.models import FINAL_STATES, STATE_PENDING, Check, Commit
+from gitserver.core.queries import (
+    FULL_SHA_RE,
+    ParentDiff,
+    combined_state,
+    commit_score,
+    deleted_files,
+    get_commit,
+    resolve_ref,
+    since_parent,
+)
+from gitserver.web.page_access import page_repo
+from gitserver.web.templating import render, templates
+
+TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
+
+
+@dataclass(frozen=True)
+class FileCard:
+    """A file's rendered card with what the summary counts of it."""
+    html: Markup  # the file's card: header, messages grouped by symbol, footer
+    count: int
+    types: Counter[str]
+
+
+_fragments: LruCache[Any] = LruCache(
+    max_entries=8192, max_weight=48 * 1024 * 1024,
+    # a since-parent entry holds its HTML and the diff it shows, about as big again
+    weigh=lambda value: len(value.html) if isinstance(value, FileCard) else 2 * len(value[1]))
+
+@dataclass
+class CheckRow:  # pylint: disable=too-many-instance-attributes  # one per column shown
+    """What the page shows of a check, read as plain tuples (a peewee model per row costs more
+    than the rest of the page); `messages` is read only for cards not in the cache."""
+    id: int
+    path: str
+    blob_sha: str
+    change: str
+    state: str
+    score: float | None
+    duration_ms: int | None
+    error: str | None
+    reused: bool
+    checked_at: dt.datetime | None
+    emailed_at: dt.datetime | None
+    messages: str | None = None
+
+    @property
+    def message_list(self) -> list[dict[str, Any]]:
+        """The messages, as Check.message_list has them."""
+        return json.loads(self.messages or "[]")
+
+
+_COLUMNS = [Check.id, Check.path, Check.blob_sha, Check.change, Check.state, Check.score,
+            Check.duration_ms, Check.error, Check.reused, Check.checked_at, Check.emailed_at]
+
+
+def grouped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages grouped by symbol, worst type first, each group in line order."""
+    groups: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        symbol = message.get("symbol") or "?"
+        group = groups.setdefault(symbol, {
+            "symbol": symbol, "type": message.get("type") or "",
+            "message_id": message.get("message_id") or "", "messages": []})
+        group["messages"].append(message)
+    for group in groups.values():
+        group["messages"].sort(key=lambda m: (m.get("line") or 0, m.get("column") or 0))
+    return sorted(groups.values(), key=lambda g: (TYPE_ORDER.get(g["type"], 9), g["symbol"]))
+
+
+def _card_key(check: CheckRow, sha: str, index: int) -> tuple[Any, ...] | None:
+    """The cache key of a final check's card; None while pending (it will change)."""
+    if check.state not in FINAL_STATES:
+        return None
+    # checked_at and the path guard against a row id reused after a repository was deleted
+    return ("card", check.id, sha, check.path, index, check.checked_at, check.emailed_at)
+
+
+def _load_messages(checks: list[CheckRow]) -> None:
+    """Fill in the `messages` of checks read without them, in one query."""
+    if checks:
+        texts = dict(Check.select(Check.id, Check.messages)
+                     .where(Check.id.in_([c.id for c in checks])).tuples())
+        for check in checks:
+            check.messages = texts[check.id]
+
+
+def _file_cards(repo_url: str, sha: str, checks: list[CheckRow]) -> list[FileCard]:
+    keys = [_card_key(check, sha, index) for index, check in enumerate(checks, 1)]
+    cards: list[FileCard | None] = [_fragments.get(k) if k else None for k in keys]
+    _load_messages([c for c, card in zip(checks, cards, strict=True) if card is None])
+    template = templates.env.get_template("_file_card.html")
+    for position, (check, key) in enumerate(zip(checks, keys, strict=True)):
+        if cards[position] is not None:
+            continue
+        messages = check.message_list
+        card = FileCard(Markup(template.render(
+            repo_url=repo_url, sha=sha, check=check, index=position + 1,
+            groups=grouped(messages), count=len(messages))), len(messages),
+            Counter(m.get("type") or "" for m in messages))
+        cards[position] = _fragments.put(key, card) if key else card
+    return [card for card in cards if card is not None]
+
+
+def _diff_html(repo_url: str, commit: Commit, checks: list[CheckRow],
+               before: list[CheckRow] | None) -> tuple[ParentDiff | None, Markup]:
+    def make() -> tuple[ParentDiff | None, Markup]:
+        if before:  # without the parent's checks there is nothing to compare
+            _load_messages([c for c in checks + before if c.messages is None])
+        diff = since_parent(commit, checks, before)
+        html = templates.env.get_template("_since_parent.html").render(
+            repo_url=repo_url, sha=commit.sha, diff=diff) if diff else ""
+        return diff, Markup(html)
+    everything = checks + (before or [])
+    if not before or any(c.state not in FINAL_STATES for c in everything):
+        return make()
+    stamp = max((c.checked_at for c in everything if c.checked_at), default=None)
+    key = ("diff", commit.repo_id, commit.sha, commit.parent_sha, len(everything), stamp)
+    found = _fragments.get(key)
+    return found if found is not None else _fragments.put(key, make())
+
+
+def _light_checks(where: Any) -> list[CheckRow]:
+    query = Check.select(*_COLUMNS).join(Commit).where(where).order_by(Check.path)
+    return [CheckRow(*row) for row in query.tuples()]
+
+
+def commit_page(request: Request) -> Response:
+    """/{owner}/{repo}/commit/{sha}: the status page."""
+    access = page_repo(request)
+    ref = request.path_params["sha"]
+    # The usual link holds the full sha: one query, no look at the refs on disk.
+    commit = get_commit(access.repo, ref) if FULL_SHA_RE.fullmatch(ref) else None
+    if commit is None:
+        sha = resolve_ref(request.app.state.settings.repos_dir, access.repo, ref)
+        commit = get_commit(access.repo, sha) if sha else None
+    if commit is None:
+        raise HTTPException(404, f"There is no commit {ref!r} in {access.full_name}.")
+    if ref != commit.sha:  # a branch or a short sha: one URL per commit
+        return RedirectResponse(f"/{access.full_name}/commit/{commit.sha}", status_code=302)
+    repo_url = f"/{access.full_name}"
+    checks = _light_checks(Check.commit == commit.id)
+    cards = _file_cards(repo_url, commit.sha, checks)
+    types: Counter[str] = Counter()
+    for card in cards:
+        types.update(card.types)
+    before = None if not commit.parent_sha else _light_checks(
+        (Commit.repo == commit.repo_id) & (Commit.sha == commit.parent_sha))
+    diff, diff_html = _diff_html(repo_url, commit, checks, before)
+    can_write = access.user is not None and access.user.id == access.repo.owner_id
+    return render(request, "commit.html", {
+        "repo": access.repo, "owner": access.owner, "full_name": access.full_name,
+        "tab": "commits", "repo_url": repo_url, "can_write": can_write,
+        "clone_url": f"{request.app.state.settings.server.base_url}{repo_url}.git",
+        "commit": commit, "checks": checks, "state": combined_state([c.state for c in checks]),
+        "score": commit_score(checks), "cards": cards,
+        "pending": any(c.state == STATE_PENDING for c in checks),
+        "message_count": sum(types.values()),
+        "types": sorted(types.items(), key=lambda t: TYPE_ORDER.get(t[0], 9)),
+        "deleted": deleted_files(commit), "diff": diff, "diff_html": diff_html,
+        "checks_url": f"/api/v1/repos/{access.full_name}/commits/{commit.sha}/checks"})

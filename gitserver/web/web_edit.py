@@ -1,0 +1,267 @@
+"""Changing a repository from the browser: upload `.py` files, create, edit or delete one.
+
+Each form makes one commit on the branch through `hooks.browser_commit`, so it meets the push
+policy and gets the same checks as a push. The edit and delete forms carry the branch tip they
+were built on; when the branch moved meanwhile the commit is refused and the user's text is shown
+again, never lost and never silently overwriting someone else's change.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gitserver.core.access import Access
+from gitserver.core.queries import branches, read_blob, resolve_ref
+from gitserver.web import sessions
+from gitserver.web.page_access import page_repo
+from gitserver.web.templating import render
+from hooks.browser_commit import (
+    BrowserCommitRefused,
+    FileChange,
+    StaleBranch,
+    clean_path,
+    commit_changes,
+)
+
+MAX_UPLOAD_FILES = 100
+# Room for the form's other fields and multipart framing around the files themselves.
+_FORM_SLACK = 64 * 1024
+
+
+def _branch(request: Request, access: Access) -> tuple[str, str | None]:
+    """(branch, tip sha or None for an empty repo's default branch); 404 for others."""
+    branch = request.path_params["branch"]
+    repos_dir = request.app.state.settings.repos_dir
+    if branch in branches(repos_dir, access.repo):
+        return branch, resolve_ref(repos_dir, access.repo, branch)
+    if branch == access.repo.default_branch and not branches(repos_dir, access.repo):
+        return branch, None  # the first commit of an empty repository
+    raise HTTPException(404, f"There is no branch {branch!r} in {access.full_name}.")
+
+
+def _context(request: Request, access: Access, branch: str, tip: str | None,
+             **extra: Any) -> dict[str, Any]:
+    repo = access.repo
+    full = access.full_name
+    return {"repo": repo, "owner": access.owner, "full_name": full, "repo_url": f"/{full}",
+            "tab": "code", "can_write": True, "branch": branch, "tip": tip or "", "error": "",
+            "clone_url": f"{request.app.state.settings.server.base_url}/{full}.git",
+            "max_file_bytes": request.app.state.settings.limits.max_file_bytes, **extra}
+
+
+def _committed(request: Request, access: Access, sha: str, what: str) -> Response:
+    sessions.flash(request, f"{what} in {sha[:7]}; pylint is checking it now.", "success")
+    return sessions.save(request, RedirectResponse(f"/{access.full_name}/commit/{sha}",
+                                                   status_code=303))
+
+
+# pylint: disable-next=too-many-arguments  # keyword-only, one per part of the commit
+def _commit(request: Request, access: Access, branch: str, changes: list[FileChange], *,
+            message: str, expected_tip: str | None) -> str:
+    return commit_changes(request.app.state.settings, request.app.state.tasks, access.repo,
+                          access.user, branch=branch,
+                          changes=changes, message=message, expected_tip=expected_tip).sha
+
+
+def _refused_status(exc: BrowserCommitRefused) -> int:
+    return 409 if isinstance(exc, StaleBranch) else 422
+
+
+# -- upload ---------------------------------------------------------------------------------
+
+def upload_page(request: Request) -> Response:
+    """The upload form."""
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    return render(request, "upload.html", _context(request, access, branch, tip, folder="",
+                                                   message=""))
+
+
+def _uploaded(folder: str, uploads: list[tuple[str, bytes]]) -> list[FileChange]:
+    changes = []
+    for filename, data in uploads:
+        # Browsers send the bare file name; older ones a whole Windows path.
+        name = posixpath.basename(filename.replace("\\", "/"))
+        changes.append(FileChange(clean_path(f"{folder}/{name}" if folder else name), data))
+    return changes
+
+
+def _upload(request: Request, form: FormData, uploads: list[tuple[str, bytes]]) -> Response:
+    sessions.check_csrf(request, form)
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    folder = str(form.get("folder", "")).strip().strip("/")
+    message = str(form.get("message", "")).strip()
+    context = _context(request, access, branch, tip, folder=folder, message=message)
+    try:
+        if not uploads:
+            raise BrowserCommitRefused("choose at least one .py file to upload")
+        changes = _uploaded(folder, uploads)
+        names = ", ".join(c.path for c in changes)
+        default = f"Upload {names}" if len(changes) <= 3 else f"Upload {len(changes)} files"
+        sha = _commit(request, access, branch, changes, message=message or default,
+                      expected_tip=None)
+    except BrowserCommitRefused as exc:
+        return render(request, "upload.html", {**context, "error": str(exc)},
+                      status_code=_refused_status(exc))
+    return _committed(request, access, sha, f"Uploaded {names}")
+
+
+async def upload_post(request: Request) -> Response:
+    """Read the multipart form (bounded by the file limits) and commit the files."""
+    limit = request.app.state.settings.limits.max_file_bytes
+    length = int(request.headers.get("content-length") or 0)
+    if length > request.app.state.settings.limits.max_push_bytes:
+        raise HTTPException(413, "The upload is larger than the server accepts at once; "
+                                 "upload fewer files.")
+    form = await request.form(max_files=MAX_UPLOAD_FILES, max_part_size=limit + _FORM_SLACK)
+    uploads = []
+    for item in form.getlist("files"):
+        if isinstance(item, UploadFile) and item.filename:
+            uploads.append((item.filename, await item.read()))
+    return await run_in_threadpool(_upload, request, form, uploads)
+
+
+# -- new file and edit ----------------------------------------------------------------------
+
+def _text(form: FormData) -> bytes:
+    # Browsers send a textarea's line breaks as CRLF whatever the file had.
+    return str(form.get("content", "")).replace("\r\n", "\n").encode("utf-8")
+
+
+def new_page(request: Request) -> Response:
+    """The editor for a new file."""
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    return render(request, "edit.html", _context(request, access, branch, tip, path="",
+                                                 content="", message="", is_new=True))
+
+
+def _new(request: Request, form: FormData) -> Response:
+    sessions.check_csrf(request, form)
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    content, message = str(form.get("content", "")), str(form.get("message", "")).strip()
+    context = _context(request, access, branch, tip, path=str(form.get("path", "")),
+                       content=content, message=message, is_new=True)
+    try:
+        path = clean_path(str(form.get("path", "")))
+        if tip and read_blob(request.app.state.settings.repos_dir, access.repo, tip, path):
+            raise BrowserCommitRefused(f"{path} exists already; open it and edit it instead")
+        sha = _commit(request, access, branch, [FileChange(path, _text(form))],
+                      message=message or f"Add {path}", expected_tip=None)
+    except BrowserCommitRefused as exc:
+        return render(request, "edit.html", {**context, "error": str(exc)},
+                      status_code=_refused_status(exc))
+    return _committed(request, access, sha, f"Added {path}")
+
+
+def _current(request: Request, access: Access, tip: str | None, path: str) -> bytes:
+    found = read_blob(request.app.state.settings.repos_dir, access.repo, tip, path) \
+        if tip else None
+    if found is None:
+        raise HTTPException(404, f"There is no file {path!r} on this branch.")
+    return found[1]
+
+
+def edit_page(request: Request) -> Response:
+    """The editor with the file at the branch tip."""
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    path = request.path_params["path"]
+    content = _current(request, access, tip, path).decode("utf-8", "replace")
+    return render(request, "edit.html", _context(request, access, branch, tip, path=path,
+                                                 content=content, message="", is_new=False))
+
+
+def _edit(request: Request, form: FormData) -> Response:
+    sessions.check_csrf(request, form)
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    path = request.path_params["path"]
+    content, message = str(form.get("content", "")), str(form.get("message", "")).strip()
+    # The form's tip stays in the re-rendered form: a refused edit can be retried only after
+    # reopening the editor on the new tip.
+    context = _context(request, access, branch, str(form.get("tip", "")), path=path,
+                       content=content, message=message, is_new=False)
+    try:
+        sha = _commit(request, access, branch, [FileChange(path, _text(form))],
+                      message=message or f"Update {path}",
+                      expected_tip=str(form.get("tip", "")))
+    except BrowserCommitRefused as exc:
+        return render(request, "edit.html", {**context, "error": str(exc),
+                                             "stale": isinstance(exc, StaleBranch),
+                                             "current_tip": tip or ""},
+                      status_code=_refused_status(exc))
+    return _committed(request, access, sha, f"Updated {path}")
+
+
+# -- delete ---------------------------------------------------------------------------------
+
+def delete_page(request: Request) -> Response:
+    """Ask before deleting the file."""
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    path = request.path_params["path"]
+    _current(request, access, tip, path)
+    return render(request, "delete.html", _context(request, access, branch, tip, path=path,
+                                                   message=""))
+
+
+def _delete(request: Request, form: FormData) -> Response:
+    sessions.check_csrf(request, form)
+    access = page_repo(request, write=True)
+    branch, tip = _branch(request, access)
+    path = request.path_params["path"]
+    message = str(form.get("message", "")).strip()
+    context = _context(request, access, branch, str(form.get("tip", "")), path=path,
+                       message=message)
+    try:
+        sha = _commit(request, access, branch, [FileChange(path, None)],
+                      message=message or f"Delete {path}",
+                      expected_tip=str(form.get("tip", "")))
+    except BrowserCommitRefused as exc:
+        return render(request, "delete.html", {**context, "error": str(exc),
+                                               "current_tip": tip or ""},
+                      status_code=_refused_status(exc))
+    return _committed(request, access, sha, f"Deleted {path}")
+
+
+async def _form_post(request: Request, handler: Any) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(handler, request, form)
+
+
+async def new_post(request: Request) -> Response:
+    """Commit a new file."""
+    return await _form_post(request, _new)
+
+
+async def edit_post(request: Request) -> Response:
+    """Commit an edited file, unless the branch moved since the editor was opened."""
+    return await _form_post(request, _edit)
+
+
+async def delete_post(request: Request) -> Response:
+    """Commit the deletion, unless the branch moved since the page was opened."""
+    return await _form_post(request, _delete)
+
+
+routes: list[BaseRoute] = [
+    Route("/{owner}/{repo}/upload/{branch}", upload_page),
+    Route("/{owner}/{repo}/upload/{branch}", upload_post, methods=["POST"]),
+    Route("/{owner}/{repo}/new/{branch}", new_page),
+    Route("/{owner}/{repo}/new/{branch}", new_post, methods=["POST"]),
+    Route("/{owner}/{repo}/edit/{branch}/{path:path}", edit_page),
+    Route("/{owner}/{repo}/edit/{branch}/{path:path}", edit_post, methods=["POST"]),
+    Route("/{owner}/{repo}/delete/{branch}/{path:path}", delete_page),
+    Route("/{owner}/{repo}/delete/{branch}/{path:path}", delete_post, methods=["POST"]),
+]
