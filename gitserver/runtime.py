@@ -25,6 +25,8 @@ from mailer.tasks import send_push_report
 
 logger = logging.getLogger(__name__)
 
+QUEUE_MODULE = "checker.tasks"
+
 
 def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
     """The Huey object of `queue.url` with our tasks registered; calling a task enqueues it.
@@ -44,8 +46,12 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
     def send_report(push_id: int) -> None:
         send_push_report(settings, push_id)
 
-    check_task = huey.task(name="check_commit", retries=2, retry_delay=5)(check_commit)
-    report_task = huey.task(name="send_report", retries=20, retry_delay=30)(send_report)
+    # A task's identity on the queue is "module.name"; these keep the names the tasks had when
+    # they were defined in checker.tasks, so tasks queued before an upgrade still run after it.
+    check_task = huey.task(name="check_commit", retries=2, retry_delay=5,
+                           __module__=QUEUE_MODULE)(check_commit)
+    report_task = huey.task(name="send_report", retries=20, retry_delay=30,
+                            __module__=QUEUE_MODULE)(send_report)
     return Tasks(huey=huey, check_commit=check_task, send_report=report_task)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from peewee import IntegrityError
 
-from gitserver.core.auth import check_password, hash_password, new_token
+from gitserver.core.auth import hash_password, new_token
 from gitserver.core.models import ActivationKey, Token, User, database, utcnow
 from gitserver.core.repos import USERNAME_RE
 
@@ -198,12 +198,6 @@ def find_login(login: str) -> User | None:
     if "@" in login:
         return User.get_or_none(User.email == login)
     return User.get_or_none(User.username == login)
-
-
-def verify_login(login: str, password: str) -> User | None:
-    """The user (active or not) whose password this is; the same argon2 cost for a miss."""
-    user = find_login(login) if len(password) <= MAX_PASSWORD else None
-    return user if check_password(user, password[:MAX_PASSWORD]) else None
 
 
 def change_password(user: User, new_password: str) -> None:

@@ -75,6 +75,7 @@ class User(BaseModel):
 class Token(BaseModel):
     """An access token; only its SHA-256 is stored (tokens are 160+ random bits)."""
     user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
     name = CharField(max_length=100)
     token_hash = CharField(max_length=64, unique=True)
     created_at = DateTimeField(default=utcnow)
@@ -84,6 +85,7 @@ class Token(BaseModel):
 class Repo(BaseModel):
     """A repository of one owner; private unless made public."""
     owner = ForeignKeyField(User, backref="repos", on_delete="CASCADE")
+    owner_id: int  # the foreign key's column, for type checkers
     name = CharField(max_length=100)
     private = BooleanField(default=True)
     default_branch = CharField(max_length=255, default="main")
@@ -103,7 +105,9 @@ class Repo(BaseModel):
 class Push(BaseModel):
     """One accepted `git push` (or browser commit): what moved, who did it, its report mail."""
     repo = ForeignKeyField(Repo, backref="pushes", on_delete="CASCADE")
+    repo_id: int  # the foreign key's column, for type checkers
     pusher = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    pusher_id: int | None  # the foreign key's column, for type checkers
     ref_updates = TextField(default="[]")  # JSON [[ref, old, new], ...]
     created_at = DateTimeField(default=utcnow)
     reported_at = DateTimeField(null=True)
@@ -123,6 +127,7 @@ class Push(BaseModel):
 class Commit(BaseModel):
     """A commit of a repo, recorded when it was first pushed."""
     repo = ForeignKeyField(Repo, backref="commits", on_delete="CASCADE")
+    repo_id: int  # the foreign key's column, for type checkers
     sha = CharField(max_length=64)
     parent_sha = CharField(max_length=64, null=True)  # first parent
     message = TextField()
@@ -131,6 +136,7 @@ class Commit(BaseModel):
     authored_at = DateTimeField()
     committed_at = DateTimeField()
     push = ForeignKeyField(Push, null=True, backref="commits", on_delete="SET NULL")
+    push_id: int | None  # the foreign key's column, for type checkers
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -147,6 +153,7 @@ class Commit(BaseModel):
 class FileVersion(BaseModel):
     """A .py file added, modified or deleted by a commit, relative to its first parent."""
     commit = ForeignKeyField(Commit, backref="files", on_delete="CASCADE")
+    commit_id: int  # the foreign key's column, for type checkers
     path = CharField(max_length=4096)
     blob_sha = CharField(max_length=64, null=True)  # None when deleted
     change = CharField(max_length=16)
@@ -159,8 +166,11 @@ class FileVersion(BaseModel):
 class Check(BaseModel):
     """One pylint check of one file of one commit. Every check is kept: the file's check log."""
     repo = ForeignKeyField(Repo, on_delete="CASCADE")
+    repo_id: int  # the foreign key's column, for type checkers
     commit = ForeignKeyField(Commit, backref="checks", on_delete="CASCADE")
+    commit_id: int  # the foreign key's column, for type checkers
     push = ForeignKeyField(Push, null=True, backref="checks", on_delete="SET NULL")
+    push_id: int | None  # the foreign key's column, for type checkers
     path = CharField(max_length=4096)
     blob_sha = CharField(max_length=64)
     change = CharField(max_length=16)  # added | modified | unchanged
@@ -199,6 +209,7 @@ class RejectedPush(BaseModel):
     """A push the policy refused (kept for /metrics and the operator; the objects are gone)."""
     repo = ForeignKeyField(Repo, null=True, on_delete="CASCADE")
     pusher = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    pusher_id: int | None  # the foreign key's column, for type checkers
     problems = IntegerField()
     created_at = DateTimeField(default=utcnow)
 
@@ -273,6 +284,7 @@ def init_db(url: str) -> Any:
 class ActivationKey(BaseModel):
     """A mailed activation link; only the SHA-256 of its 256-bit key is stored. Single use."""
     user = ForeignKeyField(User, backref="activation_keys", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
     key_hash = CharField(max_length=64, unique=True)
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()

@@ -34,9 +34,3 @@ def highlight_lines(text: str) -> list[Markup]:
 def lines_for_blob(blob_sha: str, text: str) -> list[Markup]:
     """The highlighted lines of a blob, from the cache when it was shown before."""
     return _cache.get_or_make(blob_sha, lambda: highlight_lines(text))
-
-
-def stylesheet() -> str:
-    """The CSS of the highlighting (written once to static/css/pygments.css)."""
-    rules = HtmlFormatter(style="default").get_style_defs(".source").splitlines()
-    return "\n".join(rule for rule in rules if rule.startswith(".source"))
