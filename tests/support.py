@@ -158,6 +158,7 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     cleanup: list = field(default_factory=list)
+    command: list[str] = field(default_factory=lambda: [GITSERVER])  # how to run `gitserver`
 
     @property
     def base_url(self) -> str:
@@ -178,7 +179,7 @@ class Server:
 
     def cli(self, *args: str, input_text: str = "") -> subprocess.CompletedProcess[str]:
         """Run the `gitserver` command with the server's environment."""
-        return subprocess.run([GITSERVER, *args], env=self.env, capture_output=True, text=True,
+        return subprocess.run([*self.command, *args], env=self.env, capture_output=True, text=True,
                               input=input_text, timeout=60, check=False)
 
     def add_user(self, username: str, password: str = PASSWORD,
@@ -200,7 +201,7 @@ class Server:
         with (self.data_dir.parent / f"serve-{self.port}.log").open("wb") as log:
             # Not a `with`: the server runs until stop().
             self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                [GITSERVER, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [*self.command, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.data_dir.parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
