@@ -1,0 +1,219 @@
+"""git's own batch tools, for reading what a push brings without Python's pack reader.
+
+One `git` process per question for a whole push (not one per commit): `rev-list` for the new
+commits, `diff-tree --stdin` for every commit's changes in one run, and one long-lived
+`cat-file --batch-command` for object types, sizes and the bytes of the blobs that need a
+content check. The environment passes git's quarantine through (GIT_OBJECT_DIRECTORY and
+GIT_ALTERNATE_OBJECT_DIRECTORIES), so a pre-receive hook sees the pushed objects.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ZERO = "0" * 40
+_QUARANTINE_ENV = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                   "GIT_QUARANTINE_PATH")
+
+
+class GitBatchError(Exception):
+    """A git batch command failed; str(exc) has git's own message."""
+
+
+@dataclass(frozen=True)
+class NewCommit:
+    """A commit and its parents, as `rev-list --parents` lists them."""
+    sha: str
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of a commit's diff: old and new mode/sha (zeros when absent), status, path."""
+    old_mode: int
+    new_mode: int
+    old_sha: str
+    new_sha: str
+    status: str  # A, M, D, T (type change); renames are off, so no R/C
+    path: bytes
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What `cat-file` says of an object: its type and size, or `missing`."""
+    sha: str
+    type: str  # blob, tree, commit, tag, or "missing"
+    size: int
+
+
+def git_env(git_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment for git on `git_dir`, keeping a hook's quarantine variables."""
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_DIR": str(git_dir),
+            "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(git_dir)}
+    for name in _QUARANTINE_ENV:
+        if env and env.get(name):
+            base[name] = env[name]
+    return base
+
+
+class GitBatch:
+    """Batch reads of one repository (and a push's quarantine), one git process per question."""
+
+    def __init__(self, git_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.git_dir = git_dir
+        self.env = git_env(git_dir, env)
+        self._cat: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> GitBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the long-lived cat-file process."""
+        if self._cat is not None:
+            assert self._cat.stdin is not None
+            self._cat.stdin.close()
+            self._cat.wait(timeout=30)
+            self._cat = None
+
+    def _run(self, args: list[str], stdin: bytes = b"") -> bytes:
+        result = subprocess.run(["git", *args], input=stdin, capture_output=True,
+                                env=self.env, check=False, timeout=600)
+        if result.returncode != 0:
+            raise GitBatchError(f"git {args[0]} failed: "
+                                f"{result.stderr.decode('utf-8', 'replace').strip()}")
+        return result.stdout
+
+    # -- commits -------------------------------------------------------------------------------
+
+    def new_commits(self, tips: Iterable[str], exclude: Iterable[str] = (),
+                    exclude_all_refs: bool = False) -> list[NewCommit]:
+        """Commits reachable from `tips` but not from `exclude` (or any ref), parents first."""
+        tips = [sha for sha in tips if sha]
+        if not tips:
+            return []
+        # git 2.39 takes no options on stdin: exclusions are ^sha lines, and `--not --all`
+        # after `--stdin` applies to the refs only (stdin is read where `--stdin` stands).
+        lines = [*tips, *(f"^{sha}" for sha in exclude if sha)]
+        args = ["rev-list", "--topo-order", "--reverse", "--parents", "--stdin"]
+        if exclude_all_refs:
+            args += ["--not", "--all"]
+        out = self._run(args, ("\n".join(lines) + "\n").encode())
+        commits = []
+        for line in out.decode("ascii").splitlines():
+            sha, *parents = line.split()
+            commits.append(NewCommit(sha, tuple(parents)))
+        return commits
+
+    def peel_to_commits(self, shas: Iterable[str]) -> dict[str, str | None]:
+        """Each sha's commit once tags are peeled (None when it is not a commit)."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        infos = self.info(f"{sha}^{{commit}}" for sha in wanted)
+        return {sha: (info.sha if info.type == "commit" else None)
+                for sha, info in zip(wanted, infos, strict=True)}
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def changes(self, pairs: Iterable[tuple[str, str | None]], trees: bool = False
+                ) -> Iterator[tuple[str, list[Change]]]:
+        """(commit, its changes against `parent`) for each (commit, parent or None) pair.
+
+        One `diff-tree --stdin` for all of them; None diffs against the empty tree (a root
+        commit). With `trees`, tree entries are listed too (`-t`), so folder names show.
+        """
+        lines = [f"{sha} {parent}" if parent else sha for sha, parent in pairs]
+        if not lines:
+            return
+        args = ["diff-tree", "-r", "-z", "--root", "--always", "--no-renames", "--stdin"]
+        if trees:
+            args.append("-t")
+        out = self._run(args, ("\n".join(lines) + "\n").encode())
+        yield from _parse_diff_tree(out)
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def _cat_file(self) -> subprocess.Popen[bytes]:
+        if self._cat is None:
+            # Not a `with`: the process lives as long as this object (see close()).
+            self._cat = subprocess.Popen(  # pylint: disable=consider-using-with
+                ["git", "cat-file", "--batch-command", "--buffer"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, env=self.env)
+        return self._cat
+
+    def info(self, names: Iterable[str]) -> list[ObjectInfo]:
+        """Type and size of each object name (sha, or sha^{commit} etc.), in order."""
+        names = list(names)
+        if not names:
+            return []
+        proc = self._cat_file()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"".join(f"info {n}\n".encode() for n in names) + b"flush\n")
+        proc.stdin.flush()
+        infos = []
+        for name in names:
+            parts = proc.stdout.readline().decode("ascii", "replace").split()
+            if len(parts) == 3:
+                infos.append(ObjectInfo(parts[0], parts[1], int(parts[2])))
+            else:
+                infos.append(ObjectInfo(name, "missing", 0))
+        return infos
+
+    def read(self, sha: str) -> bytes:
+        """The raw bytes of one object."""
+        proc = self._cat_file()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(f"contents {sha}\nflush\n".encode())
+        proc.stdin.flush()
+        header = proc.stdout.readline().decode("ascii", "replace").split()
+        if len(header) != 3:
+            raise GitBatchError(f"object {sha} is missing")
+        data = proc.stdout.read(int(header[2]))
+        proc.stdout.read(1)  # the newline after the contents
+        return data
+
+
+def quarantined_objects(quarantine: Path) -> set[str]:
+    """The ids of every object in a push's quarantine (the objects the push brings)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
+           "GIT_DIR": str(quarantine.parent.parent), "GIT_OBJECT_DIRECTORY": str(quarantine)}
+    result = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)",
+         "--unordered"], capture_output=True, env=env, check=False, timeout=600)
+    if result.returncode != 0:
+        raise GitBatchError("git cat-file failed: "
+                            + result.stderr.decode("utf-8", "replace").strip())
+    return set(result.stdout.decode("ascii").split())
+
+
+def _parse_diff_tree(out: bytes) -> Iterator[tuple[str, list[Change]]]:
+    """Parse `diff-tree -r -z --stdin` output: a commit id line, then its raw entries."""
+    fields = out.split(b"\0")
+    commit: str | None = None
+    changes: list[Change] = []
+    i = 0
+    while i < len(fields):
+        item = fields[i]
+        if not item:
+            i += 1
+            continue
+        if item.startswith(b":"):
+            meta = item[1:].split(b" ")
+            path = fields[i + 1]
+            changes.append(Change(int(meta[0], 8), int(meta[1], 8), meta[2].decode(),
+                                  meta[3].decode(), meta[4].decode()[:1], path))
+            i += 2
+            continue
+        if commit is not None:
+            yield commit, changes
+        commit, changes = item.decode("ascii").strip(), []
+        i += 1
+    if commit is not None:
+        yield commit, changes

@@ -1,0 +1,87 @@
+"""git's batch tools on a small repository built with real git in tmp_path."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gitserver.core.gitbatch import GitBatch, GitBatchError
+
+IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _commit(work: Path, files: dict[str, str | None], message: str) -> str:
+    for name, text in files.items():
+        path = work / name
+        if text is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "--allow-empty", "-m", message)
+    return _git(work, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> tuple[Path, list[str]]:
+    work = tmp_path / "work"
+    work.mkdir()
+    _git(work, "init", "-q", "-b", "main")
+    shas = [_commit(work, {"pkg/a.py": "A = 1\n", "b.py": "B = 1\n"}, "one"),
+            _commit(work, {"pkg/a.py": "A = 2\n", "b.py": None, "c.py": "C = 1\n"}, "two"),
+            _commit(work, {}, "empty")]
+    _git(work, "tag", "-a", "v1", "-m", "tag", shas[0])
+    return work / ".git", shas
+
+
+def test_gitbatch_new_commits_are_parents_first(repo: tuple[Path, list[str]]) -> None:
+    git_dir, shas = repo
+    with GitBatch(git_dir) as batch:
+        commits = batch.new_commits([shas[2]])
+        assert [c.sha for c in commits] == shas
+        assert commits[0].parents == () and commits[1].parents == (shas[0],)
+        assert [c.sha for c in batch.new_commits([shas[2]], exclude=[shas[0]])] == shas[1:]
+        assert batch.new_commits([shas[2]], exclude_all_refs=True) == []
+
+
+def test_gitbatch_changes_of_many_commits_in_one_run(repo: tuple[Path, list[str]]) -> None:
+    git_dir, shas = repo
+    with GitBatch(git_dir) as batch:
+        found = dict(batch.changes([(shas[0], None), (shas[1], shas[0]), (shas[2], shas[1])]))
+    assert {c.path: c.status for c in found[shas[0]]} == {b"pkg/a.py": "A", b"b.py": "A"}
+    assert {c.path: c.status for c in found[shas[1]]} == {
+        b"pkg/a.py": "M", b"b.py": "D", b"c.py": "A"}
+    assert found[shas[2]] == []  # an empty commit is still listed
+    deleted = next(c for c in found[shas[1]] if c.path == b"b.py")
+    assert deleted.new_mode == 0 and deleted.new_sha == "0" * 40 and deleted.old_mode == 0o100644
+
+
+def test_gitbatch_changes_with_trees_show_folders(repo: tuple[Path, list[str]]) -> None:
+    git_dir, shas = repo
+    with GitBatch(git_dir) as batch:
+        ((_, changes),) = list(batch.changes([(shas[0], None)], trees=True))
+    assert {c.path: c.new_mode for c in changes}[b"pkg"] == 0o040000
+
+
+def test_gitbatch_info_read_and_peel(repo: tuple[Path, list[str]]) -> None:
+    git_dir, shas = repo
+    tag = _git(git_dir.parent, "rev-parse", "v1")
+    with GitBatch(git_dir) as batch:
+        blob = _git(git_dir.parent, "rev-parse", f"{shas[1]}:c.py")
+        info, missing = batch.info([blob, "0" * 40])
+        assert (info.type, info.size) == ("blob", 6)
+        assert missing.type == "missing"
+        assert batch.read(blob) == b"C = 1\n"
+        tree = _git(git_dir.parent, "rev-parse", f"{shas[1]}^{{tree}}")
+        assert batch.peel_to_commits([tag, shas[1], tree]) == {
+            tag: shas[0], shas[1]: shas[1], tree: None}
+        with pytest.raises(GitBatchError):
+            batch.read("0" * 40)
