@@ -40,6 +40,8 @@ PACKAGES = (
     "click", "aiosmtpd", "prometheus_client",
 )
 CORPUS_COMMITS = 5
+HISTORY_PACKAGES = ("pylint", "astroid")
+HISTORY_COMMITS = 3000
 BIG_FILES = 150
 # 150 x 690 kB stays under limits.max_push_bytes (100 MiB) even if that counted file bytes.
 BIG_FILE_BYTES = 690_000
@@ -67,6 +69,7 @@ class Case:
     files: int
     size: int
     pack: int
+    commits: int = 0
 
     @property
     def tip(self) -> str:
@@ -182,6 +185,42 @@ def build_corpus(work: Path, site_packages: Path) -> Case:
         git("commit", "-q", "-m", f"corpus part {number + 1} of {CORPUS_COMMITS}", cwd=work)
     git("repack", "-adq", cwd=work)  # pushes then reuse packed data, as from a real clone
     return Case("corpus", work, len(files), size, pack_bytes(work))
+
+
+def build_history(work: Path, site_packages: Path, commits: int) -> Case:
+    """A long history from real files, made with `git fast-import`: the first commit adds the
+    .py files of HISTORY_PACKAGES, each later commit changes one of them (a comment appended)."""
+    files = [f for f in corpus_files(site_packages)
+             if f.parts[0] in HISTORY_PACKAGES]
+    git("init", "-q", "-b", "main", str(work))
+    stream = bytearray()
+    size, stamp = 0, 1_700_000_000
+
+    def header(number: int, message: str) -> None:
+        text = message.encode()
+        stream.extend(b"commit refs/heads/main\n"
+                      b"committer Bench <bench@example.com> %d +0000\n" % (stamp + number)
+                      + b"data %d\n%b\n" % (len(text), text))
+
+    header(0, "add the sources")
+    contents = {}
+    for relative in files:
+        data = (site_packages / relative).read_bytes()
+        contents[relative] = data
+        size += len(data)
+        stream.extend(b"M 100644 inline %b\ndata %d\n%b\n"
+                      % (relative.as_posix().encode(), len(data), data))
+    for number in range(1, commits):
+        relative = files[(number * 7919) % len(files)]
+        contents[relative] += b"# edit %d\n" % number
+        data = contents[relative]
+        header(number, f"edit {relative.name} ({number})")
+        stream.extend(b"M 100644 inline %b\ndata %d\n%b\n"
+                      % (relative.as_posix().encode(), len(data), data))
+    subprocess.run(["git", "fast-import", "--quiet"], input=bytes(stream), cwd=work,
+                   env=GIT_ENV, check=True, capture_output=True, timeout=GIT_TIMEOUT_S)
+    git("repack", "-adq", cwd=work)
+    return Case("history", work, len(files), size, pack_bytes(work), commits)
 
 
 def generated_module(rng: random.Random, size: int) -> bytes:
@@ -464,6 +503,12 @@ def measure_all(remotes: list[Remote], cases: dict[str, Case], scratch: Path, ru
         results.seconds[("push", corpus.name, label)] = seconds
     for label, seconds in clones.items():
         results.seconds[("clone", corpus.name, label)] = seconds
+    if "history" in cases:
+        history = cases["history"]
+        pushes = interleaved(remotes, max(1, min(runs, 3)),
+                             lambda remote, number: push_once(remote, history, number))
+        for label, seconds in pushes.items():
+            results.seconds[("push", history.name, label)] = seconds
     for remote in remotes:
         measure_big_push(remote, cases["big"], results)
 
@@ -471,7 +516,7 @@ def measure_all(remotes: list[Remote], cases: dict[str, Case], scratch: Path, ru
 # --- report ----------------------------------------------------------------------------
 
 TIMING_ROWS = (("push", "corpus", PUSH_RATIO_TARGET), ("clone", "corpus", CLONE_RATIO_TARGET),
-               ("push", "big", None))
+               ("push", "history", PUSH_RATIO_TARGET), ("push", "big", None))
 
 
 def seconds_text(seconds: float | None) -> str:
@@ -493,6 +538,8 @@ def timing_lines(results: Results, cases: dict[str, Case]) -> list[str]:
     """Two lines per row: gitserver against git-http-backend, then file:// for reference."""
     lines = []
     for action, case, target in TIMING_ROWS:
+        if case not in cases:
+            continue
         base, ours, local = (results.seconds.get((action, case, label))
                              for label in ("git-http-backend", "gitserver", "file://"))
         name = f"{action:<5} {case:<6} {cases[case].size / MB:5.1f} MB"
@@ -528,6 +575,12 @@ def print_report(results: Results, cases: dict[str, Case], runs: int) -> None:
     corpus, big = cases["corpus"], cases["big"]
     print(f"corpus: {corpus.files} .py files of {', '.join(PACKAGES)}: "
           f"{corpus.size / MB:.1f} MB in {CORPUS_COMMITS} commits, pack {corpus.pack / MB:.1f} MB")
+    if "history" in cases:
+        history = cases["history"]
+        print(f"history: {history.files} .py files of {', '.join(HISTORY_PACKAGES)} "
+              f"({history.size / MB:.1f} MB), then one changed file per commit: "
+              f"{history.commits} commits, pack {history.pack / MB:.1f} MB; "
+              f"median of {max(1, min(runs, 3))} pushes")
     print(f"big: {big.files} generated .py files: {big.size / MB:.1f} MB in 1 commit, "
           f"pack {big.pack / MB:.1f} MB")
     print(f"corpus push and clone: median of {runs} runs; big push: 1 run; fresh empty repo "
@@ -549,6 +602,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default: next to this Python)")
     parser.add_argument("--baseline-only", action="store_true",
                         help="measure file:// and git-http-backend only")
+    parser.add_argument("--history-commits", type=int, default=HISTORY_COMMITS,
+                        help="commits of the long-history case (0 leaves it out)")
     parser.add_argument("--site-packages", type=Path,
                         default=Path(sysconfig.get_paths()["purelib"]))
     args = parser.parse_args(argv)
@@ -565,6 +620,9 @@ def run_bench(args: argparse.Namespace, tmp: Path) -> None:
                          "(pip install -e . first, or --gitserver PATH, or --baseline-only)")
     cases = {"corpus": build_corpus(tmp / "work-corpus", args.site_packages),
              "big": build_big(tmp / "work-big")}
+    if args.history_commits > 0:
+        cases["history"] = build_history(tmp / "work-history", args.site_packages,
+                                         args.history_commits)
     results = Results()
     remotes = [file_remote(tmp / "file-root"),
                cgi_remote(tmp / "cgi-root", tmp / "cgi-host.log")]
