@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from gitserver.core.resources import template_dir
+from gitserver.core.urls import login_url
 
 TEMPLATE_DIR = template_dir("mail")
 
@@ -215,7 +216,7 @@ def build_address_taken_notice(*, to_addr: str, username: str, from_addr: str, b
     the owner of the mailbox learns that the address is taken.
     """
     context = {"username": clean_line(username), "base_url": base_url,
-               "login_url": f"{base_url}/login", "reset_url": _safe_url(reset_url)}
+               "login_url": login_url(base_url), "reset_url": _safe_url(reset_url)}
     return _compose(
         subject="Someone tried to register with your address", from_addr=from_addr,
         to=_address(to_addr, username),

@@ -16,6 +16,7 @@ from huey.exceptions import RetryTask
 from gitserver.core.config import Settings
 from gitserver.core.models import STATE_SUCCESS, Check, Commit, Push, User, utcnow
 from gitserver.core.queries import combined_state
+from gitserver.core.urls import blob_url, commit_url
 
 from .backends import MailError, MailRejected, already_delivered, send
 from .messages import PushReport, ReportFile, ReportMessage, build_report, report_message_id
@@ -42,7 +43,7 @@ def report_for(settings: Settings, push: Push) -> PushReport | None:
         report_id=f"push-{push.id}", owner=owner, repo=repo, sha=sha, subject=commit.subject,
         state=combined_state([c.state for c in checks]),
         score=round(sum(scores) / len(scores), 2) if scores else None,
-        status_url=f"{base}/{owner}/{repo}/commit/{sha}",
+        status_url=commit_url(base, owner, repo, sha),
         files=tuple(_report_file(base, owner, repo, sha, c) for c in checks),
         to_addr=push.pusher.email, to_name=push.pusher.username,
         ref=ref.rsplit("/", 1)[-1], commits=max(1, push.commits.count()))
@@ -54,7 +55,7 @@ def _report_file(base: str, owner: str, repo: str, sha: str, check: Check) -> Re
                                    type=m["type"]) for m in check.message_list)
     return ReportFile(path=check.path, state=check.state, score=check.score,
                       change=check.change, messages=messages, error=check.error,
-                      url=f"{base}/{owner}/{repo}/blob/{sha}/{check.path}")
+                      url=blob_url(base, owner, repo, sha, check.path))
 
 
 def _wanted(user: User, state: str) -> bool:

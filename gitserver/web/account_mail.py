@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from gitserver.core.accounts import ACTIVATION_VALID, Outcome, Registration
 from gitserver.core.config import Settings
 from gitserver.core.models import User
+from gitserver.core.urls import activate_url, register_url
 from mailer.backends import MailError, send
 from mailer.messages import build_activation, build_address_taken_notice
 
@@ -36,7 +37,7 @@ def send_activation(settings: Settings, user: User, key: str) -> bool:
     """Mail `{base_url}/activate/{key}`; False (logged) when the mail could not go out."""
     base = settings.server.base_url
     message = build_activation(to_addr=user.email, username=user.username,
-                               link=f"{base}/activate/{key}", from_addr=settings.mail.from_addr,
+                               link=activate_url(base, key), from_addr=settings.mail.from_addr,
                                base_url=base,
                                valid_hours=int(ACTIVATION_VALID.total_seconds() // 3600))
     return _deliver(settings, message, "activation")
@@ -77,7 +78,7 @@ def username_taken_notice(settings: Settings, registration: Registration) -> Ema
         f"with this address on gitserver at {base}.\n"
         "That username belongs to another account, so no account was made.\n\n"
         "Register again with another username:\n\n"
-        f"{base}/register\n\n"
+        f"{register_url(base)}\n\n"
         "If it was not you, there is nothing to do.\n\n"
         f"-- \ngitserver at {base}\n", cte="quoted-printable")
     return message

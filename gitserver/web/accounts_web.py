@@ -1,7 +1,7 @@
-"""Account pages: register, activate, login, logout; `install()` wires sessions and error pages.
+"""Account pages: register, activate, login, logout (and, from `settings_web`, /settings).
 
-Handlers that read a form are async only to read it (`await request.form()`), check the CSRF
-token, and hand the rest to a thread: peewee and argon2 block.
+Sign-in and sign-out are about this browser's session: `request.user` counts here only when it
+came from the session cookie (`Visitor.session_user`), never from Basic credentials.
 """
 
 # peewee gives every model its `id` primary key when the class is made; pylint cannot see it.
@@ -10,37 +10,27 @@ token, and hand the rest to a thread: peewee and argon2 block.
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from gitserver.core import accounts
 from gitserver.core.accounts import Activation, Outcome
 from gitserver.core.auth import check_password
-from gitserver.core.config import Settings
 from gitserver.core.models import User, utcnow
 from gitserver.core.throttle import Throttle, Throttled
+from gitserver.core.urls import login_url, user_url
 from gitserver.web import sessions, settings_web
 from gitserver.web.account_mail import send_activation, send_registration_mail
-from gitserver.web.templating import STATIC_DIR, render, render_error
-from gitserver.web.webforms import client_address, field, page, redirect, safe_next
+from gitserver.web.auth import visitor_of
+from gitserver.web.templating import render
+from gitserver.web.webforms import PageRoute, client_address, field, redirect, safe_next
 
 logger = logging.getLogger(__name__)
 
-ERROR_TITLES = {400: "Bad request", 401: "Sign in required", 403: "Not allowed",
-                404: "Page not found", 405: "Method not allowed", 429: "Too many attempts"}
-GENERIC_DETAILS = {
-    404: "There is nothing at this address. Check the link, or sign in if it is yours.",
-    405: "This address does not accept that kind of request. Use the page's links and forms.",
-}
 RESEND_TICKET_AGE_S = 3600
 # One activation mail a minute per account: the resend button must not become a mail cannon.
 RESEND_INTERVAL_S = 60
@@ -159,7 +149,7 @@ def login_form(request: Request, login: str = "", next_path: str = "", *, error:
 def login_get(request: Request) -> Response:
     """GET /login; a signed-in user goes on to `next` at once."""
     next_path = safe_next(request.query_params.get("next", ""))
-    if sessions.current_user(request) is not None:
+    if visitor_of(request).session_user is not None:
         return redirect(request, next_path or "/settings")
     return login_form(request, next_path=next_path)
 
@@ -193,13 +183,13 @@ def login_post(request: Request, form: FormData) -> Response:
                       status_code=403)
     sessions.sign_in(request, user)
     logger.info("signed in %s", user.username)
-    return redirect(request, next_path or f"/{user.username}")
+    return redirect(request, next_path or user_url("", user.username))
 
 
 def logout_get(request: Request) -> Response:
     """GET /logout: a confirmation form (signing out is a POST, like every change)."""
-    if sessions.current_user(request) is None:
-        return redirect(request, "/login")
+    if visitor_of(request).session_user is None:
+        return redirect(request, login_url(""))
     return render(request, "logout.html")
 
 
@@ -207,67 +197,14 @@ def logout_post(request: Request, _form: FormData) -> Response:
     """POST /logout: ends the user's sessions everywhere."""
     sessions.sign_out(request)
     sessions.flash(request, "You are signed out.", "success")
-    return redirect(request, "/login")
+    return redirect(request, login_url(""))
 
 
-# -- app wiring ---------------------------------------------------------------------------------
-
-async def http_error(request: Request, exc: Exception) -> Response:
-    """HTTPException from any page: an HTML page for browsers, plain text for git and scripts."""
-    assert isinstance(exc, HTTPException)
-    if "text/html" not in request.headers.get("accept", "") or exc.status_code < 400:
-        return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code,
-                                 headers=exc.headers)
-    title = ERROR_TITLES.get(exc.status_code, "Error")
-    detail = exc.detail
-    if not detail or detail == HTTPStatus(exc.status_code).phrase:
-        detail = GENERIC_DETAILS.get(exc.status_code, "The request could not be answered.")
-    response = await run_in_threadpool(render_error, request, exc.status_code, title, detail)
-    for name, value in (exc.headers or {}).items():  # e.g. WWW-Authenticate on a 401
-        response.headers[name] = value
-    return response
-
-
-def _csrf_page(request: Request) -> Response:
-    return render_error(
-        request, 403, "This form has expired",
-        "The form was sent without this browser's security token, so it was not accepted.",
-        hint="Go back, reload the page and send the form again. If it keeps happening, check "
-             "that your browser accepts cookies from this site.")
-
-
-async def csrf_error(request: Request, _exc: Exception) -> Response:
-    """sessions.CsrfError from any form: a 403 page that says how to get a fresh form."""
-    return await run_in_threadpool(_csrf_page, request)
-
-
-def server_error(request: Request, _exc: Exception) -> Response:
-    """Any unhandled error of a page: a 500 page that needs no database (it may be down)."""
-    return render_error(request, 500, "Something went wrong",
-                        "The server failed to answer this request.",
-                        hint="Try again in a moment; tell the administrator if it keeps "
-                             "happening.", current_user=None)
-
-
-BOTH = ["GET", "POST"]
 routes: list[BaseRoute] = [
-    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
-    Route("/register", page(register_get, register_post), methods=BOTH),
-    Route("/login", page(login_get, login_post), methods=BOTH),
-    Route("/logout", page(logout_get, logout_post), methods=BOTH),
-    Route("/activate", page(resend_get, resend_post), methods=BOTH),
-    Route("/activate/{key}", page(activate_key)),
+    PageRoute("/register", register_get, register_post),
+    PageRoute("/login", login_get, login_post),
+    PageRoute("/logout", logout_get, logout_post),
+    PageRoute("/activate", resend_get, resend_post),
+    PageRoute("/activate/{key}", activate_key),
     *settings_web.routes,
 ]
-
-
-def install(app: Starlette, settings: Settings) -> None:
-    """Add what the account pages need to the app: sessions, throttle, error pages."""
-    app.state.sessions = sessions.SessionStore(
-        settings.server.secret_key, secure=settings.server.base_url.startswith("https://"))
-    app.state.session_user = sessions.current_user
-    app.state.throttle = Throttle()
-    app.state.authenticator.throttle = app.state.throttle
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(sessions.CsrfError, csrf_error)
-    app.add_exception_handler(500, server_error)

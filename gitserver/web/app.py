@@ -1,4 +1,9 @@
-"""create_app(...) -> the Starlette application: git over HTTP, API and pages."""
+"""create_app(...) -> the Starlette application: git over HTTP, API and pages.
+
+One authentication path: `AuthenticationMiddleware` with `auth.CredentialsBackend` sets
+`request.user` for git, the API and the pages. Static files, /healthz and /metrics skip it: they
+serve everyone alike, and a probe or a stylesheet should not cost a password check or a query.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,26 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.datastructures import State
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from checker.consumer import Workers
 from checker.tasks import Tasks
 from gitserver.core.auth import Authenticator
 from gitserver.core.config import Settings
 from gitserver.core.models import database
-from gitserver.web import accounts_web, pages
+from gitserver.core.throttle import Throttle
+from gitserver.web import accounts_web, errors, pages
 from gitserver.web.api import create_api
+from gitserver.web.auth import CredentialsBackend
 from gitserver.web.git_http import GitHttp
 from gitserver.web.metrics import build_registry, metrics_endpoint
+from gitserver.web.sessions import SessionStore
+from gitserver.web.templating import STATIC_DIR
 from hooks.service import HookService
 
 logger = logging.getLogger(__name__)
@@ -53,20 +65,29 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
                 database.close()
 
     state = State()
+    state.settings = settings
+    state.tasks = tasks
+    # Failed sign-ins are counted together for git, the API and the /login form.
+    state.throttle = Throttle()
+    state.authenticator = Authenticator(settings.server.secret_key, state.throttle)
+    state.sessions = SessionStore(settings.server.secret_key,
+                                  secure=settings.server.base_url.startswith("https://"))
+    authenticated = [Middleware(AuthenticationMiddleware,
+                                backend=CredentialsBackend(state.authenticator))]
     routes = [
         Route("/healthz", healthz),
         Route("/metrics", metrics_endpoint(build_registry(tasks.huey.pending_count))),
-        Mount("/api/v1", app=create_api(state)),
-        *accounts_web.routes,
-        Route("/{owner}/{repo}/info/refs", git.info_refs),
-        Route("/{owner}/{repo}/git-upload-pack", git.upload_pack, methods=["POST"]),
-        Route("/{owner}/{repo}/git-receive-pack", git.receive_pack, methods=["POST"]),
-        *pages.routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/api/v1", app=create_api(state, authenticated)),
+        Mount("", routes=[
+            *accounts_web.routes,
+            Route("/{owner}/{repo}/info/refs", git.info_refs),
+            Route("/{owner}/{repo}/git-upload-pack", git.upload_pack, methods=["POST"]),
+            Route("/{owner}/{repo}/git-receive-pack", git.receive_pack, methods=["POST"]),
+            *pages.routes,
+        ], middleware=authenticated),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state = state
-    app.state.settings = settings
-    app.state.tasks = tasks
-    app.state.authenticator = Authenticator(settings.server.secret_key)
-    accounts_web.install(app, settings)
+    errors.install(app)
     return app

@@ -13,7 +13,6 @@ from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from gitserver.core.access import decide
 from gitserver.core.models import Repo
 from gitserver.core.queries import (
     combined_state,
@@ -22,7 +21,8 @@ from gitserver.core.queries import (
     get_commit,
     resolve_ref,
 )
-from gitserver.web.page_access import visitor
+from gitserver.web.auth import repo_access
+from gitserver.web.page_access import throttled
 
 COLOURS = {"success": "#2da44e", "failure": "#cf222e", "error": "#d4a72c",
            "pending": "#8c959f", "none": "#8c959f"}
@@ -77,9 +77,9 @@ def _tip(request: Request, repo: Repo) -> tuple[str | None, str | None, float | 
 
 def badge(request: Request) -> Response:
     """The badge of the default branch (or ?branch=) tip."""
-    user, given = visitor(request)
-    access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
-                    write=False)
+    access = repo_access(request, write=False)
+    if access.status == 429:  # as on the pages: wrong guesses must not go on unnoticed
+        raise throttled(access.retry_after)
     if not access.allowed or access.repo is None:
         return PlainTextResponse("Not found.\n", status_code=404)
     repo = access.repo

@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 from gitserver.core.access import Access
 from gitserver.core.config import SETTINGS_ENV, Settings
 from gitserver.core.repos import create_repo, repo_path
-from gitserver.web.auth import refusal, resolve_access
+from gitserver.web.auth import REALM, repo_access
 from hooks import hook_client
 
 logger = logging.getLogger(__name__)
@@ -113,8 +113,62 @@ class PipeResponse(Response):
             await self.body_iterator.aclose()
 
 
+def refusal(access: Access) -> Response:
+    """The plain-text refusal git clients get (git prints it after `fatal:`)."""
+    headers = None
+    if access.status == 401:  # no or wrong credentials: git asks for a password and retries
+        headers = {"WWW-Authenticate": REALM}
+    elif access.status == 429:
+        headers = {"Retry-After": str(access.retry_after)}
+    return PlainTextResponse(access.reason + "\n", status_code=access.status, headers=headers)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+Service = Callable[[Request, str], Awaitable[Response]]  # (request, "git-upload-pack")
+AccessService = Callable[[Request, str, Access], Awaitable[Response]]
+
+
+def smart_service(endpoint: Service) -> Endpoint:
+    """GET info/refs: `?service=` must name one of git's smart services (no dumb HTTP)."""
+    async def checked(request: Request) -> Response:
+        service = request.query_params.get("service", "")
+        if service not in SERVICES:
+            return PlainTextResponse(
+                "This server speaks git's smart HTTP protocol only; use git 1.6.6 or newer.\n",
+                status_code=403)
+        return await endpoint(request, service)
+    return checked
+
+
+def rpc_service(service: str, endpoint: Service) -> Endpoint:
+    """POST git-upload-pack or git-receive-pack: the body must have the type git gives it."""
+    async def checked(request: Request) -> Response:
+        # git always sends this type; a browser form cannot, so a page on another port of the
+        # same host cannot make a signed-in visitor's browser push or fetch with its cookie.
+        if request.headers.get("content-type", "") != f"application/x-{service}-request":
+            return PlainTextResponse(f"Expected Content-Type application/x-{service}-request; "
+                                     "use a git client.\n", status_code=415)
+        return await endpoint(request, service)
+    return checked
+
+
+def git_access(endpoint: AccessService) -> Service:
+    """The visitor may read the URL's repository (write it, for git-receive-pack)."""
+    async def checked(request: Request, service: str) -> Response:
+        # decide() queries the database: off the event loop
+        access = await asyncio.to_thread(repo_access, request, service == "git-receive-pack")
+        if not access.allowed:
+            return refusal(access)
+        return await endpoint(request, service, access)
+    return checked
+
+
 class GitHttp:
-    """The three smart-HTTP endpoints, bound to one Settings object."""
+    """The three smart-HTTP endpoints, bound to one Settings object.
+
+    Each endpoint is a chain of small checks around a method that only speaks the protocol
+    (`advertise`, `rpc`): the service and its content type, then `git_access`.
+    """
 
     def __init__(self, settings: Settings, hook_env: dict[str, str]) -> None:
         self.settings = settings
@@ -123,19 +177,14 @@ class GitHttp:
                          if not k.startswith("GITSERVER_")}
         self.base_env[SETTINGS_ENV] = settings.to_json()
         self.base_env.update(hook_env)
+        self.info_refs = smart_service(git_access(self.advertise))
+        self.upload_pack = rpc_service("git-upload-pack", git_access(self.rpc))
+        self.receive_pack = rpc_service("git-receive-pack", git_access(self.rpc))
 
-    # -- endpoints ---------------------------------------------------------------------------
+    # -- the protocol ------------------------------------------------------------------------
 
-    async def info_refs(self, request: Request) -> Response:
+    async def advertise(self, request: Request, service: str, access: Access) -> Response:
         """GET info/refs?service=...: the ref advertisement that starts a fetch or a push."""
-        service = request.query_params.get("service", "")
-        if service not in SERVICES:
-            return PlainTextResponse(
-                "This server speaks git's smart HTTP protocol only; use git 1.6.6 or newer.\n",
-                status_code=403)
-        access = await resolve_access(request, write=service == "git-receive-pack")
-        if refusal(access) is not None:
-            return refusal(access)
         path = await self._ensure_repo(access)
         env = self._env(request, access)
         args = [service[4:], "--stateless-rpc", "--advertise-refs", str(path)]
@@ -154,24 +203,8 @@ class GitHttp:
         return Response(head + out, media_type=f"application/x-{service}-advertisement",
                         headers=_NO_CACHE)
 
-    async def upload_pack(self, request: Request) -> Response:
-        """POST git-upload-pack: fetch and clone."""
-        return await self.rpc(request, "git-upload-pack")
-
-    async def receive_pack(self, request: Request) -> Response:
-        """POST git-receive-pack: push."""
-        return await self.rpc(request, "git-receive-pack")
-
-    async def rpc(self, request: Request, service: str) -> Response:
+    async def rpc(self, request: Request, service: str, access: Access) -> Response:
         """Run `service` for one stateless-RPC POST: feed it the body, stream back its answer."""
-        # git always sends this type; a browser form cannot, so a page on another port of the
-        # same host cannot make a signed-in visitor's browser push or fetch with its cookie.
-        if request.headers.get("content-type", "") != f"application/x-{service}-request":
-            return PlainTextResponse(f"Expected Content-Type application/x-{service}-request; "
-                                     "use a git client.\n", status_code=415)
-        access = await resolve_access(request, write=service == "git-receive-pack")
-        if refusal(access) is not None:
-            return refusal(access)
         if access.repo is None:
             return PlainTextResponse("Repository not found.\n", status_code=404)
         limit = self.settings.limits.max_push_bytes + _COMMAND_SLACK
@@ -208,7 +241,7 @@ class GitHttp:
     # -- helpers -----------------------------------------------------------------------------
 
     async def _ensure_repo(self, access: Access) -> Path:
-        if access.repo is None:  # push-to-create: resolve_access allowed it for the owner
+        if access.repo is None:  # push-to-create: repo_access allowed it for the owner
             access.repo = await asyncio.to_thread(
                 create_repo, self.settings.repos_dir, access.user, access.name)
             logger.info("created %s on first push by %s", access.full_name, access.user.username)

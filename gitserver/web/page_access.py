@@ -1,23 +1,41 @@
-"""Who may see a page: the verdicts of `access.decide`, answered the way a browser needs them.
+"""What a page needs of its visitor, declared on its handler, with refusals answered the way a
+browser needs them:
 
+- `@page_repo()` / `@page_repo(write=True)`: the URL's repository, readable (or changeable) by
+  the visitor; the handler gets its `Access`.
+- `@page_viewer`: whoever it is, if their credentials hold; the handler gets the `User` or None.
+- `@session_page(next_path)`: a user signed in on this browser's session (Basic credentials do
+  not open the account's own pages: a token must not be able to mint tokens); the handler gets
+  the `User`, anyone else is sent to sign in.
+
+Refusals, from `auth.repo_access` (the verdict of `core.access.decide`):
 - Anonymous visitor on private (or missing) content: a redirect to `/login?next=...`, because a
   person in a browser should be asked to sign in, not shown a password dialog.
 - Wrong Basic credentials: 401 (the same answer git and the API give).
+- Too many failed sign-ins: 429 with Retry-After.
 - Signed in but not allowed to see it: 404, so the page does not reveal that the repo exists.
 - Allowed to see but not to change (someone else's public repo) a write page: 403.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
-from gitserver.core.access import NOT_FOUND, Access, decide
+from gitserver.core.access import NOT_FOUND, Access
 from gitserver.core.models import User
-from gitserver.core.throttle import Throttled
-from gitserver.web.auth import REALM, request_user
+from gitserver.core.urls import clone_url, login_url, repo_url
+from gitserver.web.auth import REALM, repo_access, visitor_of
+from gitserver.web.webforms import redirect
+
+P = ParamSpec("P")
+Page = Callable[Concatenate[Request, P], Response]
 
 
 def login_redirect(request: Request) -> HTTPException:
@@ -27,41 +45,77 @@ def login_redirect(request: Request) -> HTTPException:
                          headers={"Location": "/login?" + urlencode({"next": target})})
 
 
-def visitor(request: Request) -> tuple[User | None, bool]:
-    """`access.request_user`, with too many failed Basic-auth attempts answered by a 429."""
-    try:
-        return request_user(request)
-    except Throttled as exc:
-        raise HTTPException(429, f"Too many failed sign-in attempts. Wait {exc.retry_after} "
-                                 "seconds, then try again.",
-                            headers={"Retry-After": str(exc.retry_after)}) from None
+def throttled(retry_after: int) -> HTTPException:
+    """429: too many failed sign-ins from this account and address."""
+    return HTTPException(429, f"Too many failed sign-in attempts. Wait {retry_after} seconds, "
+                              "then try again.", headers={"Retry-After": str(retry_after)})
 
 
-def viewer(request: Request) -> User | None:
-    """The signed-in user (session cookie or Basic auth); 401 for wrong Basic credentials."""
-    user, given = visitor(request)
-    if given and user is None:
-        raise HTTPException(401, "Wrong username or password, or the account is not active.",
-                            headers={"WWW-Authenticate": REALM})
-    return user
-
-
-def page_repo(request: Request, write: bool = False) -> Access:
-    """The repository of the URL if the visitor may see it (and change it, with write)."""
-    user, given = visitor(request)
-    access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
-                    write)
-    if access.allowed and access.repo is not None:
-        return access
+def refusal(request: Request, access: Access) -> HTTPException:
+    """How a page answers a verdict that does not let it show the repository."""
+    if access.status == 429:
+        return throttled(access.retry_after)
     if access.allowed:  # write access to a repo that does not exist yet: only pushes create
-        raise HTTPException(404, NOT_FOUND)
-    if access.status == 401 and not given:
-        raise login_redirect(request)
+        return HTTPException(404, NOT_FOUND)
+    if access.status == 401 and not visitor_of(request).given:
+        return login_redirect(request)
     headers = {"WWW-Authenticate": REALM} if access.status == 401 else None
-    raise HTTPException(access.status, access.reason, headers=headers)
+    return HTTPException(access.status, access.reason, headers=headers)
+
+
+def page_repo(write: bool = False) -> Callable[[Page[Concatenate[Access, P]]], Page[P]]:
+    """The handler shows (with `write`: changes) the URL's repository; it gets the Access."""
+    def decorate(handler: Page[Concatenate[Access, P]]) -> Page[P]:
+        @functools.wraps(handler)
+        def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+            access = repo_access(request, write)
+            if not access.allowed or access.repo is None:
+                raise refusal(request, access)
+            return handler(request, access, *args, **kwargs)
+        return checked
+    return decorate
+
+
+def page_viewer(handler: Page[Concatenate[User | None, P]]) -> Page[P]:
+    """The handler shows a page to anyone; it gets the signed-in user or None."""
+    @functools.wraps(handler)
+    def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        visitor = visitor_of(request)
+        if visitor.throttled:
+            raise throttled(visitor.retry_after)
+        if visitor.bad_credentials:
+            raise HTTPException(401, "Wrong username or password, or the account is not "
+                                     "active.", headers={"WWW-Authenticate": REALM})
+        return handler(request, visitor.account, *args, **kwargs)
+    return checked
+
+
+def session_page(next_path: str) -> Callable[[Page[Concatenate[User, P]]], Page[P]]:
+    """The handler serves the signed-in user of this browser; others sign in, then go on to
+    `next_path` (a page, since the address asked may take POSTs only)."""
+    def decorate(handler: Page[Concatenate[User, P]]) -> Page[P]:
+        @functools.wraps(handler)
+        def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+            user = visitor_of(request).session_user
+            if user is None:
+                return redirect(request, login_url("", next_path))
+            return handler(request, user, *args, **kwargs)
+        return checked
+    return decorate
 
 
 def can_write(access: Access) -> bool:
     """True for the repository's owner, the only one who may change it."""
     return access.user is not None and access.repo is not None and \
         access.user.id == access.repo.owner_id
+
+
+def repo_context(request: Request, access: Access, tab: str) -> dict[str, Any]:
+    """What every page of a repository shows around its tab: name, links, clone URL."""
+    repo = access.repo
+    assert repo is not None
+    owner = repo.owner.username
+    return {"repo": repo, "owner": owner, "full_name": f"{owner}/{repo.name}", "tab": tab,
+            "repo_url": repo_url("", owner, repo.name),
+            "clone_url": clone_url(request.app.state.settings.server.base_url, owner, repo.name),
+            "can_write": can_write(access)}

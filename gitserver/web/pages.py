@@ -9,13 +9,13 @@ page of a commit costs one query for all its checks.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gitserver.core.access import Access
 from gitserver.core.models import Check, Commit, Repo, User
 from gitserver.core.queries import (
     branches,
@@ -33,10 +33,12 @@ from gitserver.core.queries import (
     resolve_ref,
     tree_files,
 )
+from gitserver.core.urls import commits_url, repo_url
 from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
 from gitserver.web.highlight import lines_for_blob
-from gitserver.web.page_access import can_write, page_repo, viewer
+from gitserver.web.page_access import page_repo, page_viewer, repo_context
 from gitserver.web.templating import render
+from gitserver.web.webforms import PageRoute
 
 PER_PAGE = 30
 RECENT_COMMITS = 10
@@ -50,15 +52,6 @@ def _repos_dir(request: Request) -> Any:
     return request.app.state.settings.repos_dir
 
 
-def _repo_context(request: Request, access: Any, tab: str) -> dict[str, Any]:
-    repo = access.repo
-    root = request.app.state.settings.server.base_url
-    full = f"{repo.owner.username}/{repo.name}"
-    return {"repo": repo, "owner": repo.owner.username, "full_name": full, "tab": tab,
-            "repo_url": f"/{full}", "clone_url": f"{root}/{full}.git",
-            "can_write": can_write(access)}
-
-
 def _commit_rows(repo: Repo, shas: list[str]) -> list[dict[str, Any]]:
     rows = {c.sha: c for c in Commit.select().where((Commit.repo == repo)
                                                     & Commit.sha.in_(shas))}
@@ -69,9 +62,9 @@ def _commit_rows(repo: Repo, shas: list[str]) -> list[dict[str, Any]]:
 
 # -- /{owner} -------------------------------------------------------------------------------
 
-def user_page(request: Request) -> Response:
+@page_viewer
+def user_page(request: Request, me: User | None) -> Response:
     """/{owner}: the user's repos (private ones for the owner only), each HEAD's state, score."""
-    me = viewer(request)
     owner = User.get_or_none(User.username == request.path_params["owner"].lower())
     if owner is None or not owner.is_active:
         raise HTTPException(404, "There is no user by that name.")
@@ -87,13 +80,14 @@ def user_page(request: Request) -> Response:
 
 # -- /{owner}/{repo} ------------------------------------------------------------------------
 
-def repo_page(request: Request) -> Response:
+@page_repo()
+def repo_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}: files at HEAD with state, score and last change; recent commits."""
-    access = page_repo(request)
-    if request.path_params["repo"] != access.repo.name:  # `.../name.git` pasted from a clone
-        return RedirectResponse(f"/{access.owner}/{access.repo.name}", status_code=301)
     repo = access.repo
-    context = _repo_context(request, access, "code")
+    assert repo is not None
+    if request.path_params["repo"] != repo.name:  # `.../name.git` pasted from a clone
+        return RedirectResponse(repo_url("", access.owner, repo.name), status_code=301)
+    context = repo_context(request, access, "code")
     branch = repo.default_branch
     sha = resolve_ref(_repos_dir(request), repo, branch)
     context.update(branch=branch, branches=branches(_repos_dir(request), repo), sha=sha)
@@ -114,16 +108,19 @@ def repo_page(request: Request) -> Response:
 
 # -- /{owner}/{repo}/commits/{branch} -------------------------------------------------------
 
-def commits_redirect(request: Request) -> Response:
+@page_repo()
+def commits_redirect(_request: Request, access: Access) -> Response:
     """/{owner}/{repo}/commits: the history of the default branch."""
-    access = page_repo(request)
-    return RedirectResponse(f"/{access.owner}/{access.repo.name}/commits/"
-                            f"{quote(access.repo.default_branch)}", status_code=302)
+    repo = access.repo
+    assert repo is not None
+    return RedirectResponse(commits_url("", access.owner, repo.name, repo.default_branch),
+                            status_code=302)
 
 
-def commits_page(request: Request) -> Response:
+@page_repo()
+def commits_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/commits/{branch}: the history, 30 commits a page, with each one's state."""
-    access = page_repo(request)
+    assert access.repo is not None
     branch = request.path_params["branch"]
     try:
         page = max(1, int(request.query_params.get("page", "1")))
@@ -136,7 +133,7 @@ def commits_page(request: Request) -> Response:
                                  f"{access.full_name}.")
     shas = history(_repos_dir(request), access.repo, sha, page * PER_PAGE + 1) if sha else []
     has_next = len(shas) > page * PER_PAGE
-    context = _repo_context(request, access, "commits")
+    context = repo_context(request, access, "commits")
     context.update(branch=branch, branches=branches(_repos_dir(request), access.repo),
                    page=page, has_next=has_next,
                    rows=_commit_rows(access.repo, shas[(page - 1) * PER_PAGE: page * PER_PAGE]))
@@ -187,10 +184,11 @@ def _in_history_order(items: list[Any], shas: list[str]) -> list[Any]:
                                            -item.commit.committed_at.timestamp()))
 
 
-def blob_page(request: Request) -> Response:
+@page_repo()
+def blob_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/blob/{ref}/{path}: highlighted source, messages under their lines,
     the file's versions and its check log."""
-    access = page_repo(request)
+    assert access.repo is not None
     ref, path = request.path_params["ref"], request.path_params["path"]
     repos_dir = _repos_dir(request)
     sha = resolve_ref(repos_dir, access.repo, ref)
@@ -203,7 +201,7 @@ def blob_page(request: Request) -> Response:
         if commit is not None else None
     by_line, loose = _messages_by_line(check, len(lines))
     walk = history(repos_dir, access.repo, sha, HISTORY_WALK)
-    context = _repo_context(request, access, "code")
+    context = repo_context(request, access, "code")
     context.update(
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
         loose=loose, size=len(found[1]), is_branch=ref in branches(repos_dir, access.repo),
@@ -214,13 +212,13 @@ def blob_page(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/{owner}", user_page),
-    Route("/{owner}/{repo}", repo_page),
+    PageRoute("/{owner}", user_page),
+    PageRoute("/{owner}/{repo}", repo_page),
     Route("/{owner}/{repo}/badge.svg", badge.badge),
     *repo_settings.routes,
-    Route("/{owner}/{repo}/commits", commits_redirect),
-    Route("/{owner}/{repo}/commits/{branch:path}", commits_page),
-    Route("/{owner}/{repo}/commit/{sha}", status_page.commit_page),
-    Route("/{owner}/{repo}/blob/{ref}/{path:path}", blob_page),
+    PageRoute("/{owner}/{repo}/commits", commits_redirect),
+    PageRoute("/{owner}/{repo}/commits/{branch:path}", commits_page),
+    PageRoute("/{owner}/{repo}/commit/{sha}", status_page.commit_page),
+    PageRoute("/{owner}/{repo}/blob/{ref}/{path:path}", blob_page),
     *web_edit.routes,
 ]

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from gitserver.core.models import utcnow
+from gitserver.core.urls import commit_url
 from gitserver.web.templating import templates
 
 STATE_CLASSES = {"success": "success", "failure": "danger", "error": "warning",
@@ -85,7 +86,8 @@ def short(sha: str) -> Markup:
 
 def commit_link(full_name: str, commit: Any) -> Markup:
     """The abbreviated sha linking to the commit's status page."""
-    return Markup(f'<a href="/{escape(full_name)}/commit/{escape(commit.sha)}" '
+    owner, _, name = full_name.partition("/")
+    return Markup(f'<a href="{escape(commit_url("", owner, name, commit.sha))}" '
                   f'class="text-decoration-none">{short(commit.sha)}</a>')
 
 

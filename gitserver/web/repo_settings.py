@@ -10,17 +10,19 @@ import shutil
 import uuid
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
+from gitserver.core.access import Access
 from gitserver.core.models import Repo, database, utcnow
 from gitserver.core.repos import repo_path
+from gitserver.core.urls import repo_settings_url, user_url
 from gitserver.web import sessions
-from gitserver.web.page_access import page_repo
+from gitserver.web.page_access import page_repo, repo_context
 from gitserver.web.templating import render
+from gitserver.web.webforms import STARLETTE_FORM, PageRoute, redirect
 
 logger = logging.getLogger(__name__)
 
@@ -57,58 +59,44 @@ def delete_repo(repos_dir: Path, repo: Repo) -> None:
     logger.info("deleted repository %s/%s", repo.owner.username, repo.name)
 
 
-def settings_page(request: Request) -> Response:
+@page_repo(write=True)
+def settings_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/settings: visibility and deletion, for the owner."""
-    access = page_repo(request, write=True)
-    return _render(request, access.repo)
+    return _render(request, access)
 
 
-def _render(request: Request, repo: Repo, error: str = "", status_code: int = 200) -> Response:
-    full = f"{repo.owner.username}/{repo.name}"
+def _render(request: Request, access: Access, error: str = "",
+            status_code: int = 200) -> Response:
     return render(request, "repo_settings.html", {
-        "repo": repo, "owner": repo.owner.username, "full_name": full, "repo_url": f"/{full}",
-        "tab": "settings", "can_write": True, "error": error,
-        "clone_url": f"{request.app.state.settings.server.base_url}/{full}.git"},
-        status_code=status_code)
+        **repo_context(request, access, "settings"), "error": error}, status_code=status_code)
 
 
-def _visibility(request: Request, form: FormData) -> Response:
-    sessions.check_csrf(request, form)
-    access = page_repo(request, write=True)
+@page_repo(write=True)
+def visibility_post(request: Request, access: Access, form: FormData) -> Response:
+    """Save the visibility."""
+    assert access.repo is not None
     choice = form.get("visibility")
     if choice not in ("public", "private"):
-        return _render(request, access.repo, "Choose public or private.", 422)
+        return _render(request, access, "Choose public or private.", 422)
     set_visibility(access.repo, choice == "private")
     sessions.flash(request, f"{access.full_name} is now {choice}.", "success")
-    return sessions.save(request, RedirectResponse(f"/{access.full_name}/settings",
-                                                   status_code=303))
+    return redirect(request, repo_settings_url("", access.owner, access.repo.name))
 
 
-def _delete(request: Request, form: FormData) -> Response:
-    sessions.check_csrf(request, form)
-    access = page_repo(request, write=True)
+@page_repo(write=True)
+def delete_post(request: Request, access: Access, form: FormData) -> Response:
+    """Delete the repository once its full name is typed."""
+    assert access.repo is not None
     if str(form.get("confirm", "")).strip() != access.full_name:
-        return _render(request, access.repo, f"Type {access.full_name} exactly to confirm; "
+        return _render(request, access, f"Type {access.full_name} exactly to confirm; "
                        "the repository was not deleted.", 422)
     delete_repo(request.app.state.settings.repos_dir, access.repo)
     sessions.flash(request, f"{access.full_name} was deleted.", "success")
-    return sessions.save(request, RedirectResponse(f"/{access.owner}", status_code=303))
-
-
-async def visibility_post(request: Request) -> Response:
-    """Save the visibility."""
-    form = await request.form()
-    return await run_in_threadpool(_visibility, request, form)
-
-
-async def delete_post(request: Request) -> Response:
-    """Delete the repository once its full name is typed."""
-    form = await request.form()
-    return await run_in_threadpool(_delete, request, form)
+    return redirect(request, user_url("", access.owner))
 
 
 routes: list[BaseRoute] = [
-    Route("/{owner}/{repo}/settings", settings_page),
-    Route("/{owner}/{repo}/settings/visibility", visibility_post, methods=["POST"]),
-    Route("/{owner}/{repo}/settings/delete", delete_post, methods=["POST"]),
+    PageRoute("/{owner}/{repo}/settings", settings_page),
+    PageRoute("/{owner}/{repo}/settings/visibility", post=visibility_post, limits=STARLETTE_FORM),
+    PageRoute("/{owner}/{repo}/settings/delete", post=delete_post, limits=STARLETTE_FORM),
 ]

@@ -5,10 +5,10 @@ secret the browser may not see. A session is valid while the user is active and 
 the cookie equals the user's `SessionVersion`; sign-out and password change bump that version,
 which ends every session of the user at once (a stolen cookie dies with them).
 
-CSRF: every session, signed in or not, carries a random secret; forms embed it and
-`check_csrf` compares the posted value with the cookie's. A cross-site page can neither read the
-cookie nor forge its signature, and SameSite=Lax keeps the browser from sending it on
-cross-site POSTs in the first place.
+CSRF: every session, signed in or not, carries a random secret; forms embed it and the one
+POST path of the pages (`webforms.PageRoute`) compares the posted value with the cookie's. A
+cross-site page can neither read the cookie nor forge its signature, and SameSite=Lax keeps the
+browser from sending it on cross-site POSTs in the first place.
 """
 
 # peewee gives every model its `id` primary key when the class is made; pylint cannot see it.
@@ -16,14 +16,12 @@ cross-site POSTs in the first place.
 
 from __future__ import annotations
 
-import hmac
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from gitserver.core.models import SessionVersion, User, database
@@ -32,11 +30,6 @@ COOKIE_NAME = "gitserver_session"
 MAX_AGE_S = 14 * 24 * 3600
 CSRF_FIELD = "csrf_token"
 _STATE_KEY = "gitserver_session"
-_USER_KEY = "gitserver_session_user"
-
-
-class CsrfError(Exception):
-    """A POSTed form without the CSRF token of this browser's session."""
 
 
 @dataclass
@@ -83,16 +76,17 @@ class SessionStore:
                             httponly=True, samesite="lax", secure=self.secure)
 
 
-def _store(request: Request) -> SessionStore:
-    return request.app.state.sessions
+def _store(conn: HTTPConnection) -> SessionStore:
+    store: SessionStore = conn.app.state.sessions
+    return store
 
 
-def get_session(request: Request) -> Session:
+def get_session(conn: HTTPConnection) -> Session:
     """This request's session, read from the cookie once (a fresh anonymous one if none)."""
-    session = request.scope.setdefault("state", {}).get(_STATE_KEY)
+    session: Session | None = conn.scope.setdefault("state", {}).get(_STATE_KEY)
     if session is None:
-        session = _store(request).load(request.cookies.get(COOKIE_NAME))
-        request.scope["state"][_STATE_KEY] = session
+        session = _store(conn).load(conn.cookies.get(COOKIE_NAME))
+        conn.scope["state"][_STATE_KEY] = session
     return session
 
 
@@ -119,25 +113,21 @@ def bump_version(user_id: int) -> None:
             SessionVersion.id == row.id).execute()
 
 
-def current_user(request: Request) -> User | None:
-    """The signed-in, active user of this request's session, or None. Reads the database once.
+def session_account(conn: HTTPConnection) -> User | None:
+    """The active user this browser's session belongs to, or None; `auth.CredentialsBackend`
+    asks once per request. A session that no longer holds (signed out elsewhere, password
+    changed, account gone or inactive) is forgotten here too.
 
-    Blocking (peewee): call it from sync handlers or through run_in_threadpool.
+    Blocking (peewee): the backend calls it in a thread.
     """
-    state = request.scope.setdefault("state", {})
-    if _USER_KEY in state:
-        return state[_USER_KEY]
-    session = get_session(request)
-    user = None
-    if session.user_id is not None:
-        found = User.get_or_none(User.id == session.user_id)
-        if found is not None and found.is_active and \
-                session_version(found.id) == session.version:
-            user = found
-        else:  # signed out elsewhere, password changed, or account gone: forget it here too
-            session.user_id, session.dirty = None, True
-    state[_USER_KEY] = user
-    return user
+    session = get_session(conn)
+    if session.user_id is None:
+        return None
+    found = User.get_or_none(User.id == session.user_id)
+    if found is not None and found.is_active and session_version(found.id) == session.version:
+        return found
+    session.user_id, session.dirty = None, True
+    return None
 
 
 def sign_in(request: Request, user: User) -> None:
@@ -146,7 +136,6 @@ def sign_in(request: Request, user: User) -> None:
     session = Session(user_id=user.id, version=session_version(user.id), flashes=old.flashes,
                       dirty=True)
     request.scope["state"][_STATE_KEY] = session
-    request.scope["state"][_USER_KEY] = user
 
 
 def sign_out(request: Request) -> None:
@@ -155,22 +144,11 @@ def sign_out(request: Request) -> None:
     if session.user_id is not None:
         bump_version(session.user_id)
     request.scope["state"][_STATE_KEY] = Session(flashes=session.flashes, dirty=True)
-    request.scope["state"][_USER_KEY] = None
 
 
 def csrf_token(request: Request) -> str:
     """The token every form of this session must send back (`{{ csrf_input() }}`)."""
     return get_session(request).csrf
-
-
-def check_csrf(request: Request, form: Mapping[str, Any]) -> None:
-    """Raise CsrfError unless the form carries this session's CSRF token."""
-    sent = form.get(CSRF_FIELD)
-    session = get_session(request)
-    # A session made up on this very request has a secret no earlier page can have shown.
-    if not isinstance(sent, str) or request.cookies.get(COOKIE_NAME) is None or \
-            not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-        raise CsrfError("the form's security token is missing or does not match this session")
 
 
 def flash(request: Request, text: str, category: str = "info") -> None:

@@ -1,4 +1,8 @@
-"""/settings: access tokens (create, list, revoke), report mails, password. Signed-in users only."""
+"""/settings: access tokens (create, list, revoke), report mails, password.
+
+Only for the user signed in on this browser (`@session_page`): Basic credentials do not open
+these pages, so a leaked access token cannot mint new tokens that outlive its revocation.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,16 @@ import logging
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from gitserver.core import accounts
 from gitserver.core.auth import check_password
 from gitserver.core.models import User
 from gitserver.core.throttle import Throttle, Throttled
 from gitserver.web import sessions
+from gitserver.web.page_access import session_page
 from gitserver.web.templating import render
-from gitserver.web.webforms import SyncForm, client_address, field, login_url, page, redirect
+from gitserver.web.webforms import PageRoute, client_address, field, redirect
 
 logger = logging.getLogger(__name__)
 
@@ -36,33 +41,15 @@ def settings_page(request: Request, user: User, status_code: int = 200,
     }, status_code=status_code)
 
 
-def settings_get(request: Request) -> Response:
+@session_page("/settings")
+def settings_get(request: Request, user: User) -> Response:
     """GET /settings, for signed-in users; others go to sign in first."""
-    user = sessions.current_user(request)
-    if user is None:
-        return redirect(request, login_url("/settings"))
     return settings_page(request, user)
 
 
-def signed_in(post: SyncForm) -> SyncForm:
-    """A POST handler for signed-in users; others are sent to sign in first."""
-    def handler(request: Request, form: FormData) -> Response:
-        if sessions.current_user(request) is None:
-            return redirect(request, login_url("/settings"))
-        return post(request, form)
-    return handler
-
-
-def _user(request: Request) -> User:
-    user = sessions.current_user(request)
-    assert user is not None  # signed_in() checked
-    return user
-
-
-@signed_in
-def create_token(request: Request, form: FormData) -> Response:
+@session_page("/settings")
+def create_token(request: Request, user: User, form: FormData) -> Response:
     """POST /settings/tokens: the new token is shown once, in this response."""
-    user = _user(request)
     try:
         token = accounts.issue_token(user, field(form, "name"))
     except accounts.AccountError as exc:
@@ -72,10 +59,9 @@ def create_token(request: Request, form: FormData) -> Response:
     return settings_page(request, user, new_token=token)
 
 
-@signed_in
-def revoke_token(request: Request, _form: FormData) -> Response:
+@session_page("/settings")
+def revoke_token(request: Request, user: User, _form: FormData) -> Response:
     """POST /settings/tokens/{id}/revoke: the token stops working at once."""
-    user = _user(request)
     try:
         token_id = int(request.path_params["token_id"])
     except ValueError:
@@ -92,10 +78,9 @@ def revoke_token(request: Request, _form: FormData) -> Response:
     return redirect(request, "/settings")
 
 
-@signed_in
-def mail_reports(request: Request, form: FormData) -> Response:
+@session_page("/settings")
+def mail_reports(request: Request, user: User, form: FormData) -> Response:
     """POST /settings/mail: all, failures or off."""
-    user = _user(request)
     try:
         accounts.set_mail_reports(user, field(form, "mail_reports"))
     except accounts.AccountError as exc:
@@ -105,10 +90,9 @@ def mail_reports(request: Request, form: FormData) -> Response:
     return redirect(request, "/settings")
 
 
-@signed_in
-def change_password(request: Request, form: FormData) -> Response:
+@session_page("/settings")
+def change_password(request: Request, user: User, form: FormData) -> Response:
     """POST /settings/password: needs the current one; ends other sessions."""
-    user = _user(request)
     throttle: Throttle = request.app.state.throttle
     address = client_address(request)
     try:
@@ -135,10 +119,9 @@ def change_password(request: Request, form: FormData) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/settings", page(settings_get)),
-    Route("/settings/tokens", page(settings_get, create_token), methods=["GET", "POST"]),
-    Route("/settings/tokens/{token_id}/revoke", page(settings_get, revoke_token),
-          methods=["POST"]),
-    Route("/settings/mail", page(settings_get, mail_reports), methods=["POST"]),
-    Route("/settings/password", page(settings_get, change_password), methods=["POST"]),
+    PageRoute("/settings", settings_get),
+    PageRoute("/settings/tokens", settings_get, create_token),
+    PageRoute("/settings/tokens/{token_id}/revoke", post=revoke_token),
+    PageRoute("/settings/mail", post=mail_reports),
+    PageRoute("/settings/password", post=change_password),
 ]

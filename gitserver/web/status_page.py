@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gitserver.core.access import Access
 from gitserver.core.lru import LruCache
 from gitserver.core.models import FINAL_STATES, STATE_PENDING, Check, Commit
 from gitserver.core.queries import (
@@ -31,7 +32,8 @@ from gitserver.core.queries import (
     resolve_ref,
     since_parent,
 )
-from gitserver.web.page_access import page_repo
+from gitserver.core.urls import api_checks_url, commit_url
+from gitserver.web.page_access import page_repo, repo_context
 from gitserver.web.templating import render, templates
 
 TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
@@ -148,9 +150,10 @@ def _light_checks(where: Any) -> list[CheckRow]:
     return [CheckRow(*row) for row in query.tuples()]
 
 
-def commit_page(request: Request) -> Response:
+@page_repo()
+def commit_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/commit/{sha}: the status page."""
-    access = page_repo(request)
+    assert access.repo is not None
     ref = request.path_params["sha"]
     # The usual link holds the full sha: one query, no look at the refs on disk.
     commit = get_commit(access.repo, ref) if FULL_SHA_RE.fullmatch(ref) else None
@@ -160,8 +163,10 @@ def commit_page(request: Request) -> Response:
     if commit is None:
         raise HTTPException(404, f"There is no commit {ref!r} in {access.full_name}.")
     if ref != commit.sha:  # a branch or a short sha: one URL per commit
-        return RedirectResponse(f"/{access.full_name}/commit/{commit.sha}", status_code=302)
-    repo_url = f"/{access.full_name}"
+        return RedirectResponse(commit_url("", access.owner, access.repo.name, commit.sha),
+                                status_code=302)
+    context = repo_context(request, access, "commits")
+    repo_url = context["repo_url"]
     checks = _light_checks(Check.commit == commit.id)
     cards = _file_cards(repo_url, commit.sha, checks)
     types: Counter[str] = Counter()
@@ -170,15 +175,12 @@ def commit_page(request: Request) -> Response:
     before = None if not commit.parent_sha else _light_checks(
         (Commit.repo == commit.repo_id) & (Commit.sha == commit.parent_sha))
     diff, diff_html = _diff_html(repo_url, commit, checks, before)
-    can_write = access.user is not None and access.user.id == access.repo.owner_id
     return render(request, "commit.html", {
-        "repo": access.repo, "owner": access.owner, "full_name": access.full_name,
-        "tab": "commits", "repo_url": repo_url, "can_write": can_write,
-        "clone_url": f"{request.app.state.settings.server.base_url}{repo_url}.git",
-        "commit": commit, "checks": checks, "state": combined_state([c.state for c in checks]),
-        "score": commit_score(checks), "cards": cards,
+        **context, "commit": commit, "checks": checks,
+        "state": combined_state([c.state for c in checks]), "score": commit_score(checks),
+        "cards": cards,
         "pending": any(c.state == STATE_PENDING for c in checks),
         "message_count": sum(types.values()),
         "types": sorted(types.items(), key=lambda t: TYPE_ORDER.get(t[0], 9)),
         "deleted": deleted_files(commit), "diff": diff, "diff_html": diff_html,
-        "checks_url": f"/api/v1/repos/{access.full_name}/commits/{commit.sha}/checks"})
+        "checks_url": api_checks_url("", access.owner, access.repo.name, commit.sha)})

@@ -1,12 +1,10 @@
 """The one Jinja2 environment of the web pages and `render()`, which every page handler uses.
 
-`render(request, "page.html", {...})` adds `current_user`, `csrf_token`, `base_url` and the
-flashed messages to the context, sends the session cookie when it changed, and sets the security
-headers of our pages. The Content-Security-Policy allows scripts and styles from our own origin
-only (`/static`): no inline `<script>`, no `on...=` attributes, no CDN.
-
-`render` reads the database (the signed-in user): call it from a sync handler (Starlette runs
-those in a thread) or through `run_in_threadpool`.
+`render(request, "page.html", {...})` adds `current_user` (the session's user, from
+`request.user`), `csrf_token`, `base_url` and the flashed messages to the context, sends the
+session cookie when it changed, and sets the security headers of our pages. The
+Content-Security-Policy allows scripts and styles from our own origin only (`/static`): no
+inline `<script>`, no `on...=` attributes, no CDN.
 """
 
 from __future__ import annotations
@@ -23,10 +21,10 @@ from starlette.templating import Jinja2Templates
 
 from gitserver.core.resources import template_dir
 from gitserver.web import sessions
+from gitserver.web.auth import visitor_of
 
 TEMPLATE_DIR = template_dir("web")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-DEFAULT_ERROR_LINKS = (("Home", "/"),)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -62,9 +60,10 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     context = dict(context or {})
     full: dict[str, Any] = {
         "request": request,
-        # an error page passes current_user=None: it must render with the database down
+        # the navigation bar shows who is signed in on this browser (Basic credentials are
+        # not a browser session: they cannot sign out); the 500 page passes None
         "current_user": context.pop("current_user") if "current_user" in context
-        else sessions.current_user(request),
+        else visitor_of(request).session_user,
         "csrf_token": sessions.csrf_token(request),
         "csrf_field": sessions.CSRF_FIELD,
         "base_url": settings.server.base_url,
@@ -74,14 +73,3 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     response = templates.TemplateResponse(request, name, full, status_code=status_code,
                                           headers={**SECURITY_HEADERS, **(headers or {})})
     return sessions.save(request, response)
-
-
-def render_error(request: Request, status_code: int, title: str, message: str,
-                 **context: Any) -> Response:
-    """The error page: what went wrong, what to do next (`hint`), and `links` to go on.
-
-    `links` is a sequence of (label, href), Home by default; other keywords reach the template.
-    """
-    full = {"hint": "", "links": DEFAULT_ERROR_LINKS, **context, "title": title,
-            "message": message, "status_code": status_code}
-    return render(request, "error.html", full, status_code=status_code)

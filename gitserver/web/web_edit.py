@@ -11,18 +11,19 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from gitserver.core.access import Access
 from gitserver.core.queries import branches, read_blob, resolve_ref
+from gitserver.core.urls import commit_url
 from gitserver.web import sessions
-from gitserver.web.page_access import page_repo
+from gitserver.web.page_access import page_repo, repo_context
 from gitserver.web.templating import render
+from gitserver.web.webforms import STARLETTE_FORM, FormLimits, PageRoute, redirect
 from hooks.browser_commit import (
     BrowserCommitRefused,
     FileChange,
@@ -49,18 +50,15 @@ def _branch(request: Request, access: Access) -> tuple[str, str | None]:
 
 def _context(request: Request, access: Access, branch: str, tip: str | None,
              **extra: Any) -> dict[str, Any]:
-    repo = access.repo
-    full = access.full_name
-    return {"repo": repo, "owner": access.owner, "full_name": full, "repo_url": f"/{full}",
-            "tab": "code", "can_write": True, "branch": branch, "tip": tip or "", "error": "",
-            "clone_url": f"{request.app.state.settings.server.base_url}/{full}.git",
-            "max_file_bytes": request.app.state.settings.limits.max_file_bytes, **extra}
+    return {**repo_context(request, access, "code"), "branch": branch, "tip": tip or "",
+            "error": "", "max_file_bytes": request.app.state.settings.limits.max_file_bytes,
+            **extra}
 
 
 def _committed(request: Request, access: Access, sha: str, what: str) -> Response:
+    assert access.repo is not None
     sessions.flash(request, f"{what} in {sha[:7]}; pylint is checking it now.", "success")
-    return sessions.save(request, RedirectResponse(f"/{access.full_name}/commit/{sha}",
-                                                   status_code=303))
+    return redirect(request, commit_url("", access.owner, access.repo.name, sha))
 
 
 # pylint: disable-next=too-many-arguments  # keyword-only, one per part of the commit
@@ -77,9 +75,9 @@ def _refused_status(exc: BrowserCommitRefused) -> int:
 
 # -- upload ---------------------------------------------------------------------------------
 
-def upload_page(request: Request) -> Response:
+@page_repo(write=True)
+def upload_page(request: Request, access: Access) -> Response:
     """The upload form."""
-    access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     return render(request, "upload.html", _context(request, access, branch, tip, folder="",
                                                    message=""))
@@ -94,9 +92,21 @@ def _uploaded(folder: str, uploads: list[tuple[str, bytes]]) -> list[FileChange]
     return changes
 
 
-def _upload(request: Request, form: FormData, uploads: list[tuple[str, bytes]]) -> Response:
-    sessions.check_csrf(request, form)
-    access = page_repo(request, write=True)
+def upload_limits(request: Request) -> FormLimits:
+    """Files up to the file limit; a body over the push limit is refused before it is read."""
+    limits = request.app.state.settings.limits
+    if int(request.headers.get("content-length") or 0) > limits.max_push_bytes:
+        raise HTTPException(413, "The upload is larger than the server accepts at once; "
+                                 "upload fewer files.")
+    return FormLimits(max_files=MAX_UPLOAD_FILES, max_fields=STARLETTE_FORM.max_fields,
+                      max_part_size=limits.max_file_bytes + _FORM_SLACK)
+
+
+@page_repo(write=True)
+def upload_post(request: Request, access: Access, form: FormData) -> Response:
+    """Commit the uploaded files."""
+    uploads = [(item.filename, item.file.read()) for item in form.getlist("files")
+               if isinstance(item, UploadFile) and item.filename]
     branch, tip = _branch(request, access)
     folder = str(form.get("folder", "")).strip().strip("/")
     message = str(form.get("message", "")).strip()
@@ -115,21 +125,6 @@ def _upload(request: Request, form: FormData, uploads: list[tuple[str, bytes]]) 
     return _committed(request, access, sha, f"Uploaded {names}")
 
 
-async def upload_post(request: Request) -> Response:
-    """Read the multipart form (bounded by the file limits) and commit the files."""
-    limit = request.app.state.settings.limits.max_file_bytes
-    length = int(request.headers.get("content-length") or 0)
-    if length > request.app.state.settings.limits.max_push_bytes:
-        raise HTTPException(413, "The upload is larger than the server accepts at once; "
-                                 "upload fewer files.")
-    form = await request.form(max_files=MAX_UPLOAD_FILES, max_part_size=limit + _FORM_SLACK)
-    uploads = []
-    for item in form.getlist("files"):
-        if isinstance(item, UploadFile) and item.filename:
-            uploads.append((item.filename, await item.read()))
-    return await run_in_threadpool(_upload, request, form, uploads)
-
-
 # -- new file and edit ----------------------------------------------------------------------
 
 def _text(form: FormData) -> bytes:
@@ -137,17 +132,17 @@ def _text(form: FormData) -> bytes:
     return str(form.get("content", "")).replace("\r\n", "\n").encode("utf-8")
 
 
-def new_page(request: Request) -> Response:
+@page_repo(write=True)
+def new_page(request: Request, access: Access) -> Response:
     """The editor for a new file."""
-    access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     return render(request, "edit.html", _context(request, access, branch, tip, path="",
                                                  content="", message="", is_new=True))
 
 
-def _new(request: Request, form: FormData) -> Response:
-    sessions.check_csrf(request, form)
-    access = page_repo(request, write=True)
+@page_repo(write=True)
+def new_post(request: Request, access: Access, form: FormData) -> Response:
+    """Commit a new file."""
     branch, tip = _branch(request, access)
     content, message = str(form.get("content", "")), str(form.get("message", "")).strip()
     context = _context(request, access, branch, tip, path=str(form.get("path", "")),
@@ -172,9 +167,9 @@ def _current(request: Request, access: Access, tip: str | None, path: str) -> by
     return found[1]
 
 
-def edit_page(request: Request) -> Response:
+@page_repo(write=True)
+def edit_page(request: Request, access: Access) -> Response:
     """The editor with the file at the branch tip."""
-    access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     path = request.path_params["path"]
     content = _current(request, access, tip, path).decode("utf-8", "replace")
@@ -182,9 +177,9 @@ def edit_page(request: Request) -> Response:
                                                  content=content, message="", is_new=False))
 
 
-def _edit(request: Request, form: FormData) -> Response:
-    sessions.check_csrf(request, form)
-    access = page_repo(request, write=True)
+@page_repo(write=True)
+def edit_post(request: Request, access: Access, form: FormData) -> Response:
+    """Commit an edited file, unless the branch moved since the editor was opened."""
     branch, tip = _branch(request, access)
     path = request.path_params["path"]
     content, message = str(form.get("content", "")), str(form.get("message", "")).strip()
@@ -206,9 +201,9 @@ def _edit(request: Request, form: FormData) -> Response:
 
 # -- delete ---------------------------------------------------------------------------------
 
-def delete_page(request: Request) -> Response:
+@page_repo(write=True)
+def delete_page(request: Request, access: Access) -> Response:
     """Ask before deleting the file."""
-    access = page_repo(request, write=True)
     branch, tip = _branch(request, access)
     path = request.path_params["path"]
     _current(request, access, tip, path)
@@ -216,9 +211,9 @@ def delete_page(request: Request) -> Response:
                                                    message=""))
 
 
-def _delete(request: Request, form: FormData) -> Response:
-    sessions.check_csrf(request, form)
-    access = page_repo(request, write=True)
+@page_repo(write=True)
+def delete_post(request: Request, access: Access, form: FormData) -> Response:
+    """Commit the deletion, unless the branch moved since the page was opened."""
     branch, tip = _branch(request, access)
     path = request.path_params["path"]
     message = str(form.get("message", "")).strip()
@@ -235,33 +230,11 @@ def _delete(request: Request, form: FormData) -> Response:
     return _committed(request, access, sha, f"Deleted {path}")
 
 
-async def _form_post(request: Request, handler: Any) -> Response:
-    form = await request.form()
-    return await run_in_threadpool(handler, request, form)
-
-
-async def new_post(request: Request) -> Response:
-    """Commit a new file."""
-    return await _form_post(request, _new)
-
-
-async def edit_post(request: Request) -> Response:
-    """Commit an edited file, unless the branch moved since the editor was opened."""
-    return await _form_post(request, _edit)
-
-
-async def delete_post(request: Request) -> Response:
-    """Commit the deletion, unless the branch moved since the page was opened."""
-    return await _form_post(request, _delete)
-
-
 routes: list[BaseRoute] = [
-    Route("/{owner}/{repo}/upload/{branch}", upload_page),
-    Route("/{owner}/{repo}/upload/{branch}", upload_post, methods=["POST"]),
-    Route("/{owner}/{repo}/new/{branch}", new_page),
-    Route("/{owner}/{repo}/new/{branch}", new_post, methods=["POST"]),
-    Route("/{owner}/{repo}/edit/{branch}/{path:path}", edit_page),
-    Route("/{owner}/{repo}/edit/{branch}/{path:path}", edit_post, methods=["POST"]),
-    Route("/{owner}/{repo}/delete/{branch}/{path:path}", delete_page),
-    Route("/{owner}/{repo}/delete/{branch}/{path:path}", delete_post, methods=["POST"]),
+    PageRoute("/{owner}/{repo}/upload/{branch}", upload_page, upload_post, limits=upload_limits),
+    PageRoute("/{owner}/{repo}/new/{branch}", new_page, new_post, limits=STARLETTE_FORM),
+    PageRoute("/{owner}/{repo}/edit/{branch}/{path:path}", edit_page, edit_post,
+              limits=STARLETTE_FORM),
+    PageRoute("/{owner}/{repo}/delete/{branch}/{path:path}", delete_page, delete_post,
+              limits=STARLETTE_FORM),
 ]

@@ -1,38 +1,98 @@
-"""Plumbing of HTML pages with forms: one endpoint per page, CSRF-checked POSTs, safe redirects.
+"""Plumbing of HTML pages with forms: the one route class of pages, CSRF-checked POSTs, safe
+redirects.
 
-`page(get, post)` makes a Starlette endpoint from two *sync* functions: GET runs `get(request)`
-in a thread; POST reads the form (`await request.form()`), checks its CSRF token (a mismatch
-raises `sessions.CsrfError`, which the app renders as a 403 page) and runs
-`post(request, form)` in a thread. Sync, because peewee and argon2 block.
+`PageRoute(path, get=..., post=...)` is how every page is routed. GET runs `get(request)`; POST
+reads the form within its `FormLimits`, checks its CSRF token (a mismatch raises `CsrfError`, a
+403 error page) and only then runs `post(request, form)`: a form handler cannot forget the check,
+because no other route of the pages reads a form. Both run in a thread: peewee, argon2 and
+dulwich block.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote, urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
 from gitserver.web import sessions
+from gitserver.web.errors import PageError
 
 SyncPage = Callable[[Request], Response]
 SyncForm = Callable[[Request, FormData], Response]
 MAX_FIELD = 2048
 
 
-def page(get: SyncPage, post: SyncForm | None = None,
-         max_fields: int = 50) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint for a page: `get` for GET, `post` for a CSRF-checked POST."""
+@dataclass(frozen=True)
+class FormLimits:
+    """What one POST's form may hold; past a limit Starlette answers 400 before parsing on."""
+    max_files: int = 0
+    max_fields: int = 50
+    max_part_size: int = 1024 * 1024  # of each field that is not a file
+
+
+SMALL_FORM = FormLimits()
+# Starlette's own defaults, which the repository forms have always been parsed with.
+STARLETTE_FORM = FormLimits(max_files=1000, max_fields=1000)
+Limits = FormLimits | Callable[[Request], FormLimits]
+
+
+class CsrfError(PageError):
+    """A POSTed form without the CSRF token of this browser's session."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            403, "The form was sent without this browser's security token, so it was not "
+                 "accepted.", title="This form has expired",
+            hint="Go back, reload the page and send the form again. If it keeps happening, check "
+                 "that your browser accepts cookies from this site.")
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """Raise CsrfError unless the form carries this session's CSRF token."""
+    sent = form.get(sessions.CSRF_FIELD)
+    session = sessions.get_session(request)
+    # A session made up on this very request has a secret no earlier page can have shown.
+    if not isinstance(sent, str) or request.cookies.get(sessions.COOKIE_NAME) is None or \
+            not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise CsrfError()
+
+
+def page_endpoint(get: SyncPage | None, post: SyncForm | None,
+                  limits: Limits = SMALL_FORM) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of a PageRoute: `get` for GET and HEAD, `post` for a CSRF-checked POST."""
     async def endpoint(request: Request) -> Response:
-        if request.method != "POST" or post is None:
+        if request.method != "POST":
+            assert get is not None  # the route allows no other method
             return await run_in_threadpool(get, request)
-        async with request.form(max_files=0, max_fields=max_fields) as form:
-            sessions.check_csrf(request, form)
+        assert post is not None
+        chosen = limits if isinstance(limits, FormLimits) else limits(request)
+        async with request.form(max_files=chosen.max_files, max_fields=chosen.max_fields,
+                                max_part_size=chosen.max_part_size) as form:
+            check_csrf(request, form)
             return await run_in_threadpool(post, request, form)
     return endpoint
+
+
+class PageRoute(Route):
+    """A page: `get` answers GET (and HEAD), `post` a form POSTed to the same address.
+
+    `limits`: the form's limits, or a function of the request returning them (it may raise an
+    HTTPException, e.g. 413, before anything of the body is read).
+    """
+
+    def __init__(self, path: str, get: SyncPage | None = None, post: SyncForm | None = None,
+                 *, limits: Limits = SMALL_FORM) -> None:
+        methods = (["GET"] if get is not None else []) + (["POST"] if post is not None else [])
+        assert methods, f"{path}: a page answers GET, POST or both"
+        super().__init__(path, page_endpoint(get, post, limits), methods=methods)
+        self.form_handler = post
 
 
 def field(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
@@ -59,8 +119,3 @@ def safe_next(target: str) -> str:
     if parts.scheme or parts.netloc or any(ord(c) < 32 or c == "\\" for c in target):
         return ""
     return target
-
-
-def login_url(next_path: str) -> str:
-    """The sign-in page, coming back to `next_path` afterwards."""
-    return "/login?next=" + quote(next_path, safe="/")

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gitserver.core import queries
-from gitserver.core.models import Commit
+from gitserver.core.models import Commit, Repo
 from gitserver.core.queries import (
     combined_state,
     commit_score,
@@ -18,6 +18,7 @@ from gitserver.core.queries import (
     resolve_ref,
     since_parent,
 )
+from gitserver.core.urls import api_commit_url, api_status_url
 from gitserver.web.api.common import (
     ApiError,
     Unrecorded,
@@ -29,31 +30,30 @@ from gitserver.web.api.common import (
     page_params,
     paginated,
     parent_diff_shape,
-    readable_repo,
+    reads_repo,
     repo_shape,
     status_shape,
 )
 
 
-def combined_status(request: Request) -> Response:
+@reads_repo
+def combined_status(request: Request, repo: Repo) -> Response:
     """GET .../commits/{ref}/status: GitHub's combined status of the files' checks."""
-    repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["ref"])
     checks = checks_of(commit)
-    root = base(request)
-    full = f"{repo.owner.username}/{repo.name}"
+    root, owner = base(request), repo.owner.username
     return JSONResponse({
         "state": combined_state([c.state for c in checks]), "sha": commit.sha,
         "total_count": len(checks),
         "statuses": [status_shape(request, repo, commit.sha, c) for c in checks],
         "repository": repo_shape(request, repo),
-        "commit_url": f"{root}/api/v1/repos/{full}/commits/{commit.sha}",
-        "url": f"{root}/api/v1/repos/{full}/commits/{commit.sha}/status"})
+        "commit_url": api_commit_url(root, owner, repo.name, commit.sha),
+        "url": api_status_url(root, owner, repo.name, commit.sha)})
 
 
-def list_statuses(request: Request) -> Response:
+@reads_repo
+def list_statuses(request: Request, repo: Repo) -> Response:
     """GET .../commits/{ref}/statuses: the files' statuses, newest first, paginated."""
-    repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["ref"])
     checks = sorted(checks_of(commit), key=lambda c: (c.checked_at or c.created_at, c.id),
                     reverse=True)
@@ -63,9 +63,9 @@ def list_statuses(request: Request) -> Response:
                      len(checks), page, per_page)
 
 
-def commit_checks_view(request: Request) -> Response:
+@reads_repo
+def commit_checks_view(request: Request, repo: Repo) -> Response:
     """GET .../commits/{sha}/checks: every file's check, deleted files, the parent diff."""
-    repo = readable_repo(request)
     commit = commit_for(request, repo, request.path_params["sha"])
     checks = checks_of(commit)
     files = [file_shape(c) for c in checks]
@@ -80,9 +80,9 @@ def commit_checks_view(request: Request) -> Response:
                          "since_parent": parent_diff_shape(since_parent(commit, checks))})
 
 
-def list_commits(request: Request) -> Response:
+@reads_repo
+def list_commits(request: Request, repo: Repo) -> Response:
     """GET .../commits: the history from `sha` (else the default branch), paginated."""
-    repo = readable_repo(request)
     page, per_page = page_params(request)
     start = request.query_params.get("sha") or repo.default_branch
     sha = resolve_ref(request.app.state.settings.repos_dir, repo, start)
@@ -99,9 +99,9 @@ def list_commits(request: Request) -> Response:
     return paginated(request, items, len(shas), page, per_page)
 
 
-def file_check_log(request: Request) -> Response:
+@reads_repo
+def file_check_log(request: Request, repo: Repo) -> Response:
     """GET .../files/{path}/checks: every check of the file, newest commit first."""
-    repo = readable_repo(request)
     path = request.path_params["path"]
     page, per_page = page_params(request)
     query = queries.file_check_log(repo, path)

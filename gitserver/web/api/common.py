@@ -1,19 +1,27 @@
 """What every API endpoint shares: the JSON error, GitHub's shapes, access, pagination.
 
-Errors: `{"errors": [{"type", "description"}], "message": ...}` with the HTTP status.
+Errors: endpoints raise `ApiError`; `api_error_handler` renders every HTTPException of the API as
+`{"errors": [{"type", "description"}], "message": ...}` with the HTTP status.
+
+Access: endpoints declare what they need of `request.user` (set by `auth.CredentialsBackend`):
+`@reads_repo` / `@writes_repo` (the URL's repository, through `auth.repo_access`), `@signed_in`
+(a user, else 401) or `@viewed` (whoever asks, anonymous included). Too many failed sign-ins
+answer 429 wherever the requester counts.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gitserver.core.access import decide
+from gitserver.core.access import Access
 from gitserver.core.models import Check, Commit, Repo, User
 from gitserver.core.queries import (
     ParentDiff,
@@ -21,26 +29,34 @@ from gitserver.core.queries import (
     get_commit,
     resolve_ref,
 )
-from gitserver.core.throttle import Throttled
-from gitserver.web.auth import REALM, request_user
+from gitserver.core.urls import (
+    api_commit_url,
+    api_repo_url,
+    api_statuses_url,
+    api_user_repos_url,
+    api_user_url,
+    blob_url,
+    clone_url,
+    commit_url,
+    repo_url,
+    user_url,
+)
+from gitserver.web.auth import REALM, Visitor, repo_access, visitor_of
 
 MAX_PER_PAGE = 100
+KINDS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         429: "rate_limited"}
+P = ParamSpec("P")
+Endpoint = Callable[Concatenate[Request, P], Response]
 
 
 class ApiError(HTTPException):
     """An API failure; rendered as the contract's JSON error body."""
 
-    def __init__(self, status: int, kind: str, description: str) -> None:
-        super().__init__(status, description)
+    def __init__(self, status: int, kind: str, description: str,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status, description, headers=headers)
         self.kind = kind
-
-
-def error_response(status: int, kind: str, description: str) -> JSONResponse:
-    """The contract's JSON error body (a 401 carries `WWW-Authenticate`)."""
-    headers = {"WWW-Authenticate": REALM} if status == 401 else None
-    return JSONResponse({"message": description,
-                         "errors": [{"type": kind, "description": description}]},
-                        status_code=status, headers=headers)
 
 
 def iso(value: Any) -> str | None:
@@ -57,9 +73,9 @@ def user_shape(request: Request, user: User, with_email: bool = False) -> dict[s
     """A user in GitHub's shape; `with_email` only for the user's own view."""
     root = base(request)
     shape = {"login": user.username, "id": user.id, "type": "User", "site_admin": False,
-             "html_url": f"{root}/{user.username}",
-             "url": f"{root}/api/v1/users/{user.username}",
-             "repos_url": f"{root}/api/v1/users/{user.username}/repos",
+             "html_url": user_url(root, user.username),
+             "url": api_user_url(root, user.username),
+             "repos_url": api_user_repos_url(root, user.username),
              "avatar_url": "", "created_at": iso(user.created_at)}
     if with_email:
         shape["email"] = user.email
@@ -68,14 +84,14 @@ def user_shape(request: Request, user: User, with_email: bool = False) -> dict[s
 
 def repo_shape(request: Request, repo: Repo) -> dict[str, Any]:
     """A repository in GitHub's shape."""
-    root = base(request)
-    full = f"{repo.owner.username}/{repo.name}"
-    return {"id": repo.id, "name": repo.name, "full_name": full,
+    root, owner = base(request), repo.owner.username
+    return {"id": repo.id, "name": repo.name, "full_name": f"{owner}/{repo.name}",
             "owner": user_shape(request, repo.owner), "private": repo.private,
             "visibility": "private" if repo.private else "public", "fork": False,
             "description": None, "default_branch": repo.default_branch,
-            "clone_url": f"{root}/{full}.git", "html_url": f"{root}/{full}",
-            "url": f"{root}/api/v1/repos/{full}", "created_at": iso(repo.created_at),
+            "clone_url": clone_url(root, owner, repo.name),
+            "html_url": repo_url(root, owner, repo.name),
+            "url": api_repo_url(root, owner, repo.name), "created_at": iso(repo.created_at),
             "updated_at": iso(repo.updated_at), "pushed_at": iso(repo.updated_at)}
 
 
@@ -107,30 +123,90 @@ def status_description(check: Check) -> str:
 
 def status_shape(request: Request, repo: Repo, sha: str, check: Check) -> dict[str, Any]:
     """A check as a GitHub commit status, with the context `pylint/<path>`."""
-    root = base(request)
-    full = f"{repo.owner.username}/{repo.name}"
+    root, owner = base(request), repo.owner.username
     return {"id": check.id, "state": check.state, "description": status_description(check),
-            "target_url": f"{root}/{full}/blob/{sha}/{check.path}",
+            "target_url": blob_url(root, owner, repo.name, sha, check.path),
             "context": f"pylint/{check.path}", "created_at": iso(check.created_at),
             "updated_at": iso(check.checked_at or check.created_at),
-            "url": f"{root}/api/v1/repos/{full}/statuses/{sha}"}
+            "url": api_statuses_url(root, owner, repo.name, sha)}
 
 
-def readable_repo(request: Request) -> Repo:
-    """The URL's repo if the requester may read it; else raise the contract's ApiError."""
-    user, given = request_user(request)
-    access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
-                    write=False)
+# -- what an endpoint needs of the requester ---------------------------------------------------
+
+def throttled(retry_after: int) -> ApiError:
+    """429 with Retry-After, after too many failed sign-ins."""
+    return ApiError(429, "rate_limited", "Too many failed sign-in attempts; wait "
+                    f"{retry_after} seconds, then try again.",
+                    headers={"Retry-After": str(retry_after)})
+
+
+def refusal(access: Access) -> ApiError:
+    """The contract's JSON error for a verdict that does not give the endpoint its repo."""
+    if access.status == 429:
+        return throttled(access.retry_after)
+    if access.allowed:  # the owner writing to a repo that does not exist (yet)
+        return ApiError(404, "not_found", "Not Found")
+    return ApiError(access.status, KINDS.get(access.status, "not_found"), access.reason)
+
+
+def _repo(request: Request, write: bool) -> Access:
+    access = repo_access(request, write)
     if not access.allowed or access.repo is None:
-        kinds = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
-        raise ApiError(access.status if not access.allowed else 404,
-                       kinds.get(access.status, "not_found"), access.reason or "Not Found")
-    return access.repo
+        raise refusal(access)
+    return access
 
+
+def reads_repo(endpoint: Endpoint[Concatenate[Repo, P]]) -> Endpoint[P]:
+    """The endpoint reads the URL's repository; it gets the Repo."""
+    @functools.wraps(endpoint)
+    def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        repo = _repo(request, write=False).repo
+        assert repo is not None
+        return endpoint(request, repo, *args, **kwargs)
+    return checked
+
+
+def writes_repo(endpoint: Endpoint[Concatenate[Repo, User, P]]) -> Endpoint[P]:
+    """The endpoint changes the URL's repository; it gets the Repo and its owner, the User."""
+    @functools.wraps(endpoint)
+    def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        access = _repo(request, write=True)
+        assert access.repo is not None and access.user is not None  # only owners write
+        return endpoint(request, access.repo, access.user, *args, **kwargs)
+    return checked
+
+
+def _counted(request: Request) -> Visitor:
+    visitor = visitor_of(request)
+    if visitor.throttled:
+        raise throttled(visitor.retry_after)
+    return visitor
+
+
+def signed_in(endpoint: Endpoint[Concatenate[User, P]]) -> Endpoint[P]:
+    """The endpoint needs a signed-in requester (else 401); it gets the User."""
+    @functools.wraps(endpoint)
+    def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        user = _counted(request).account
+        if user is None:
+            raise ApiError(401, "unauthorized", "Requires authentication: use Basic auth with "
+                           "your username and password or an access token.")
+        return endpoint(request, user, *args, **kwargs)
+    return checked
+
+
+def viewed(endpoint: Endpoint[Concatenate[User | None, P]]) -> Endpoint[P]:
+    """The endpoint answers anyone, saying more to some; it gets the User or None (wrong
+    credentials count as anonymous here, as nothing is refused)."""
+    @functools.wraps(endpoint)
+    def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        return endpoint(request, _counted(request).account, *args, **kwargs)
+    return checked
+
+
+# -- commits ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-
-
 class Unrecorded:
     """A commit git has but the database not yet (a large push records it after its reply):
     it shows as pending with no checks, as GitHub shows a commit nobody reported on yet."""
@@ -187,48 +263,37 @@ def parent_diff_shape(diff: ParentDiff | None) -> dict[str, Any] | None:
 
 def commit_shape(request: Request, repo: Repo, commit: Commit, state: str) -> dict[str, Any]:
     """A commit in GitHub's shape, with the combined `state` of its checks."""
-    root = base(request)
-    full = f"{repo.owner.username}/{repo.name}"
+    root, owner = base(request), repo.owner.username
     person = {"name": commit.author_name, "email": commit.author_email,
               "date": iso(commit.authored_at)}
     return {"sha": commit.sha, "state": state,
             "commit": {"message": commit.message, "author": person,
                        "committer": {**person, "date": iso(commit.committed_at)}},
             "parents": [{"sha": commit.parent_sha}] if commit.parent_sha else [],
-            "html_url": f"{root}/{full}/commit/{commit.sha}",
-            "url": f"{root}/api/v1/repos/{full}/commits/{commit.sha}"}
-
-
-def signed_in(request: Request) -> User:
-    """The signed-in requester; else raise ApiError 401."""
-    user, _ = request_user(request)
-    if user is None:
-        raise ApiError(401, "unauthorized", "Requires authentication: use Basic auth with "
-                       "your username and password or an access token.")
-    return user
+            "html_url": commit_url(root, owner, repo.name, commit.sha),
+            "url": api_commit_url(root, owner, repo.name, commit.sha)}
 
 
 def not_found(_request: Request) -> Response:
     """Any other path under /api/v1: a JSON 404."""
-    return error_response(404, "not_found", "No such API endpoint.")
+    raise ApiError(404, "not_found", "No such API endpoint.")
+
+
+def error_response(status: int, kind: str, description: str,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The contract's JSON error body (a 401 carries `WWW-Authenticate`)."""
+    extra = {"WWW-Authenticate": REALM} if status == 401 else {}
+    return JSONResponse({"message": description,
+                         "errors": [{"type": kind, "description": description}]},
+                        status_code=status, headers={**extra, **(headers or {})})
 
 
 def api_error_handler(_request: Request, exc: Exception) -> Response:
-    """Any HTTPException as the contract's JSON error."""
+    """Every HTTPException of the API (ours, and Starlette's 404/405) as the JSON error."""
     assert isinstance(exc, HTTPException)
-    kind = getattr(exc, "kind", None) or {401: "unauthorized", 403: "forbidden",
-                                           404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, "error")
-    return error_response(exc.status_code, kind, str(exc.detail))
-
-
-def throttled_error(_request: Request, exc: Exception) -> Response:
-    """429 with Retry-After, after too many failed sign-ins."""
-    assert isinstance(exc, Throttled)
-    response = error_response(429, "rate_limited", "Too many failed sign-in attempts; wait "
-                              f"{exc.retry_after} seconds, then try again.")
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+    if isinstance(exc, ApiError):
+        return error_response(exc.status_code, exc.kind, str(exc.detail), exc.headers)
+    return error_response(exc.status_code, KINDS.get(exc.status_code, "error"), str(exc.detail))
 
 
 def server_error(_request: Request, _exc: Exception) -> Response:

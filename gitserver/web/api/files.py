@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gitserver.core.access import decide
 from gitserver.core.models import Check, Commit, FileVersion, Repo, User
 from gitserver.core.queries import (
     combined_state,
@@ -32,6 +31,7 @@ from gitserver.core.queries import (
     open_git,
     tree_files,
 )
+from gitserver.core.urls import api_contents_url, blob_url, commit_url, repo_url
 from gitserver.web.api.common import (
     ApiError,
     Unrecorded,
@@ -42,10 +42,10 @@ from gitserver.web.api.common import (
     iso,
     page_params,
     paginated,
-    readable_repo,
+    reads_repo,
     repo_shape,
+    writes_repo,
 )
-from gitserver.web.auth import request_user
 from gitserver.web.repo_settings import delete_repo, set_visibility
 from hooks.browser_commit import (
     BrowserCommitRefused,
@@ -59,23 +59,6 @@ from hooks.browser_commit import (
 _STATUS = {"added": "added", "modified": "modified", "deleted": "removed"}
 
 
-def writable_repo(request: Request) -> tuple[Repo, User]:
-    """The repository of the URL if the caller may push to it; ApiError otherwise."""
-    user, given = request_user(request)
-    access = decide(user, given, request.path_params["owner"], request.path_params["repo"],
-                    write=True)
-    if not access.allowed or access.repo is None:
-        kinds = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
-        status = access.status if not access.allowed else 404
-        raise ApiError(status, kinds.get(status, "not_found"), access.reason or "Not Found")
-    assert access.user is not None  # only a signed-in owner may write
-    return access.repo, access.user
-
-
-def _full(repo: Repo) -> str:
-    return f"{repo.owner.username}/{repo.name}"
-
-
 # -- GET /repos/{o}/{r}/commits/{ref} -------------------------------------------------------
 
 def recorded_commit(request: Request, repo: Repo, ref: str) -> Commit:
@@ -87,9 +70,9 @@ def recorded_commit(request: Request, repo: Repo, ref: str) -> Commit:
     return commit
 
 
-def single_commit(request: Request) -> Response:
+@reads_repo
+def single_commit(request: Request, repo: Repo) -> Response:
     """GET /repos/{o}/{r}/commits/{ref}: GitHub's commit with state, score and files."""
-    repo = readable_repo(request)
     commit = recorded_commit(request, repo, request.path_params["ref"])
     checks = commit_checks(commit)
     state = combined_state([c.state for c in checks])
@@ -109,17 +92,16 @@ def _last_commit(request: Request, repo: Repo, commit: Commit | None) -> dict[st
         return None
     return {"sha": commit.sha, "message": commit.message,
             "committed_at": iso(commit.committed_at),
-            "html_url": f"{base(request)}/{_full(repo)}/commit/{commit.sha}"}
+            "html_url": commit_url(base(request), repo.owner.username, repo.name, commit.sha)}
 
 
-def files_at_ref(request: Request) -> Response:
+@reads_repo
+def files_at_ref(request: Request, repo: Repo) -> Response:
     """GET /repos/{o}/{r}/files?ref=: the repo page's file list."""
-    repo = readable_repo(request)
     commit = commit_for(request, repo, request.query_params.get("ref") or repo.default_branch)
     checks = {c.path: c for c in checks_of(commit)}
     files = tree_files(request.app.state.settings.repos_dir, repo, commit.sha)
     changed = last_changes(repo, files)
-    root = f"{base(request)}/{_full(repo)}"
     items = []
     for path in sorted(files):
         check = checks.get(path)
@@ -128,7 +110,8 @@ def files_at_ref(request: Request) -> Response:
             "score": check.score if check else None,
             "message_count": len(check.message_list) if check else 0,
             "last_commit": _last_commit(request, repo, changed.get(path)),
-            "html_url": f"{root}/blob/{commit.sha}/{path}"})
+            "html_url": blob_url(base(request), repo.owner.username, repo.name, commit.sha,
+                                 path)})
     return JSONResponse({"sha": commit.sha, "state": combined_state([c.state for c in
                                                                      checks.values()]),
                          "score": commit_score(checks.values()), "files": items})
@@ -136,9 +119,9 @@ def files_at_ref(request: Request) -> Response:
 
 # -- GET /repos/{o}/{r}/files/{path}/versions -----------------------------------------------
 
-def file_versions_view(request: Request) -> Response:
+@reads_repo
+def file_versions_view(request: Request, repo: Repo) -> Response:
     """GET /repos/{o}/{r}/files/{path}/versions: the commits that changed the file."""
-    repo = readable_repo(request)
     path = request.path_params["path"]
     page, per_page = page_params(request)
     query = (FileVersion.select(FileVersion, Commit).join(Commit)
@@ -150,7 +133,6 @@ def file_versions_view(request: Request) -> Response:
     versions = list(query.paginate(page, per_page))
     checks = {c.commit_id: c for c in Check.select(Check.commit, Check.state, Check.score)
               .where(Check.commit.in_([v.commit_id for v in versions]) & (Check.path == path))}
-    root = f"{base(request)}/{_full(repo)}"
     items = []
     for version in versions:
         check = checks.get(version.commit_id)
@@ -159,7 +141,8 @@ def file_versions_view(request: Request) -> Response:
                       "score": check.score if check else None,
                       "message": version.commit.message,
                       "committed_at": iso(version.commit.committed_at),
-                      "html_url": f"{root}/commit/{version.commit.sha}"})
+                      "html_url": commit_url(base(request), repo.owner.username, repo.name,
+                                             version.commit.sha)})
     return paginated(request, items, total, page, per_page)
 
 
@@ -167,10 +150,11 @@ def file_versions_view(request: Request) -> Response:
 
 def _content_links(request: Request, repo: Repo, path: str, sha: str,
                    kind: str) -> dict[str, Any]:
-    api = f"{base(request)}/api/v1/repos/{_full(repo)}/contents/{path}"
-    html = f"{base(request)}/{_full(repo)}/blob/{sha}/{path}" if kind == "file" else \
-        f"{base(request)}/{_full(repo)}"
-    return {"url": f"{api}?ref={sha}", "html_url": html, "git_url": None,
+    root, owner = base(request), repo.owner.username
+    html = blob_url(root, owner, repo.name, sha, path) if kind == "file" else \
+        repo_url(root, owner, repo.name)
+    return {"url": f"{api_contents_url(root, owner, repo.name, path)}?ref={sha}",
+            "html_url": html, "git_url": None,
             "download_url": None}
 
 
@@ -182,9 +166,9 @@ def _entry(request: Request, repo: Repo, ref_sha: str, path: str, *, mode: int,
             "size": size, **_content_links(request, repo, path, ref_sha, kind)}
 
 
-def contents(request: Request) -> Response:
+@reads_repo
+def contents(request: Request, repo: Repo) -> Response:
     """GET /repos/{o}/{r}/contents/{path}?ref=: GitHub's contents (file or folder)."""
-    repo = readable_repo(request)
     ref = request.query_params.get("ref") or repo.default_branch
     commit = commit_for(request, repo, ref)
     git = open_git(request.app.state.settings.repos_dir, repo)
@@ -258,8 +242,9 @@ def _tip(request: Request, repo: Repo, branch: str, delete: bool) -> tuple[Any, 
     return git, tip
 
 
-def _write(request: Request, body: dict[str, Any], delete: bool) -> Response:
-    repo, user = writable_repo(request)
+@writes_repo
+def _write(request: Request, repo: Repo, user: User, body: dict[str, Any],
+           delete: bool) -> Response:
     try:
         path = clean_path(request.path_params["path"])
     except BrowserCommitRefused as exc:
@@ -322,8 +307,8 @@ async def delete_contents(request: Request) -> Response:
 
 # -- PATCH / DELETE /repos/{o}/{r} ----------------------------------------------------------
 
-def _patch_repo(request: Request, body: dict[str, Any]) -> Response:
-    repo, _ = writable_repo(request)
+@writes_repo
+def _patch_repo(request: Request, repo: Repo, _user: User, body: dict[str, Any]) -> Response:
     if "private" in body:
         if not isinstance(body["private"], bool):
             raise ApiError(422, "invalid", "private must be true or false")
@@ -333,9 +318,9 @@ def _patch_repo(request: Request, body: dict[str, Any]) -> Response:
     return JSONResponse(repo_shape(request, repo))
 
 
-def delete_repo_view(request: Request) -> Response:
+@writes_repo
+def delete_repo_view(request: Request, repo: Repo, _user: User) -> Response:
     """DELETE /repos/{o}/{r}: delete the repository (owner only)."""
-    repo, _ = writable_repo(request)
     delete_repo(request.app.state.settings.repos_dir, repo)
     return Response(status_code=204)
 

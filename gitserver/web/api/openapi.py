@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gitserver import __version__
+from gitserver.core.urls import api_url
 
 STATES = ["pending", "success", "failure", "error"]
 
@@ -233,7 +234,7 @@ def document(base_url: str) -> dict[str, Any]:
         "info": {"title": "gitserver API", "version": __version__, "description": (
             "GitHub-shaped JSON API of gitserver: push Python over git, get pylint results "
             "as commit statuses. Authenticate with HTTP Basic (password or access token).")},
-        "servers": [{"url": f"{base_url}/api/v1"}],
+        "servers": [{"url": api_url(base_url)}],
         "security": [{"basic": []}, {"session": []}, {}],
         "paths": PATHS,
         "components": {"schemas": SCHEMAS, "securitySchemes": {

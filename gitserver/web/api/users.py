@@ -12,30 +12,32 @@ from gitserver.web.api.common import (
     ApiError,
     page_params,
     paginated,
-    readable_repo,
+    reads_repo,
     repo_shape,
     signed_in,
     user_shape,
+    viewed,
 )
-from gitserver.web.auth import request_user
 
 
-def get_repo_view(request: Request) -> Response:
+@reads_repo
+def get_repo_view(request: Request, repo: Repo) -> Response:
     """GET /repos/{owner}/{repo}."""
-    return JSONResponse(repo_shape(request, readable_repo(request)))
+    return JSONResponse(repo_shape(request, repo))
 
 
-def current_user(request: Request) -> Response:
+@signed_in
+def current_user(request: Request, user: User) -> Response:
     """GET /user: the signed-in user, with the email."""
-    return JSONResponse(user_shape(request, signed_in(request), with_email=True))
+    return JSONResponse(user_shape(request, user, with_email=True))
 
 
-def named_user(request: Request) -> Response:
+@viewed
+def named_user(request: Request, viewer: User | None) -> Response:
     """GET /users/{username}: an active user; the email only for that user."""
     user = User.get_or_none(User.username == request.path_params["username"].lower())
     if user is None or not user.is_active:
         raise ApiError(404, "not_found", "No user by that name.")
-    viewer, _ = request_user(request)
     return JSONResponse(user_shape(request, user, with_email=viewer is not None
                                    and viewer.id == user.id))
 
@@ -52,18 +54,19 @@ def _repo_list(request: Request, owner: User, include_private: bool) -> Response
                      total, page, per_page)
 
 
-def user_repos(request: Request) -> Response:
+@viewed
+def user_repos(request: Request, viewer: User | None) -> Response:
     """GET /users/{username}/repos: the public repos, and the private ones for their owner."""
     owner = User.get_or_none(User.username == request.path_params["username"].lower())
     if owner is None:
         raise ApiError(404, "not_found", "No user by that name.")
-    viewer, _ = request_user(request)
     return _repo_list(request, owner, viewer is not None and viewer.id == owner.id)
 
 
-def my_repos(request: Request) -> Response:
+@signed_in
+def my_repos(request: Request, user: User) -> Response:
     """GET /user/repos: all the signed-in user's repos."""
-    return _repo_list(request, signed_in(request), True)
+    return _repo_list(request, user, True)
 
 
 routes = [
