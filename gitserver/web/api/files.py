@@ -272,7 +272,7 @@ def _write(request: Request, body: dict[str, Any], delete: bool) -> Response:
     except StaleBranch as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     except ChangesRefused as exc:
-        raise ApiError(422, "policy", _refusal(exc.reasons)) from None
+        raise ApiError(422, "policy", refusal_description(exc.reasons)) from None
     except BrowserCommitRefused as exc:
         raise ApiError(422, "policy", str(exc)) from None
     commit = commit_shape(request, repo, made.commit, "pending")
@@ -288,7 +288,7 @@ def _current_blob(git: GitRepo, tip: str | None, path: str) -> str | None:
     return found.sha if found is not None and stat.S_ISREG(found.mode) else None
 
 
-def _refusal(reasons: list[Problem | str]) -> str:
+def refusal_description(reasons: list[Problem | str]) -> str:
     """A refused change in the API's words: each policy problem names the rule it broke, so a
     client can tell them apart without parsing the sentence."""
     return "; ".join(f"{r.path}: {r.what} (rule {r.rule})" + (f"; {r.hint}" if r.hint else "")
