@@ -54,9 +54,9 @@ def push_words(problem: Problem) -> str:
 
 def push_line(problem: Problem) -> str:
     """The problem's `remote:` line: the commit and path it concerns, then what to do."""
-    if problem.commit is None:  # a ref's target: the ref is named in the words
+    if problem.rule is Rule.REF_TARGET:  # no commit or path: the words name the ref
         return f"  {push_words(problem)}"
-    return f"  {problem.commit[:7]} {problem.path}: {push_words(problem)}"
+    return f"  {(problem.commit or '')[:7]} {problem.path}: {push_words(problem)}"
 
 
 def run(settings: Settings, call: HookCall) -> int:

@@ -1,15 +1,14 @@
 """The one way in to a bare repository on disk: every git read and write of ours goes through here.
 
 klaus's FancyRepo idea: pages, API, hooks and the browser's commits ask a `GitRepo` for what they
-need (a ref's commit, a tree's files, a blob at a path, the history, a commit's changes) in plain
-`str` shas and paths; no module outside this one imports dulwich (the checker, which reads
-commits for pylint, is the one exception left). A request opens its repository once and passes
-it down.
+need (a ref's commit, a tree's files, a blob at a path, the history, a commit's changes) in `str`
+shas and paths, and no module outside this one imports dulwich (but the checker, which reads
+commits for pylint on its own). A request opens its repository once and passes it down.
 
-`PushObjects` is the narrow view pre-receive has of a push still in git's quarantine: the same
-object reads, over the repository's objects plus the pushed ones, with `is_new` to tell them
-apart. It is not a `GitRepo` because it must not be one: while the push is undecided nothing may
-read its refs as moved or write into it.
+`PushObjects` is what pre-receive sees of a push still in git's quarantine: the same object
+reads, over the repository's objects plus the pushed ones, and `is_new` to tell them apart. It
+has no refs and no writes on purpose: while the push is undecided its refs have not moved, and
+nothing may be written next to objects that git is about to delete or move.
 """
 
 from __future__ import annotations
