@@ -29,7 +29,7 @@ from hooks.policy import (
 from hooks.pre_receive import collect_problems, push_line
 from hooks.updates import ZERO, RefUpdate
 
-from .support import commit_files, git, make_work_repo
+from ..support import commit_files, git, make_work_repo
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

@@ -15,7 +15,7 @@ import pytest
 from gitserver.core.gitrepo import GitRepo, PathChange, TreeEdit, TreeEntry, blob_sha
 from gitserver.core.models import Repo, User
 
-from .support import commit_files, git, make_work_repo
+from ..support import commit_files, git, make_work_repo
 
 
 @pytest.fixture(name="work")

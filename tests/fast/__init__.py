@@ -1,0 +1,1 @@
+"""The fast tier: in-process tests of pure logic (no server, no git push). `pytest tests/fast`."""
