@@ -9,29 +9,20 @@ with `StaleBranch` and the caller shows the user's text again.
 
 from __future__ import annotations
 
-import re
-import stat
 import time
 from dataclasses import dataclass
 
-from dulwich.file import FileLocked
-from dulwich.object_store import commit_tree_changes
-from dulwich.objects import Blob, Tree
-from dulwich.objects import Commit as GitCommit
-
 from checker.tasks import Tasks
 from gitserver.core.config import Settings
-from gitserver.core.gitrepo import GitRepo
+from gitserver.core.gitrepo import FILE_MODE, GitRepo, TreeEdit
 from gitserver.core.models import Commit, Repo, User
 
 from .enqueue import schedule
-from .policy import blob_problem, entry_problem
+from .policy import Problem, file_problem
 from .record import fix_default_branch, record_push
 from .updates import ZERO, RefUpdate
 
 MAX_PATH = 4096
-_GIT_HINT = re.compile(r"\s*\(`[^`]*`\)")
-FILE_MODE = 0o100644
 STALE = ("the branch changed since you opened the editor; your text is below, copy it and "
          "reopen")
 
@@ -45,6 +36,27 @@ class StaleBranch(BrowserCommitRefused):
 
     def __init__(self) -> None:
         super().__init__(STALE)
+
+
+class ChangesRefused(BrowserCommitRefused):
+    """Some changes break the push policy or do not fit the branch; nothing was committed.
+
+    `reasons` keeps each in the order of the changes: a policy `Problem` as data (the API says
+    it in its own words), anything else as the sentence the user reads.
+    """
+
+    def __init__(self, reasons: list[Problem | str]) -> None:
+        super().__init__("; ".join(browser_words(r) if isinstance(r, Problem) else r
+                                   for r in reasons) + ". Nothing was committed.")
+        self.reasons = reasons
+
+
+def browser_words(problem: Problem) -> str:
+    """A policy problem as the browser tells it: the path, what is wrong, what to do.
+
+    No git commands here: whoever changes files in the browser fixes them in the browser.
+    """
+    return f"{problem.path}: {problem.what}" + (f"; {problem.hint}" if problem.hint else "")
 
 
 @dataclass(frozen=True)
@@ -73,123 +85,55 @@ def clean_path(raw: str) -> str:
     return path
 
 
-def path_problem(path: str, data: bytes | None, max_file_bytes: int) -> str | None:
-    """The push policy's verdict on one new or changed file, in the same words as a push."""
-    parts = path.split("/")
-    problems = [entry_problem(folder, stat.S_IFDIR) for folder in parts[:-1]]
-    problems.append(entry_problem(parts[-1], FILE_MODE))
-    problem = next((p for p in problems if p), None)
-    if problem is None and data is not None:
-        problem = blob_problem(data, max_file_bytes)
-    if problem and "`" in problem:
-        # The git command that fixes a push means nothing in a browser.
-        problem = _GIT_HINT.sub("", problem).split("; untrack")[0]
-    return problem
-
-
-def _lookup(git: GitRepo, tree_id: bytes | None, path: str) -> tuple[int, bytes] | None:
-    """(mode, sha) of `path` in the tree, or None."""
-    if tree_id is None:
-        return None
-    tree = git[tree_id]
-    parts = path.encode("utf-8").split(b"/")
-    for depth, part in enumerate(parts):
-        assert isinstance(tree, Tree)
-        if part not in tree:
-            return None
-        mode, sha = tree[part]
-        if depth == len(parts) - 1:
-            return mode, sha
-        if not stat.S_ISDIR(mode):
-            return mode, sha  # a file where a folder is wanted: reported by _conflict
-        tree = git[sha]
-    return None
-
-
-def _conflict(git: GitRepo, tree_id: bytes | None, change: FileChange) -> str | None:
+def _conflict(git: GitRepo, tip: str | None, change: FileChange) -> str | None:
+    """What keeps the change from fitting the branch's tree, or None."""
     parts = change.path.split("/")
     for depth in range(1, len(parts)):
-        found = _lookup(git, tree_id, "/".join(parts[:depth]))
-        if found is not None and not stat.S_ISDIR(found[0]):
+        found = git.entry_at(tip, "/".join(parts[:depth])) if tip else None
+        if found is not None and not found.is_dir:
             return f"{change.path}: {'/'.join(parts[:depth])} is a file, not a folder"
-    found = _lookup(git, tree_id, change.path)
-    if found is not None and stat.S_ISDIR(found[0]):
+    found = git.entry_at(tip, change.path) if tip else None
+    if found is not None and found.is_dir:
         return f"{change.path} is a folder; choose another name"
     if change.data is None and found is None:
         return f"{change.path} does not exist on this branch (deleted already?); reload the page"
     return None
 
 
-def _validate(git: GitRepo, tree_id: bytes | None, changes: list[FileChange],
+def _validate(git: GitRepo, tip: str | None, changes: list[FileChange],
               max_file_bytes: int) -> None:
-    problems = []
+    reasons: list[Problem | str] = []
     for change in changes:
-        problem = path_problem(change.path, change.data, max_file_bytes)
-        if problem is not None:
-            problems.append(f"{change.path}: {problem}")
-            continue
-        problem = _conflict(git, tree_id, change)
-        if problem is not None:
-            problems.append(problem)
+        reason = (file_problem(change.path, change.data, max_file_bytes)
+                  or _conflict(git, tip, change))
+        if reason is not None:
+            reasons.append(reason)
     paths = [c.path for c in changes]
     if len(set(paths)) != len(paths):
-        problems.append("the same file is named twice; give each file its own name")
-    if problems:
-        raise BrowserCommitRefused("; ".join(problems) + ". Nothing was committed.")
+        reasons.append("the same file is named twice; give each file its own name")
+    if reasons:
+        raise ChangesRefused(reasons)
 
 
-def _make_commit(git: GitRepo, user: User, parent: bytes | None, tree_id: bytes,
-                 message: str) -> GitCommit:
-    commit = GitCommit()
-    commit.tree = tree_id
-    commit.parents = [parent] if parent else []
-    person = f"{user.username} <{user.email}>".encode()
-    commit.author = commit.committer = person
-    commit.author_time = commit.commit_time = int(time.time())
-    commit.author_timezone = commit.commit_timezone = 0
-    commit.encoding = b"UTF-8"
-    text = message.replace("\r\n", "\n").strip()
-    commit.message = (text + "\n").encode("utf-8")
-    git.object_store.add_object(commit)
-    return commit
-
-
-def _move_branch(git: GitRepo, ref: bytes, old: bytes | None, new: bytes) -> None:
-    try:
-        moved = (git.refs.add_if_new(ref, new) if old is None
-                 else git.refs.set_if_equals(ref, old, new))
-    except FileLocked:
-        moved = False  # a push is moving the branch right now
-    if not moved:
-        raise StaleBranch
-
-
-def branch_tip(git: GitRepo, branch: str) -> bytes | None:
-    """The sha the branch points at, or None when it does not exist."""
-    ref = f"refs/heads/{branch}".encode()
-    return git.refs[ref] if ref in git.refs else None
-
-
-def _new_tree(git: GitRepo, parent_tree: bytes | None, changes: list[FileChange]) -> bytes:
+def _new_tree(git: GitRepo, tip: str | None, changes: list[FileChange]) -> str:
     """Write the changed blobs and the trees above them; the new root tree's sha."""
-    entries: list[tuple[bytes, int | None, bytes | None]] = []
+    edits = []
     for change in changes:
         if change.data is None:
-            entries.append((change.path.encode("utf-8"), None, None))
+            edits.append(TreeEdit(change.path, None, None))
             continue
-        blob = Blob.from_string(change.data)
-        git.object_store.add_object(blob)
-        existing = _lookup(git, parent_tree, change.path)
-        mode = existing[0] if existing else FILE_MODE  # keep an executable bit
-        entries.append((change.path.encode("utf-8"), mode, blob.id))
-    return commit_tree_changes(git.object_store, parent_tree or Tree(), entries)
+        existing = git.entry_at(tip, change.path) if tip else None
+        mode = existing.mode if existing else FILE_MODE  # keep an executable bit
+        edits.append(TreeEdit(change.path, mode, git.write_blob(change.data)))
+    return git.write_tree(tip, edits)
 
 
 # pylint: disable-next=too-many-arguments  # keyword-only, each a part of the commit
-def commit_changes(settings: Settings, tasks: Tasks, repo: Repo, user: User, *, branch: str,
-                   changes: list[FileChange], message: str,
+def commit_changes(settings: Settings, tasks: Tasks, git: GitRepo, repo: Repo, user: User, *,
+                   branch: str, changes: list[FileChange], message: str,
                    expected_tip: str | None = None) -> BrowserCommit:
-    """Commit `changes` on top of `branch` as `user`; record and schedule its checks.
+    """Commit `changes` on top of `branch` of `git` (the repo's repository) as `user`; record
+    and schedule its checks.
 
     With `expected_tip` (the tip the user's form was built on; "" for an empty branch) the
     commit is refused with StaleBranch when the branch is elsewhere now.
@@ -198,19 +142,21 @@ def commit_changes(settings: Settings, tasks: Tasks, repo: Repo, user: User, *, 
         raise BrowserCommitRefused("choose at least one file")
     if not message.strip():
         raise BrowserCommitRefused("write a commit message")
-    git = GitRepo.of(settings, repo)
-    ref = f"refs/heads/{branch}".encode()
-    old = branch_tip(git, branch)
-    if expected_tip is not None and (old.decode() if old else "") != expected_tip:
+    old = git.branch_tip(branch)
+    if expected_tip is not None and (old or "") != expected_tip:
         raise StaleBranch
-    parent_tree = git[old].tree if old else None
-    _validate(git, parent_tree, changes, settings.limits.max_file_bytes)
-    tree_id = _new_tree(git, parent_tree, changes)
-    if tree_id == parent_tree:
+    _validate(git, old, changes, settings.limits.max_file_bytes)
+    tree = _new_tree(git, old, changes)
+    if old is not None and tree == git.commit(old).tree:
         raise BrowserCommitRefused("the files are the same as on the branch; nothing to commit")
-    new = _make_commit(git, user, old, tree_id, message)
-    _move_branch(git, ref, old, new.id)
-    update = RefUpdate(str(old, "ascii") if old else ZERO, str(new.id, "ascii"), ref.decode())
+    new = git.write_commit(tree=tree, parents=[old] if old else [],
+                           person=f"{user.username} <{user.email}>",
+                           message=message.replace("\r\n", "\n").strip() + "\n",
+                           when=int(time.time()))
+    ref = f"refs/heads/{branch}"
+    if not git.move_ref(ref, old, new):
+        raise StaleBranch  # the branch moved (or is moving) since `old` was read
+    update = RefUpdate(old or ZERO, new, ref)
     return _record(settings, tasks, git, repo, user, update=update)
 
 

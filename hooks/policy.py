@@ -6,32 +6,94 @@ without NUL, at most `limits.max_file_bytes`; no symlinks, no submodules, and no
 `.git.`, `.git ` on Windows, `git~1` as an NTFS short name, `.git` with Unicode ignorables on
 macOS). Objects that existed before the push were checked when they arrived, so only trees and
 blobs that this push brings are read: an incremental push costs what it adds.
+
+The policy answers with `Problem`s, data rather than prose: each audience says them in its own
+words (`git push` output in `pre_receive`, the browser's commits in `browser_commit`, the API).
+What is wrong (`Problem.what`) and what to do in any medium (`Problem.hint`) are said here once;
+the git commands that fix a pushed commit belong to the push output.
 """
 
 from __future__ import annotations
 
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
-from dulwich.objects import Blob, Commit, Tag, Tree
+from gitserver.core.gitrepo import FILE_MODE, CommitInfo, PushObjects
 
 # Characters HFS+ ignores in file names (git's is_hfs_dotgit list).
 _HFS_IGNORABLE = dict.fromkeys(map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d"
                                          "\u202e\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"))
 _FILE_MODES = (0o100644, 0o100755)
+_SUBMODULE = 0o160000
+
+
+class Rule(StrEnum):
+    """The rules of the push policy; the value is the rule's stable id."""
+    DOT_PATH = "dot-path"  # a path component `.` or `..`
+    DOTGIT = "dotgit"  # `.git` or a name some filesystem takes for it
+    BACKSLASH = "backslash"
+    SYMLINK = "symlink"
+    SUBMODULE = "submodule"
+    NOT_PYTHON = "not-python"  # a file whose name does not end in `.py`
+    FILE_MODE = "file-mode"  # neither 100644 nor 100755
+    TOO_LARGE = "too-large"
+    NUL = "nul"
+    NOT_UTF8 = "not-utf8"
+    REF_TARGET = "ref-target"  # a ref that does not point at a commit
+
+
+# What is wrong, said the same way to every audience (str.format over the Problem's fields).
+_WHAT = {
+    Rule.DOT_PATH: "the path component {value!r} is not allowed",
+    Rule.DOTGIT: "{value!r} is reserved for git's own data",
+    Rule.BACKSLASH: "backslashes in file names are not allowed",
+    Rule.SYMLINK: "symbolic links are not accepted",
+    Rule.SUBMODULE: "submodules are not accepted",
+    Rule.NOT_PYTHON: "only .py files are accepted",
+    Rule.FILE_MODE: "file mode {value:o} is not a regular file",
+    Rule.TOO_LARGE: "{value:,} bytes is over the {limit:,}-byte file limit",
+    Rule.NUL: "contains NUL bytes, so it is not Python source",
+    Rule.NOT_UTF8: "is not UTF-8 (byte {value})",
+    Rule.REF_TARGET: "{path} must point at a commit, not a {value}",
+}
+# What to do about it, in words that fit a push and a browser alike ("" when the rule says it).
+_HINT = {
+    Rule.DOT_PATH: "rename the folder",
+    Rule.DOTGIT: "rename it",
+    Rule.BACKSLASH: "rename it",
+    Rule.SYMLINK: "commit the real .py file instead",
+    Rule.SUBMODULE: "copy the .py files in instead",
+    Rule.NOT_PYTHON: "",
+    Rule.FILE_MODE: "use 100644",
+    Rule.TOO_LARGE: "split the module or leave generated files out",
+    Rule.NUL: "leave binary files out",
+    Rule.NOT_UTF8: "save it as UTF-8 (most editors: 'Save with encoding')",
+    Rule.REF_TARGET: "",
+}
 
 
 @dataclass(frozen=True)
-class Violation:
-    """A policy problem of one path in one commit, as the pusher is told it."""
-    commit: str
-    path: str
-    problem: str  # what is wrong and how to fix it, for the pusher
+class Problem:
+    """One thing the policy refuses: the rule broken, where, and the facts to say it with."""
+    rule: Rule
+    path: str  # the offending path; for REF_TARGET the ref
+    commit: str | None = None  # the commit that brings it; None for a ref or an uncommitted file
+    # The offending value: the path component (DOT_PATH, DOTGIT), the file mode (FILE_MODE),
+    # the size in bytes (TOO_LARGE), the first bad byte (NOT_UTF8), the object type (REF_TARGET).
+    value: str | int | None = None
+    limit: int | None = None  # the limit the size broke (TOO_LARGE)
 
-    def line(self) -> str:
-        """The line `git push` shows for it."""
-        return f"  {self.commit[:7]} {self.path}: {self.problem}"
+    @property
+    def what(self) -> str:
+        """What is wrong, e.g. "symbolic links are not accepted"."""
+        return _WHAT[self.rule].format(path=self.path, value=self.value, limit=self.limit)
+
+    @property
+    def hint(self) -> str:
+        """What to do about it, in words for any medium; "" when there is nothing to add."""
+        return _HINT[self.rule]
 
 
 def is_dotgit_alias(name: str) -> bool:
@@ -41,126 +103,117 @@ def is_dotgit_alias(name: str) -> bool:
     return folded in (".git", "git~1")
 
 
-def name_problem(name: str) -> str | None:
-    """What is wrong with one path component's name, or None."""
+def name_problem(path: str, name: str) -> Problem | None:
+    """The problem of `name`, a component of `path`, or None."""
     if name in (".", ".."):
-        return f"the path component {name!r} is not allowed; rename the folder"
+        return Problem(Rule.DOT_PATH, path, value=name)
     if is_dotgit_alias(name):
-        return (f"{name!r} is reserved for git's own data; rename it "
-                f"(`git mv '{name}' <new name>`)")
+        return Problem(Rule.DOTGIT, path, value=name)
     if "\\" in name:
-        return "backslashes in file names are not allowed; rename it"
+        return Problem(Rule.BACKSLASH, path)
     return None
 
 
-def mode_problem(name: str, mode: int) -> str | None:
-    """What is wrong with an entry's type or mode (only regular .py files pass), or None."""
+def mode_problem(path: str, mode: int) -> Problem | None:
+    """The problem of an entry's type or mode (folders and regular .py files pass), or None."""
     if stat.S_ISDIR(mode):
         return None
     if stat.S_ISLNK(mode):
-        return "symbolic links are not accepted; commit the real .py file instead"
-    if mode == 0o160000:
-        return ("submodules are not accepted; copy the .py files in instead "
-                "(`git rm --cached <path>`, then add the files)")
-    if not name.endswith(".py"):
-        return "only .py files are accepted; untrack it with `git rm --cached <path>`"
+        return Problem(Rule.SYMLINK, path)
+    if mode == _SUBMODULE:
+        return Problem(Rule.SUBMODULE, path)
+    if not path.endswith(".py"):
+        return Problem(Rule.NOT_PYTHON, path)
     if mode not in _FILE_MODES:
-        return f"file mode {mode:o} is not a regular file; use 100644"
+        return Problem(Rule.FILE_MODE, path, value=mode)
     return None
 
 
-def entry_problem(name: str, mode: int) -> str | None:
-    """The policy problem of one tree entry's name and mode, or None."""
-    return name_problem(name) or mode_problem(name, mode)
-
-
-def blob_problem(data: bytes, max_bytes: int) -> str | None:
-    """What is wrong with a file's content (too large, binary, not UTF-8), or None."""
+def blob_problem(path: str, data: bytes, max_bytes: int) -> Problem | None:
+    """The problem of a file's content (too large, binary, not UTF-8), or None."""
     if len(data) > max_bytes:
-        return (f"{len(data):,} bytes is over the {max_bytes:,}-byte file limit; "
-                "split the module or leave generated files out")
+        return Problem(Rule.TOO_LARGE, path, value=len(data), limit=max_bytes)
     if b"\0" in data:
-        return "contains NUL bytes, so it is not Python source; leave binary files out"
+        return Problem(Rule.NUL, path)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return (f"is not UTF-8 (byte {exc.start}); save it as UTF-8 "
-                "(most editors: 'Save with encoding')")
+        return Problem(Rule.NOT_UTF8, path, value=exc.start)
     return None
 
 
+def file_problem(path: str, data: bytes | None, max_bytes: int) -> Problem | None:
+    """The problem of writing `data` (None: deleting) as a regular file at `path`, or None.
+
+    For changes not pushed but made on the server (the browser, the API): the path is checked
+    component by component as the push checks the trees above it.
+    """
+    *folders, name = path.split("/")
+    for folder in folders:
+        problem = name_problem(path, folder)
+        if problem is not None:
+            return problem
+    problem = name_problem(path, name) or mode_problem(path, FILE_MODE)
+    if problem is None and data is not None:
+        problem = blob_problem(path, data, max_bytes)
+    return problem
+
+
 class PolicyChecker:
-    """Walks the new commits of a push and collects every violation once."""
+    """Walks the new commits of a push and collects every problem once."""
 
-    def __init__(self, store: object, is_new: Callable[[bytes], bool], max_file_bytes: int):
-        self.store = store
-        self.is_new = is_new
+    def __init__(self, objects: PushObjects, max_file_bytes: int) -> None:
+        self.objects = objects
         self.max_file_bytes = max_file_bytes
-        self._seen_trees: set[bytes] = set()
-        self._seen: set[tuple[str, bytes]] = set()
+        self._seen_trees: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()
 
-    def new_commits(self, tips: Iterable[bytes]) -> list[Commit]:
+    def new_commits(self, tips: Iterable[str]) -> list[CommitInfo]:
         """Commits the push brings (in the quarantine), parents before children.
 
         Topological, not by date: commits made within one second share a timestamp, and a
         file must be blamed on the commit that added it, not on a later one that carries it.
         """
-        order: list[Commit] = []
-        done: set[bytes] = set()
-        stack: list[tuple[bytes, bool]] = [(t, False) for t in
-                                           (self._peel(tip) for tip in tips) if t is not None]
+        order: list[CommitInfo] = []
+        done: set[str] = set()
+        stack: list[tuple[str, bool]] = [
+            (t, False) for t in (self.objects.peel_commit(tip) for tip in tips) if t is not None]
         while stack:
             sha, expanded = stack.pop()
             if expanded:
-                order.append(self.store[sha])
+                order.append(self.objects.commit(sha))
                 continue
-            if sha in done or not self.is_new(sha):
+            if sha in done or not self.objects.is_new(sha):
                 continue
             done.add(sha)
             stack.append((sha, True))
-            stack.extend((parent, False) for parent in reversed(self.store[sha].parents))
+            stack.extend((parent, False)
+                         for parent in reversed(self.objects.commit(sha).parents))
         return order
 
-    def _peel(self, sha: bytes) -> bytes | None:
-        obj = self.store[sha]
-        while isinstance(obj, Tag):
-            obj = self.store[obj.object[1]]
-        return obj.id if isinstance(obj, Commit) else None
+    def ref_problem(self, ref: str, new: str) -> Problem | None:
+        """The problem of a ref's new target (it must be a commit), or None."""
+        kind, _ = self.objects.peel(new)
+        return Problem(Rule.REF_TARGET, ref, value=kind) if kind != "commit" else None
 
-    def ref_problem(self, ref: str, new: bytes) -> str | None:
-        """What is wrong with a ref's new target (it must be a commit), or None."""
-        obj = self.store[new]
-        while isinstance(obj, Tag):
-            obj = self.store[obj.object[1]]
-        if not isinstance(obj, Commit):
-            return f"{ref} must point at a commit, not a {obj.type_name.decode()}"
-        return None
-
-    def check_commit(self, commit: Commit) -> list[Violation]:
+    def check_commit(self, commit: CommitInfo) -> list[Problem]:
         """The problems of the commit's new trees and files; each path's once per push."""
-        violations: list[Violation] = []
-        sha = commit.id.decode()
-        self._check_tree(commit.tree, "", lambda path, problem: violations.append(
-            Violation(sha, path, problem.replace("<path>", path))))
-        return violations
+        problems: list[Problem] = []
+        self._check_tree(commit.tree, "", lambda problem: problems.append(
+            replace(problem, commit=commit.sha)))
+        return problems
 
-    def _check_tree(self, tree_id: bytes, prefix: str,
-                    report: Callable[[str, str], None]) -> None:
-        if tree_id in self._seen_trees or not self.is_new(tree_id):
+    def _check_tree(self, tree: str, prefix: str, report: Callable[[Problem], None]) -> None:
+        if tree in self._seen_trees or not self.objects.is_new(tree):
             return  # checked already, in this push or when it first arrived
-        self._seen_trees.add(tree_id)
-        tree = self.store[tree_id]
-        assert isinstance(tree, Tree)
-        for entry in tree.iteritems():
-            name = entry.path.decode("utf-8", errors="replace")
-            path = prefix + name
-            problem = entry_problem(name, entry.mode)
-            if problem is None and stat.S_ISDIR(entry.mode):
+        self._seen_trees.add(tree)
+        for entry in self.objects.tree_entries(tree):
+            path = prefix + entry.name
+            problem = name_problem(path, entry.name) or mode_problem(path, entry.mode)
+            if problem is None and entry.is_dir:
                 self._check_tree(entry.sha, path + "/", report)
-            elif problem is None and self.is_new(entry.sha):
-                blob = self.store[entry.sha]
-                assert isinstance(blob, Blob)
-                problem = blob_problem(blob.as_raw_string(), self.max_file_bytes)
+            elif problem is None and self.objects.is_new(entry.sha):
+                problem = blob_problem(path, self.objects.blob(entry.sha), self.max_file_bytes)
             if problem is not None and (path, entry.sha) not in self._seen:
                 self._seen.add((path, entry.sha))
-                report(path, problem)
+                report(problem)

@@ -69,7 +69,7 @@ def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
     push = create_push(repo, call.int_env("GITSERVER_PUSHER_ID"), call.updates)
     fix_default_branch(repo, git, call.updates)
     tips = [(u.ref, u.new) for u in call.updates if not u.deleted]
-    changed = changed_py_files(git, call.updates, f"refs/heads/{repo.default_branch}".encode())
+    changed = changed_py_files(git, call.updates, repo.default_branch)
     if tips and worth_waiting(settings, changed):
         recorded, pending = finish_push(settings, push.id, tasks)
         if worth_waiting(settings, sum(pending.values())):

@@ -9,59 +9,68 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dulwich.object_store import DiskObjectStore, OverlayObjectStore
-
 from gitserver.core.config import Settings
+from gitserver.core.gitrepo import PushObjects
 from gitserver.core.models import RejectedPush
 
-from .policy import PolicyChecker, Violation
-from .updates import HookCall
+from .policy import PolicyChecker, Problem, Rule
+from .updates import HookCall, RefUpdate
 
 _FIX = ("Fix it, then rewrite the commits that carry it: `git commit --amend` for the last "
         "commit, `git rebase -i <sha>~1` for an older one; then push again.")
+# What to do, for a pusher: the git command that does it, where one does.
+_GIT_HINT = {
+    Rule.DOTGIT: "rename it (`git mv '{value}' <new name>`)",
+    Rule.SUBMODULE: "copy the .py files in instead (`git rm --cached {path}`, then add the files)",
+    Rule.NOT_PYTHON: "untrack it with `git rm --cached {path}`",
+}
 
 
-def collect_violations(git_dir: Path, quarantine: Path | None, max_file_bytes: int,
-                       updates: list) -> list[Violation | str]:
+def collect_problems(git_dir: Path, quarantine: Path | None, max_file_bytes: int,
+                     updates: list[RefUpdate]) -> list[Problem]:
     """Every problem of the pushed refs and of the commits new to the repository."""
-    existing = DiskObjectStore(git_dir / "objects")
-    if quarantine is not None:
-        new_store = DiskObjectStore(quarantine)
-        store = OverlayObjectStore([new_store, existing])
-        def is_new(sha: bytes) -> bool:
-            return sha in new_store
-    else:  # no quarantine (git < 2.13): treat every object as new, which is safe but slower
-        store = existing
-        def is_new(_sha: bytes) -> bool:
-            return True
-    checker = PolicyChecker(store, is_new, max_file_bytes)
-    problems: list[Violation | str] = []
+    checker = PolicyChecker(PushObjects(git_dir, quarantine), max_file_bytes)
+    problems: list[Problem] = []
     tips = []
     for update in updates:
         if update.deleted:
             continue
-        problem = checker.ref_problem(update.ref, update.new.encode())
+        problem = checker.ref_problem(update.ref, update.new)
         if problem:
             problems.append(problem)
         else:
-            tips.append(update.new.encode())
+            tips.append(update.new)
     for commit in checker.new_commits(tips):
         problems.extend(checker.check_commit(commit))
     return problems
 
 
+def push_words(problem: Problem) -> str:
+    """The problem as `git push` tells it: what is wrong; what to do, with git's commands."""
+    hint = _GIT_HINT.get(problem.rule, problem.hint).format(path=problem.path,
+                                                             value=problem.value)
+    return f"{problem.what}; {hint}" if hint else problem.what
+
+
+def push_line(problem: Problem) -> str:
+    """The problem's `remote:` line: the commit and path it concerns, then what to do."""
+    if problem.rule is Rule.REF_TARGET:  # no commit or path: the words name the ref
+        return f"  {push_words(problem)}"
+    return f"  {(problem.commit or '')[:7]} {problem.path}: {push_words(problem)}"
+
+
 def run(settings: Settings, call: HookCall) -> int:
     """The pre-receive hook: 0, or print the problems for the pusher and return 1."""
     quarantine = call.env.get("GIT_QUARANTINE_PATH")
-    problems = collect_violations(call.git_dir, Path(quarantine) if quarantine else None,
-                                  settings.limits.max_file_bytes, call.updates)
+    problems = collect_problems(call.git_dir, Path(quarantine) if quarantine else None,
+                                settings.limits.max_file_bytes, call.updates)
     if not problems:
         return 0
     count = len(problems)
     call.out(f"Push rejected: {count} problem{'s' if count != 1 else ''} with the push policy "
              "(this server accepts Python source files only). Nothing was changed.")
     for problem in problems:
-        call.out(problem.line() if isinstance(problem, Violation) else f"  {problem}")
+        call.out(push_line(problem))
     call.out(_FIX)
     RejectedPush.create(repo=call.int_env("GITSERVER_REPO_ID"),
                         pusher=call.int_env("GITSERVER_PUSHER_ID"), problems=count)

@@ -11,15 +11,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dulwich.diff_tree import tree_changes
-from dulwich.file import FileLocked
-from dulwich.objects import Commit as GitCommit
-from dulwich.objects import Tag
-from dulwich.repo import Repo as GitRepo
-
+from gitserver.core.gitrepo import CommitInfo, GitRepo
 from gitserver.core.models import (
     CHANGE_ADDED,
-    CHANGE_DELETED,
     CHANGE_MODIFIED,
     Commit,
     FileVersion,
@@ -31,8 +25,6 @@ from gitserver.core.models import (
 )
 
 from .updates import RefUpdate
-
-_CHANGE_KINDS = {"add": CHANGE_ADDED, "delete": CHANGE_DELETED, "modify": CHANGE_MODIFIED}
 
 
 @dataclass
@@ -47,38 +39,31 @@ def _utc(timestamp: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
 
 
-def _peel(git: GitRepo, sha: bytes) -> GitCommit | None:
-    obj = git[sha]
-    while isinstance(obj, Tag):
-        obj = git[obj.object[1]]
-    return obj if isinstance(obj, GitCommit) else None
-
-
-def _unrecorded(repo: Repo, git: GitRepo, tips: Iterable[GitCommit]) -> list[GitCommit]:
+def _unrecorded(repo: Repo, git: GitRepo, tips: Iterable[CommitInfo]) -> list[CommitInfo]:
     """Commits reachable from tips that the database does not hold yet, oldest first."""
-    found: dict[bytes, GitCommit] = {}
+    found: dict[str, CommitInfo] = {}
     stack = list(tips)
     while stack:
-        batch = [c for c in stack if c.id not in found]
+        batch = [c for c in stack if c.sha not in found]
         stack = []
         if not batch:
             break
         known = {row.sha for row in Commit.select(Commit.sha).where(
-            (Commit.repo == repo) & Commit.sha.in_([c.id.decode() for c in batch])).iterator()}
+            (Commit.repo == repo) & Commit.sha.in_([c.sha for c in batch])).iterator()}
         for commit in batch:
-            if commit.id.decode() in known or commit.id in found:
+            if commit.sha in known or commit.sha in found:
                 continue
-            found[commit.id] = commit
-            stack.extend(git[p] for p in commit.parents)
+            found[commit.sha] = commit
+            stack.extend(git.commit(p) for p in commit.parents)
     return _parents_first(found)
 
 
-def _parents_first(commits: dict[bytes, GitCommit]) -> list[GitCommit]:
+def _parents_first(commits: dict[str, CommitInfo]) -> list[CommitInfo]:
     """Topological order, so row ids grow from parent to child (dates can tie or lie)."""
-    order: list[GitCommit] = []
-    done: set[bytes] = set()
-    for start in sorted(commits.values(), key=lambda c: (c.commit_time, c.id)):
-        stack = [(start.id, False)]
+    order: list[CommitInfo] = []
+    done: set[str] = set()
+    for start in sorted(commits.values(), key=lambda c: (c.committed_at, c.sha)):
+        stack = [(start.sha, False)]
         while stack:
             sha, expanded = stack.pop()
             if expanded:
@@ -90,28 +75,20 @@ def _parents_first(commits: dict[bytes, GitCommit]) -> list[GitCommit]:
     return order
 
 
-def _file_versions(git: GitRepo, commit: GitCommit, row: Commit) -> list[dict]:
-    parent_tree = git[commit.parents[0]].tree if commit.parents else None
-    versions = []
-    for change in tree_changes(git.object_store, parent_tree, commit.tree):
-        kind = _CHANGE_KINDS.get(change.type)
-        if kind is None:
-            continue
-        entry = change.new if kind != CHANGE_DELETED else change.old
-        versions.append({"commit": row.id, "path": entry.path.decode("utf-8"),
-                         "blob_sha": None if kind == CHANGE_DELETED else entry.sha.decode(),
-                         "change": kind})
-    return versions
+def _file_versions(git: GitRepo, commit: CommitInfo, row: Commit) -> list[dict]:
+    parent = commit.parents[0] if commit.parents else None
+    return [{"commit": row.id, "path": change.path, "blob_sha": change.blob,
+             "change": change.kind} for change in git.changed_files(parent, commit.sha)]
 
 
-def _commit_row(repo: Repo, push: Push, commit: GitCommit) -> Commit:
-    author_name, _, author_email = commit.author.decode("utf-8", "replace").partition(" <")
+def _commit_row(repo: Repo, push: Push, commit: CommitInfo) -> Commit:
+    author_name, _, author_email = commit.author.partition(" <")
     return Commit.create(
-        repo=repo, push=push, sha=commit.id.decode(),
-        parent_sha=commit.parents[0].decode() if commit.parents else None,
-        message=commit.message.decode("utf-8", "replace"),
+        repo=repo, push=push, sha=commit.sha,
+        parent_sha=commit.parents[0] if commit.parents else None,
+        message=commit.message,
         author_name=author_name.strip()[:255], author_email=author_email.rstrip(">")[:255],
-        authored_at=_utc(commit.author_time), committed_at=_utc(commit.commit_time))
+        authored_at=_utc(commit.authored_at), committed_at=_utc(commit.committed_at))
 
 
 def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> Push:
@@ -127,9 +104,9 @@ def record_commits(push: Push, git: GitRepo) -> RecordedPush:
         tip_commits = {}
         for ref, _old, new in push.updates:
             if new != "0" * 40:
-                commit = _peel(git, new.encode())
-                if commit is not None:
-                    tip_commits[ref] = commit
+                sha = git.peel_commit(new)
+                if sha is not None:
+                    tip_commits[ref] = git.commit(sha)
         recorded = RecordedPush(push)
         rows: dict[str, Commit] = {}
         for commit in _unrecorded(repo, git, tip_commits.values()):
@@ -138,7 +115,7 @@ def record_commits(push: Push, git: GitRepo) -> RecordedPush:
             recorded.new_commits.append(row)
             bulk_insert(FileVersion, _file_versions(git, commit, row))
         for ref, commit in tip_commits.items():
-            sha = commit.id.decode()
+            sha = commit.sha
             row = rows.get(sha) or Commit.get((Commit.repo == repo) & (Commit.sha == sha))
             recorded.tips.append((ref, row))
         Repo.update(updated_at=utcnow()).where(Repo.id == repo.id).execute()
@@ -151,40 +128,37 @@ def record_push(repo: Repo, git: GitRepo, pusher_id: int | None,
     return record_commits(create_push(repo, pusher_id, updates), git)
 
 
-def changed_py_files(git: GitRepo, updates: list[RefUpdate], base_ref: bytes) -> int:
+def changed_py_files(git: GitRepo, updates: list[RefUpdate], base_branch: str) -> int:
     """How many .py blobs the pushed tips add or change: what a push will have to lint.
 
-    A new branch is compared with `base_ref` (the default branch), so pushing a topic branch
+    A new branch is compared with `base_branch` (the default branch), so pushing a topic branch
     that changes one file counts one file, not the whole tree.
     """
-    base = git.refs[base_ref] if base_ref in git.refs else None
+    base = git.branch_tip(base_branch)
     count = 0
     for update in updates:
         if update.deleted:
             continue
-        new = _peel(git, update.new.encode())
-        old_sha = base if update.created else update.old.encode()
-        old = _peel(git, old_sha) if old_sha and old_sha in git else None
+        new = git.peel_commit(update.new)
+        old_sha = base if update.created else update.old
+        old = git.peel_commit(old_sha) if old_sha and git.has_object(old_sha) else None
         if new is None:
             continue
-        for change in tree_changes(git.object_store, old.tree if old else None, new.tree):
-            if change.type in ("add", "modify") and change.new.path.endswith(b".py"):
-                count += 1
+        count += sum(1 for change in git.changed_files(old, new)
+                     if change.kind in (CHANGE_ADDED, CHANGE_MODIFIED)
+                     and change.path.endswith(".py"))
     return count
 
 
 def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> None:
     """Like GitHub: when HEAD names no branch yet, the first pushed branch becomes the default."""
-    head = git.refs.read_ref(b"HEAD") or b""
-    target = head[len(b"ref: "):] if head.startswith(b"ref: ") else b""
-    if target and target in git.refs:
+    head = git.head_ref()
+    if head is not None and git.ref_target(head) is not None:
         return
     branches = [u.branch for u in updates if u.branch and not u.deleted]
     if not branches:
         return
     branch = "main" if "main" in branches else branches[0]
-    try:
-        git.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
-    except FileLocked:
+    if not git.set_head_branch(branch):
         return  # a concurrent first push is choosing the default branch right now
     Repo.update(default_branch=branch).where(Repo.id == repo.id).execute()

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import re
-import stat
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dulwich.errors import NotGitRepository, NotTreeError
-from dulwich.object_store import tree_lookup_path
-from dulwich.objects import Blob, Tag
-from dulwich.objects import Commit as GitCommit
-from dulwich.repo import Repo as GitRepo
-from dulwich.walk import Walker
-
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import (
     STATE_ERROR,
     STATE_FAILURE,
@@ -27,7 +20,6 @@ from gitserver.core.models import (
     FileVersion,
     Repo,
 )
-from gitserver.core.repos import repo_path
 
 SHA_RE = re.compile(r"[0-9a-f]{4,40}")
 FULL_SHA_RE = re.compile(r"[0-9a-f]{40}")
@@ -43,30 +35,15 @@ def combined_state(states: list[str]) -> str:
     return STATE_SUCCESS
 
 
-def open_git(repos_dir: Path, repo: Repo) -> GitRepo | None:
-    """The repo's git repository on disk, or None when it is missing."""
-    try:
-        return GitRepo(str(repo_path(repos_dir, repo.owner.username, repo.name)))
-    except NotGitRepository:
-        return None
+def resolve_ref(git: GitRepo | None, repo: Repo, ref: str) -> str | None:
+    """A branch, tag or (abbreviated) sha -> full commit sha, or None.
 
-
-def _peel(git: GitRepo, sha: bytes) -> str | None:
-    obj = git[sha]
-    while isinstance(obj, Tag):
-        obj = git[obj.object[1]]
-    return obj.id.decode() if isinstance(obj, GitCommit) else None
-
-
-def resolve_ref(repos_dir: Path, repo: Repo, ref: str) -> str | None:
-    """A branch, tag or (abbreviated) sha -> full commit sha, or None."""
+    `git`: the repo's repository, None when it is missing on disk (recorded shas still resolve).
+    """
     if FULL_SHA_RE.fullmatch(ref) and get_commit(repo, ref) is not None:
         return ref  # like git, a full object name wins over a ref of that name
-    git = open_git(repos_dir, repo)
-    if git is not None:
-        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref if ref == "HEAD" else ""):
-            if name and name.encode() in git.refs:
-                return _peel(git, git.refs[name.encode()])
+    if git is not None and git.names_ref(ref):
+        return git.resolve(ref)
     if SHA_RE.fullmatch(ref.lower()):
         rows = list(Commit.select(Commit.sha).where(
             (Commit.repo == repo) & Commit.sha.startswith(ref.lower())).limit(2))
@@ -90,16 +67,6 @@ def deleted_files(commit: Commit) -> list[FileVersion]:
     return list(FileVersion.select().where((FileVersion.commit == commit)
                                            & (FileVersion.change == "deleted"))
                 .order_by(FileVersion.path))
-
-
-def history(repos_dir: Path, repo: Repo, start_sha: str,
-            max_entries: int | None = None) -> list[str]:
-    """Shas reachable from start_sha, newest first (git log order)."""
-    git = open_git(repos_dir, repo)
-    if git is None:
-        return []
-    walker = Walker(git.object_store, [start_sha.encode()], max_entries=max_entries)
-    return [entry.commit.id.decode() for entry in walker]
 
 
 def commit_states(commit_ids: list[int]) -> dict[int, str]:
@@ -194,45 +161,6 @@ def _message_changes(now: list[dict[str, Any]], before: list[dict[str, Any]]
     return only_in(now, before), only_in(before, now)
 
 
-def tree_files(repos_dir: Path, repo: Repo, sha: str) -> dict[str, str]:
-    """path -> blob sha of every file in the commit's tree."""
-    git = open_git(repos_dir, repo)
-    if git is None:
-        return {}
-    commit = git[sha.encode()]
-    assert isinstance(commit, GitCommit)
-    return {entry.path.decode("utf-8", "replace"): entry.sha.decode()
-            for entry in git.object_store.iter_tree_contents(commit.tree)}
-
-
-def read_blob(repos_dir: Path, repo: Repo, sha: str, path: str) -> tuple[str, bytes] | None:
-    """(blob sha, content) of `path` in commit `sha`, or None when there is no such file."""
-    git = open_git(repos_dir, repo)
-    if git is None:
-        return None
-    commit = git[sha.encode()]
-    assert isinstance(commit, GitCommit)
-    try:
-        mode, blob_sha = tree_lookup_path(git.object_store.__getitem__, commit.tree,
-                                          path.encode("utf-8"))
-    except (KeyError, NotTreeError):
-        return None
-    if not stat.S_ISREG(mode):
-        return None
-    blob = git[blob_sha]
-    assert isinstance(blob, Blob)
-    return blob_sha.decode(), blob.as_raw_string()
-
-
-def branches(repos_dir: Path, repo: Repo) -> list[str]:
-    """The repo's branch names, sorted; none when the repository is missing."""
-    git = open_git(repos_dir, repo)
-    if git is None:
-        return []
-    return sorted(name.decode("utf-8", "replace")
-                  for name in git.refs.keys(base=b"refs/heads/"))
-
-
 def last_changes(repo: Repo, files: dict[str, str]) -> dict[str, Commit]:
     """path -> the newest commit that gave the path its current blob (`files`: path -> blob)."""
     found: dict[str, Commit] = {}
@@ -278,7 +206,7 @@ def head_summaries(repos_dir: Path, repos: list[Repo]) -> dict[int, HeadSummary]
     """repo id -> the state and score of its default branch's tip; absent for empty repos."""
     tips: dict[int, str] = {}
     for repo in repos:
-        sha = resolve_ref(repos_dir, repo, repo.default_branch)
+        sha = resolve_ref(GitRepo.find(repos_dir, repo), repo, repo.default_branch)
         if sha is not None:
             tips[repo.id] = sha
     if not tips:

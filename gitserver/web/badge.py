@@ -13,6 +13,7 @@ from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Repo
 from gitserver.core.queries import (
     combined_state,
@@ -67,7 +68,7 @@ def verdict(state: str | None, score: float | None) -> tuple[str, str]:
 def _tip(request: Request, repo: Repo) -> tuple[str | None, str | None, float | None]:
     """(sha, state, score) of the tip of ?branch= (default: the default branch)."""
     branch = request.query_params.get("branch") or repo.default_branch
-    sha = resolve_ref(request.app.state.settings.repos_dir, repo, branch)
+    sha = resolve_ref(GitRepo.find(request.app.state.settings.repos_dir, repo), repo, branch)
     commit = get_commit(repo, sha) if sha else None
     if commit is None:
         return sha, None, None

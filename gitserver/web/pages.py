@@ -16,9 +16,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gitserver.core.access import Access
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, Repo, User
 from gitserver.core.queries import (
-    branches,
     combined_state,
     commit_checks,
     commit_marks,
@@ -27,11 +27,8 @@ from gitserver.core.queries import (
     file_versions,
     get_commit,
     head_summaries,
-    history,
     last_changes,
-    read_blob,
     resolve_ref,
-    tree_files,
 )
 from gitserver.core.urls import commits_url, repo_url
 from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
@@ -50,6 +47,11 @@ pages_format.install()
 
 def _repos_dir(request: Request) -> Any:
     return request.app.state.settings.repos_dir
+
+
+def _git(request: Request, repo: Repo) -> GitRepo | None:
+    """The repo's repository, opened once per page and passed down; None when it is missing."""
+    return GitRepo.find(_repos_dir(request), repo)
 
 
 def _commit_rows(repo: Repo, shas: list[str]) -> list[dict[str, Any]]:
@@ -89,15 +91,16 @@ def repo_page(request: Request, access: Access) -> Response:
         return RedirectResponse(repo_url("", access.owner, repo.name), status_code=301)
     context = repo_context(request, access, "code")
     branch = repo.default_branch
-    sha = resolve_ref(_repos_dir(request), repo, branch)
-    context.update(branch=branch, branches=branches(_repos_dir(request), repo), sha=sha)
-    if sha is None:
+    git = _git(request, repo)
+    sha = resolve_ref(git, repo, branch)
+    context.update(branch=branch, branches=git.branches() if git else [], sha=sha)
+    if sha is None or git is None:
         return render(request, "repo_empty.html", context)
     commit = get_commit(repo, sha)
     checks = {c.path: c for c in commit_checks(commit)} if commit is not None else {}
-    files = tree_files(_repos_dir(request), repo, sha)
+    files = git.tree_files(sha)
     changed = last_changes(repo, files)
-    recent = _commit_rows(repo, history(_repos_dir(request), repo, sha, RECENT_COMMITS))
+    recent = _commit_rows(repo, git.history(sha, RECENT_COMMITS))
     context.update(
         commit=commit, state=combined_state([c.state for c in checks.values()]),
         score=commit_score(checks.values()), recent=recent,
@@ -126,15 +129,16 @@ def commits_page(request: Request, access: Access) -> Response:
         page = max(1, int(request.query_params.get("page", "1")))
     except ValueError:
         page = 1
-    sha = resolve_ref(_repos_dir(request), access.repo, branch)
+    git = _git(request, access.repo)
+    sha = resolve_ref(git, access.repo, branch)
     empty = sha is None and branch == access.repo.default_branch
     if sha is None and not empty:
         raise HTTPException(404, f"There is no branch or commit {branch!r} in "
                                  f"{access.full_name}.")
-    shas = history(_repos_dir(request), access.repo, sha, page * PER_PAGE + 1) if sha else []
+    shas = git.history(sha, page * PER_PAGE + 1) if sha and git else []
     has_next = len(shas) > page * PER_PAGE
     context = repo_context(request, access, "commits")
-    context.update(branch=branch, branches=branches(_repos_dir(request), access.repo),
+    context.update(branch=branch, branches=git.branches() if git else [],
                    page=page, has_next=has_next,
                    rows=_commit_rows(access.repo, shas[(page - 1) * PER_PAGE: page * PER_PAGE]))
     return render(request, "commits.html", context)
@@ -190,21 +194,21 @@ def blob_page(request: Request, access: Access) -> Response:
     the file's versions and its check log."""
     assert access.repo is not None
     ref, path = request.path_params["ref"], request.path_params["path"]
-    repos_dir = _repos_dir(request)
-    sha = resolve_ref(repos_dir, access.repo, ref)
-    found = read_blob(repos_dir, access.repo, sha, path) if sha else None
-    if found is None:
+    git = _git(request, access.repo)
+    sha = resolve_ref(git, access.repo, ref)
+    found = git.blob_at(sha, path) if sha and git else None
+    if sha is None or git is None or found is None:
         raise HTTPException(404, f"There is no file {path!r} at {ref!r} in {access.full_name}.")
     lines = lines_for_blob(found[0], found[1].decode("utf-8", "replace"))
     commit = get_commit(access.repo, sha)
     check = Check.get_or_none((Check.commit == commit) & (Check.path == path)) \
         if commit is not None else None
     by_line, loose = _messages_by_line(check, len(lines))
-    walk = history(repos_dir, access.repo, sha, HISTORY_WALK)
+    walk = git.history(sha, HISTORY_WALK)
     context = repo_context(request, access, "code")
     context.update(
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
-        loose=loose, size=len(found[1]), is_branch=ref in branches(repos_dir, access.repo),
+        loose=loose, size=len(found[1]), is_branch=ref in git.branches(),
         versions=_versions(access.repo, path, walk),
         log=_log_runs(_in_history_order(
             list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))

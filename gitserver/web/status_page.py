@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gitserver.core.access import Access
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.lru import LruCache
 from gitserver.core.models import FINAL_STATES, STATE_PENDING, Check, Commit
 from gitserver.core.queries import (
@@ -158,7 +159,8 @@ def commit_page(request: Request, access: Access) -> Response:
     # The usual link holds the full sha: one query, no look at the refs on disk.
     commit = get_commit(access.repo, ref) if FULL_SHA_RE.fullmatch(ref) else None
     if commit is None:
-        sha = resolve_ref(request.app.state.settings.repos_dir, access.repo, ref)
+        git = GitRepo.find(request.app.state.settings.repos_dir, access.repo)
+        sha = resolve_ref(git, access.repo, ref)
         commit = get_commit(access.repo, sha) if sha else None
     if commit is None:
         raise HTTPException(404, f"There is no commit {ref!r} in {access.full_name}.")

@@ -18,7 +18,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from gitserver.core.access import Access
-from gitserver.core.queries import branches, read_blob, resolve_ref
+from gitserver.core.gitrepo import GitRepo
+from gitserver.core.queries import resolve_ref
 from gitserver.core.urls import commit_url
 from gitserver.web import sessions
 from gitserver.web.page_access import page_repo, repo_context
@@ -37,14 +38,16 @@ MAX_UPLOAD_FILES = 100
 _FORM_SLACK = 64 * 1024
 
 
-def _branch(request: Request, access: Access) -> tuple[str, str | None]:
-    """(branch, tip sha or None for an empty repo's default branch); 404 for others."""
+def _branch(request: Request, access: Access) -> tuple[GitRepo, str, str | None]:
+    """(the repository, opened once for the request; branch; tip sha or None for an empty
+    repo's default branch); 404 for other branches."""
     branch = request.path_params["branch"]
-    repos_dir = request.app.state.settings.repos_dir
-    if branch in branches(repos_dir, access.repo):
-        return branch, resolve_ref(repos_dir, access.repo, branch)
-    if branch == access.repo.default_branch and not branches(repos_dir, access.repo):
-        return branch, None  # the first commit of an empty repository
+    git = GitRepo.find(request.app.state.settings.repos_dir, access.repo)
+    names = git.branches() if git is not None else []
+    if git is not None and branch in names:
+        return git, branch, resolve_ref(git, access.repo, branch)
+    if git is not None and branch == access.repo.default_branch and not names:
+        return git, branch, None  # the first commit of an empty repository
     raise HTTPException(404, f"There is no branch {branch!r} in {access.full_name}.")
 
 
@@ -62,10 +65,10 @@ def _committed(request: Request, access: Access, sha: str, what: str) -> Respons
 
 
 # pylint: disable-next=too-many-arguments  # keyword-only, one per part of the commit
-def _commit(request: Request, access: Access, branch: str, changes: list[FileChange], *,
-            message: str, expected_tip: str | None) -> str:
-    return commit_changes(request.app.state.settings, request.app.state.tasks, access.repo,
-                          access.user, branch=branch,
+def _commit(request: Request, access: Access, git: GitRepo, branch: str,
+            changes: list[FileChange], *, message: str, expected_tip: str | None) -> str:
+    return commit_changes(request.app.state.settings, request.app.state.tasks, git,
+                          access.repo, access.user, branch=branch,
                           changes=changes, message=message, expected_tip=expected_tip).sha
 
 
@@ -78,7 +81,7 @@ def _refused_status(exc: BrowserCommitRefused) -> int:
 @page_repo(write=True)
 def upload_page(request: Request, access: Access) -> Response:
     """The upload form."""
-    branch, tip = _branch(request, access)
+    _, branch, tip = _branch(request, access)
     return render(request, "upload.html", _context(request, access, branch, tip, folder="",
                                                    message=""))
 
@@ -107,7 +110,7 @@ def upload_post(request: Request, access: Access, form: FormData) -> Response:
     """Commit the uploaded files."""
     uploads = [(item.filename, item.file.read()) for item in form.getlist("files")
                if isinstance(item, UploadFile) and item.filename]
-    branch, tip = _branch(request, access)
+    git, branch, tip = _branch(request, access)
     folder = str(form.get("folder", "")).strip().strip("/")
     message = str(form.get("message", "")).strip()
     context = _context(request, access, branch, tip, folder=folder, message=message)
@@ -117,7 +120,7 @@ def upload_post(request: Request, access: Access, form: FormData) -> Response:
         changes = _uploaded(folder, uploads)
         names = ", ".join(c.path for c in changes)
         default = f"Upload {names}" if len(changes) <= 3 else f"Upload {len(changes)} files"
-        sha = _commit(request, access, branch, changes, message=message or default,
+        sha = _commit(request, access, git, branch, changes, message=message or default,
                       expected_tip=None)
     except BrowserCommitRefused as exc:
         return render(request, "upload.html", {**context, "error": str(exc)},
@@ -135,7 +138,7 @@ def _text(form: FormData) -> bytes:
 @page_repo(write=True)
 def new_page(request: Request, access: Access) -> Response:
     """The editor for a new file."""
-    branch, tip = _branch(request, access)
+    _, branch, tip = _branch(request, access)
     return render(request, "edit.html", _context(request, access, branch, tip, path="",
                                                  content="", message="", is_new=True))
 
@@ -143,15 +146,15 @@ def new_page(request: Request, access: Access) -> Response:
 @page_repo(write=True)
 def new_post(request: Request, access: Access, form: FormData) -> Response:
     """Commit a new file."""
-    branch, tip = _branch(request, access)
+    git, branch, tip = _branch(request, access)
     content, message = str(form.get("content", "")), str(form.get("message", "")).strip()
     context = _context(request, access, branch, tip, path=str(form.get("path", "")),
                        content=content, message=message, is_new=True)
     try:
         path = clean_path(str(form.get("path", "")))
-        if tip and read_blob(request.app.state.settings.repos_dir, access.repo, tip, path):
+        if tip and git.blob_at(tip, path):
             raise BrowserCommitRefused(f"{path} exists already; open it and edit it instead")
-        sha = _commit(request, access, branch, [FileChange(path, _text(form))],
+        sha = _commit(request, access, git, branch, [FileChange(path, _text(form))],
                       message=message or f"Add {path}", expected_tip=None)
     except BrowserCommitRefused as exc:
         return render(request, "edit.html", {**context, "error": str(exc)},
@@ -159,9 +162,8 @@ def new_post(request: Request, access: Access, form: FormData) -> Response:
     return _committed(request, access, sha, f"Added {path}")
 
 
-def _current(request: Request, access: Access, tip: str | None, path: str) -> bytes:
-    found = read_blob(request.app.state.settings.repos_dir, access.repo, tip, path) \
-        if tip else None
+def _current(git: GitRepo, tip: str | None, path: str) -> bytes:
+    found = git.blob_at(tip, path) if tip else None
     if found is None:
         raise HTTPException(404, f"There is no file {path!r} on this branch.")
     return found[1]
@@ -170,9 +172,9 @@ def _current(request: Request, access: Access, tip: str | None, path: str) -> by
 @page_repo(write=True)
 def edit_page(request: Request, access: Access) -> Response:
     """The editor with the file at the branch tip."""
-    branch, tip = _branch(request, access)
+    git, branch, tip = _branch(request, access)
     path = request.path_params["path"]
-    content = _current(request, access, tip, path).decode("utf-8", "replace")
+    content = _current(git, tip, path).decode("utf-8", "replace")
     return render(request, "edit.html", _context(request, access, branch, tip, path=path,
                                                  content=content, message="", is_new=False))
 
@@ -180,7 +182,7 @@ def edit_page(request: Request, access: Access) -> Response:
 @page_repo(write=True)
 def edit_post(request: Request, access: Access, form: FormData) -> Response:
     """Commit an edited file, unless the branch moved since the editor was opened."""
-    branch, tip = _branch(request, access)
+    git, branch, tip = _branch(request, access)
     path = request.path_params["path"]
     content, message = str(form.get("content", "")), str(form.get("message", "")).strip()
     # The form's tip stays in the re-rendered form: a refused edit can be retried only after
@@ -188,7 +190,7 @@ def edit_post(request: Request, access: Access, form: FormData) -> Response:
     context = _context(request, access, branch, str(form.get("tip", "")), path=path,
                        content=content, message=message, is_new=False)
     try:
-        sha = _commit(request, access, branch, [FileChange(path, _text(form))],
+        sha = _commit(request, access, git, branch, [FileChange(path, _text(form))],
                       message=message or f"Update {path}",
                       expected_tip=str(form.get("tip", "")))
     except BrowserCommitRefused as exc:
@@ -204,9 +206,9 @@ def edit_post(request: Request, access: Access, form: FormData) -> Response:
 @page_repo(write=True)
 def delete_page(request: Request, access: Access) -> Response:
     """Ask before deleting the file."""
-    branch, tip = _branch(request, access)
+    git, branch, tip = _branch(request, access)
     path = request.path_params["path"]
-    _current(request, access, tip, path)
+    _current(git, tip, path)
     return render(request, "delete.html", _context(request, access, branch, tip, path=path,
                                                    message=""))
 
@@ -214,13 +216,13 @@ def delete_page(request: Request, access: Access) -> Response:
 @page_repo(write=True)
 def delete_post(request: Request, access: Access, form: FormData) -> Response:
     """Commit the deletion, unless the branch moved since the page was opened."""
-    branch, tip = _branch(request, access)
+    git, branch, tip = _branch(request, access)
     path = request.path_params["path"]
     message = str(form.get("message", "")).strip()
     context = _context(request, access, branch, str(form.get("tip", "")), path=path,
                        message=message)
     try:
-        sha = _commit(request, access, branch, [FileChange(path, None)],
+        sha = _commit(request, access, git, branch, [FileChange(path, None)],
                       message=message or f"Delete {path}",
                       expected_tip=str(form.get("tip", "")))
     except BrowserCommitRefused as exc:

@@ -8,13 +8,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gitserver.core import queries
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Commit, Repo
 from gitserver.core.queries import (
     combined_state,
     commit_score,
     commit_states,
     deleted_files,
-    history,
     resolve_ref,
     since_parent,
 )
@@ -85,12 +85,13 @@ def list_commits(request: Request, repo: Repo) -> Response:
     """GET .../commits: the history from `sha` (else the default branch), paginated."""
     page, per_page = page_params(request)
     start = request.query_params.get("sha") or repo.default_branch
-    sha = resolve_ref(request.app.state.settings.repos_dir, repo, start)
+    git = GitRepo.find(request.app.state.settings.repos_dir, repo)
+    sha = resolve_ref(git, repo, start)
     if sha is None:
         if request.query_params.get("sha"):
             raise ApiError(404, "not_found", f"No commit found for {start!r}.")
         return paginated(request, [], 0, page, per_page)
-    shas = history(request.app.state.settings.repos_dir, repo, sha)
+    shas = git.history(sha) if git is not None else []
     chunk = shas[(page - 1) * per_page: page * per_page]
     rows = {c.sha: c for c in Commit.select().where((Commit.repo == repo)
                                                     & Commit.sha.in_(chunk)).iterator()}

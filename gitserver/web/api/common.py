@@ -22,8 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gitserver.core.access import Access
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, Repo, User
 from gitserver.core.queries import (
+    FULL_SHA_RE,
     ParentDiff,
     commit_checks,
     get_commit,
@@ -213,9 +215,17 @@ class Unrecorded:
     sha: str
 
 
-def commit_for(request: Request, repo: Repo, ref: str) -> Commit | Unrecorded:
-    """The commit `ref` names (Unrecorded when only git has it yet); ApiError 404 for none."""
-    sha = resolve_ref(request.app.state.settings.repos_dir, repo, ref)
+def commit_for(request: Request, repo: Repo, ref: str,
+               git: GitRepo | None = None) -> Commit | Unrecorded:
+    """The commit `ref` names (Unrecorded when only git has it yet); ApiError 404 for none.
+
+    `git`: the repository if the handler has opened it; else it is opened only when `ref` is
+    not the full sha of a recorded commit (the usual case: one query, no look at the disk).
+    """
+    commit = get_commit(repo, ref) if FULL_SHA_RE.fullmatch(ref) else None
+    if commit is not None:
+        return commit
+    sha = resolve_ref(git or GitRepo.find(request.app.state.settings.repos_dir, repo), repo, ref)
     if sha is None:
         raise ApiError(404, "not_found", f"No commit found for the ref {ref!r}.")
     return get_commit(repo, sha) or Unrecorded(sha)

@@ -14,22 +14,18 @@ import binascii
 import stat
 from typing import Any
 
-from dulwich.errors import NotTreeError
-from dulwich.object_store import tree_lookup_path
-from dulwich.objects import Blob, Tree
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gitserver.core.gitrepo import GitRepo, blob_sha
 from gitserver.core.models import Check, Commit, FileVersion, Repo, User
 from gitserver.core.queries import (
     combined_state,
     commit_checks,
     commit_score,
     last_changes,
-    open_git,
-    tree_files,
 )
 from gitserver.core.urls import api_contents_url, blob_url, commit_url, repo_url
 from gitserver.web.api.common import (
@@ -49,12 +45,13 @@ from gitserver.web.api.common import (
 from gitserver.web.repo_settings import delete_repo, set_visibility
 from hooks.browser_commit import (
     BrowserCommitRefused,
+    ChangesRefused,
     FileChange,
     StaleBranch,
-    branch_tip,
     clean_path,
     commit_changes,
 )
+from hooks.policy import Problem
 
 _STATUS = {"added": "added", "modified": "modified", "deleted": "removed"}
 
@@ -98,9 +95,11 @@ def _last_commit(request: Request, repo: Repo, commit: Commit | None) -> dict[st
 @reads_repo
 def files_at_ref(request: Request, repo: Repo) -> Response:
     """GET /repos/{o}/{r}/files?ref=: the repo page's file list."""
-    commit = commit_for(request, repo, request.query_params.get("ref") or repo.default_branch)
+    git = GitRepo.find(request.app.state.settings.repos_dir, repo)
+    commit = commit_for(request, repo, request.query_params.get("ref") or repo.default_branch,
+                        git)
     checks = {c.path: c for c in checks_of(commit)}
-    files = tree_files(request.app.state.settings.repos_dir, repo, commit.sha)
+    files = git.tree_files(commit.sha) if git is not None else {}
     changed = last_changes(repo, files)
     items = []
     for path in sorted(files):
@@ -160,9 +159,9 @@ def _content_links(request: Request, repo: Repo, path: str, sha: str,
 
 # pylint: disable-next=too-many-arguments  # keyword-only, one per field of the entry
 def _entry(request: Request, repo: Repo, ref_sha: str, path: str, *, mode: int,
-           sha: bytes, size: int) -> dict[str, Any]:
+           sha: str, size: int) -> dict[str, Any]:
     kind = "dir" if stat.S_ISDIR(mode) else "file"
-    return {"type": kind, "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha.decode(),
+    return {"type": kind, "name": path.rsplit("/", 1)[-1], "path": path, "sha": sha,
             "size": size, **_content_links(request, repo, path, ref_sha, kind)}
 
 
@@ -170,30 +169,25 @@ def _entry(request: Request, repo: Repo, ref_sha: str, path: str, *, mode: int,
 def contents(request: Request, repo: Repo) -> Response:
     """GET /repos/{o}/{r}/contents/{path}?ref=: GitHub's contents (file or folder)."""
     ref = request.query_params.get("ref") or repo.default_branch
-    commit = commit_for(request, repo, ref)
-    git = open_git(request.app.state.settings.repos_dir, repo)
+    git = GitRepo.find(request.app.state.settings.repos_dir, repo)
+    commit = commit_for(request, repo, ref, git)
     if git is None:
         raise ApiError(404, "not_found", "This repository is empty.")
     path = request.path_params.get("path", "").strip("/")
-    tree_id = git[commit.sha.encode()].tree
-    try:
-        mode, sha = (stat.S_IFDIR, tree_id) if not path else tree_lookup_path(
-            git.object_store.__getitem__, tree_id, path.encode("utf-8"))
-    except (KeyError, NotTreeError):
-        raise ApiError(404, "not_found", f"No file or folder {path!r} at {ref!r}.") from None
-    obj = git[sha]
-    if isinstance(obj, Tree):
+    found = git.entry_at(commit.sha, path)
+    if found is None:
+        raise ApiError(404, "not_found", f"No file or folder {path!r} at {ref!r}.")
+    if found.is_dir:
         entries = []
-        for item in obj.iteritems():
-            child = f"{path}/{item.path.decode()}" if path else item.path.decode()
-            size = 0 if stat.S_ISDIR(item.mode) else len(git[item.sha].as_raw_string())
+        for item in git.tree_entries(found.sha):
+            child = f"{path}/{item.name}" if path else item.name
+            size = 0 if item.is_dir else len(git.blob(item.sha))
             entries.append(_entry(request, repo, commit.sha, child, mode=item.mode,
                                   sha=item.sha, size=size))
         return JSONResponse(entries)
-    assert isinstance(obj, Blob)
-    data = obj.as_raw_string()
-    return JSONResponse({**_entry(request, repo, commit.sha, path, mode=mode, sha=sha,
-                                  size=len(data)),
+    data = git.blob(found.sha)
+    return JSONResponse({**_entry(request, repo, commit.sha, path, mode=found.mode,
+                                  sha=found.sha, size=len(data)),
                          "encoding": "base64", "content": base64.b64encode(data).decode()})
 
 
@@ -231,12 +225,12 @@ def _change(body: dict[str, Any], path: str, delete: bool) -> FileChange:
     return FileChange(path, data)
 
 
-def _tip(request: Request, repo: Repo, branch: str, delete: bool) -> tuple[Any, bytes | None]:
-    """(dulwich repo, the branch's tip); an empty repo's default branch has no tip yet."""
-    git = open_git(request.app.state.settings.repos_dir, repo)
+def _tip(request: Request, repo: Repo, branch: str, delete: bool) -> tuple[GitRepo, str | None]:
+    """(the repository, the branch's tip); an empty repo's default branch has no tip yet."""
+    git = GitRepo.find(request.app.state.settings.repos_dir, repo)
     if git is None:
         raise ApiError(404, "not_found", "The repository's storage is missing.")
-    tip = branch_tip(git, branch)
+    tip = git.branch_tip(branch)
     if tip is None and (delete or branch != repo.default_branch):
         raise ApiError(404, "not_found", f"No branch {branch!r}.")
     return git, tip
@@ -256,31 +250,35 @@ def _write(request: Request, repo: Repo, user: User, body: dict[str, Any],
     change = _change(body, path, delete)
     try:
         made = commit_changes(
-            request.app.state.settings, request.app.state.tasks, repo, user, branch=branch,
+            request.app.state.settings, request.app.state.tasks, git, repo, user, branch=branch,
             changes=[change],
             message=_body_text(body, "message") or f"{'Delete' if delete else 'Update'} {path}",
-            expected_tip=tip.decode() if tip else "")
+            expected_tip=tip or "")
     except StaleBranch as exc:
         raise ApiError(409, "conflict", str(exc)) from None
+    except ChangesRefused as exc:
+        raise ApiError(422, "policy", refusal_description(exc.reasons)) from None
     except BrowserCommitRefused as exc:
         raise ApiError(422, "policy", str(exc)) from None
     commit = commit_shape(request, repo, made.commit, "pending")
     content = None if delete else {
         **_entry(request, repo, made.sha, path, mode=0o100644,
-                 sha=Blob.from_string(change.data or b"").id, size=len(change.data or b""))}
+                 sha=blob_sha(change.data or b""), size=len(change.data or b""))}
     return JSONResponse({"content": content, "commit": commit},
                         status_code=201 if current is None else 200)
 
 
-def _current_blob(git: Any, tip: bytes | None, path: str) -> str | None:
-    if tip is None:
-        return None
-    try:
-        mode, sha = tree_lookup_path(git.object_store.__getitem__, git[tip].tree,
-                                     path.encode("utf-8"))
-    except (KeyError, NotTreeError):
-        return None
-    return sha.decode() if stat.S_ISREG(mode) else None
+def _current_blob(git: GitRepo, tip: str | None, path: str) -> str | None:
+    found = git.entry_at(tip, path) if tip is not None else None
+    return found.sha if found is not None and stat.S_ISREG(found.mode) else None
+
+
+def refusal_description(reasons: list[Problem | str]) -> str:
+    """A refused change in the API's words: each policy problem names the rule it broke, so a
+    client can tell them apart without parsing the sentence."""
+    return "; ".join(f"{r.path}: {r.what} (rule {r.rule})" + (f"; {r.hint}" if r.hint else "")
+                     if isinstance(r, Problem) else r for r in reasons) + \
+        ". Nothing was committed."
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
