@@ -16,17 +16,20 @@ the git commands that fix a pushed commit belong to the push output.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from gitserver.core.gitrepo import FILE_MODE, CommitInfo, PushObjects
+from gitserver.core.gitbatch import Change, GitBatch, NewCommit, tree_entries_raw
+from gitserver.core.gitrepo import FILE_MODE
 
 # Characters HFS+ ignores in file names (git's is_hfs_dotgit list).
 _HFS_IGNORABLE = dict.fromkeys(map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d"
                                          "\u202e\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"))
 _FILE_MODES = (0o100644, 0o100755)
 _SUBMODULE = 0o160000
+# Modes as git itself writes them in a tree; anything else was written by another tool.
+_WRITTEN_MODES = frozenset((0o40000, 0o100644, 0o100755, 0o120000, 0o160000))
 
 
 class Rule(StrEnum):
@@ -159,61 +162,116 @@ def file_problem(path: str, data: bytes | None, max_bytes: int) -> Problem | Non
     return problem
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One changed entry of one new commit, in the order git lists them."""
+    commit: str
+    path: str
+    blob: str
+    problem: Problem | None  # a name or mode problem, found without reading anything
+    needs_content: bool  # a new blob whose bytes must be checked
+
+
 class PolicyChecker:
-    """Walks the new commits of a push and collects every problem once."""
+    """Checks the new commits of a push with git's own batch tools; every problem once.
 
-    def __init__(self, objects: PushObjects, max_file_bytes: int) -> None:
-        self.objects = objects
+    `rev-list` finds the commits the push brings (parents first), one `diff-tree --stdin` lists
+    every commit's changed entries against its first parent (folders too), and one
+    `cat-file --batch-command` gives the sizes of the new blobs and the bytes of those under
+    the size limit. Entries a commit leaves unchanged were checked with the commit that brought
+    them (or when they first arrived), so the work grows with what the push adds, not with
+    commits times tree size. Objects in the repository already are not read again: `new_objects`
+    is the quarantine's content (None: every object counts as new, which is safe but slower).
+    """
+
+    def __init__(self, batch: GitBatch, new_objects: set[str] | None,
+                 max_file_bytes: int) -> None:
+        self.batch = batch
+        self.new_objects = new_objects
         self.max_file_bytes = max_file_bytes
-        self._seen_trees: set[str] = set()
-        self._seen: set[tuple[str, str]] = set()
 
-    def new_commits(self, tips: Iterable[str]) -> list[CommitInfo]:
-        """Commits the push brings (in the quarantine), parents before children.
+    def ref_problems(self, updates: Iterable[tuple[str, str]]) -> dict[str, Problem]:
+        """ref -> the problem of its new target (it must be a commit), for the bad ones."""
+        pairs = list(updates)
+        infos = self.batch.info(f"{new}^{{}}" for _, new in pairs)
+        return {ref: Problem(Rule.REF_TARGET, ref, value=info.type)
+                for (ref, _), info in zip(pairs, infos, strict=True) if info.type != "commit"}
 
-        Topological, not by date: commits made within one second share a timestamp, and a
-        file must be blamed on the commit that added it, not on a later one that carries it.
-        """
-        order: list[CommitInfo] = []
-        done: set[str] = set()
-        stack: list[tuple[str, bool]] = [
-            (t, False) for t in (self.objects.peel_commit(tip) for tip in tips) if t is not None]
-        while stack:
-            sha, expanded = stack.pop()
-            if expanded:
-                order.append(self.objects.commit(sha))
-                continue
-            if sha in done or not self.objects.is_new(sha):
-                continue
-            done.add(sha)
-            stack.append((sha, True))
-            stack.extend((parent, False)
-                         for parent in reversed(self.objects.commit(sha).parents))
-        return order
+    def new_commits(self, tips: Iterable[str]) -> list[NewCommit]:
+        """Commits the push brings, parents before children (topological, not by date:
+        commits made within one second share a timestamp, and a file must be blamed on the
+        commit that added it, not on a later one that carries it)."""
+        return self.batch.new_commits(tips, exclude_all_refs=self.new_objects is not None)
 
-    def ref_problem(self, ref: str, new: str) -> Problem | None:
-        """The problem of a ref's new target (it must be a commit), or None."""
-        kind, _ = self.objects.peel(new)
-        return Problem(Rule.REF_TARGET, ref, value=kind) if kind != "commit" else None
+    def _is_new(self, sha: str) -> bool:
+        return self.new_objects is None or sha in self.new_objects
 
-    def check_commit(self, commit: CommitInfo) -> list[Problem]:
-        """The problems of the commit's new trees and files; each path's once per push."""
+    def _entries(self, commits: list[NewCommit]) -> Iterator[_Entry]:
+        pairs = [(c.sha, c.parents[0] if c.parents else None) for c in commits]
+        changed = list(self.batch.changes(pairs, trees=True))
+        odd = self._odd_modes(commits, changed)
+        for sha, changes in changed:
+            refused_folders: list[str] = []
+            for change in changes:
+                if change.new_mode == 0:
+                    continue  # deleted
+                path = change.path.decode("utf-8", errors="replace")
+                if any(path.startswith(folder) for folder in refused_folders):
+                    continue  # inside a folder refused by name: the folder says it
+                mode = odd.get((path, change.new_sha), change.new_mode)
+                problem = name_problem(path, path.rsplit("/", 1)[-1]) or mode_problem(path, mode)
+                is_dir = stat.S_ISDIR(change.new_mode)
+                if problem is not None and is_dir:
+                    refused_folders.append(path + "/")
+                yield _Entry(sha, path, change.new_sha, problem,
+                             problem is None and not is_dir and self._is_new(change.new_sha))
+
+    def _odd_modes(self, commits: list[NewCommit],
+                   changed: list[tuple[str, list[Change]]]) -> dict[tuple[str, str], int]:
+        """(path, blob) -> mode, for entries of the push's new trees whose mode is written
+        other than git writes it (100664, say), which every git reader shows normalised."""
+        roots = self.batch.info(f"{c.sha}^{{tree}}" for c in commits)
+        trees = {root.sha: "" for root in roots}
+        for _, changes in changed:
+            for change in changes:
+                if stat.S_ISDIR(change.new_mode):
+                    trees.setdefault(change.new_sha, change.path.decode("utf-8", "replace") + "/")
+        odd: dict[tuple[str, str], int] = {}
+        new_trees = [tree for tree in trees if self._is_new(tree)]
+        for tree, raw in self.batch.read_many(new_trees):
+            for name, mode, blob in tree_entries_raw(raw):
+                if mode not in _WRITTEN_MODES:
+                    odd[(trees[tree] + name.decode("utf-8", "replace"), blob)] = mode
+        return odd
+
+    def _content_problems(self, blobs: set[str]) -> dict[str, Problem]:
+        """blob -> its content problem (with an empty path), for the bad ones."""
+        found: dict[str, Problem] = {}
+        ordered = sorted(blobs)
+        small = []
+        for blob, info in zip(ordered, self.batch.info(ordered), strict=True):
+            if info.size > self.max_file_bytes:  # refused by size before any byte is read
+                found[blob] = Problem(Rule.TOO_LARGE, "", value=info.size,
+                                      limit=self.max_file_bytes)
+            else:
+                small.append(blob)
+        for blob, data in self.batch.read_many(small, chunk=16):
+            problem = blob_problem("", data, self.max_file_bytes)
+            if problem is not None:
+                found[blob] = problem
+        return found
+
+    def check_commits(self, commits: list[NewCommit]) -> list[Problem]:
+        """The problems of the commits' new entries and files, each (path, blob) once."""
+        entries = list(self._entries(commits))
+        content = self._content_problems({e.blob for e in entries if e.needs_content})
         problems: list[Problem] = []
-        self._check_tree(commit.tree, "", lambda problem: problems.append(
-            replace(problem, commit=commit.sha)))
+        seen: set[tuple[str, str]] = set()
+        for entry in entries:
+            problem = entry.problem
+            if problem is None and entry.needs_content and entry.blob in content:
+                problem = replace(content[entry.blob], path=entry.path)
+            if problem is not None and (entry.path, entry.blob) not in seen:
+                seen.add((entry.path, entry.blob))
+                problems.append(replace(problem, commit=entry.commit))
         return problems
-
-    def _check_tree(self, tree: str, prefix: str, report: Callable[[Problem], None]) -> None:
-        if tree in self._seen_trees or not self.objects.is_new(tree):
-            return  # checked already, in this push or when it first arrived
-        self._seen_trees.add(tree)
-        for entry in self.objects.tree_entries(tree):
-            path = prefix + entry.name
-            problem = name_problem(path, entry.name) or mode_problem(path, entry.mode)
-            if problem is None and entry.is_dir:
-                self._check_tree(entry.sha, path + "/", report)
-            elif problem is None and self.objects.is_new(entry.sha):
-                problem = blob_problem(path, self.objects.blob(entry.sha), self.max_file_bytes)
-            if problem is not None and (path, entry.sha) not in self._seen:
-                self._seen.add((path, entry.sha))
-                report(problem)

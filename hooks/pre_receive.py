@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitserver.core.config import Settings
-from gitserver.core.gitrepo import PushObjects
+from gitserver.core.gitbatch import GitBatch
 from gitserver.core.models import RejectedPush
 
 from .policy import PolicyChecker, Problem, Rule
@@ -29,19 +29,18 @@ _GIT_HINT = {
 def collect_problems(git_dir: Path, quarantine: Path | None, max_file_bytes: int,
                      updates: list[RefUpdate]) -> list[Problem]:
     """Every problem of the pushed refs and of the commits new to the repository."""
-    checker = PolicyChecker(PushObjects(git_dir, quarantine), max_file_bytes)
-    problems: list[Problem] = []
-    tips = []
-    for update in updates:
-        if update.deleted:
-            continue
-        problem = checker.ref_problem(update.ref, update.new)
-        if problem:
-            problems.append(problem)
-        else:
-            tips.append(update.new)
-    for commit in checker.new_commits(tips):
-        problems.extend(checker.check_commit(commit))
+    env = None
+    if quarantine is not None:  # where receive-pack keeps the push's objects until we accept
+        env = {"GIT_OBJECT_DIRECTORY": str(quarantine),
+               "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(git_dir / "objects")}
+    with GitBatch(git_dir, env) as batch:
+        new_objects = batch.object_ids(quarantine) if quarantine is not None else None
+        checker = PolicyChecker(batch, new_objects, max_file_bytes)
+        pushed = [(u.ref, u.new) for u in updates if not u.deleted]
+        refused = checker.ref_problems(pushed)
+        problems = [refused[ref] for ref, _ in pushed if ref in refused]
+        tips = [new for ref, new in pushed if ref not in refused]
+        problems += checker.check_commits(checker.new_commits(tips))
     return problems
 
 

@@ -166,6 +166,38 @@ class GitBatch:
                 infos.append(ObjectInfo(name, "missing", 0))
         return infos
 
+    def object_ids(self, objects_dir: Path) -> set[str]:
+        """The ids of every object stored in `objects_dir` alone (a push's quarantine: the
+        objects the push brings), whatever its alternates hold."""
+        env = {**self.env, "GIT_OBJECT_DIRECTORY": str(objects_dir)}
+        env.pop("GIT_ALTERNATE_OBJECT_DIRECTORIES", None)
+        result = subprocess.run(
+            ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)",
+             "--unordered"], capture_output=True, env=env, check=False, timeout=600)
+        if result.returncode != 0:
+            raise GitBatchError("git cat-file failed: "
+                                + result.stderr.decode("utf-8", "replace").strip())
+        return set(result.stdout.decode("ascii").split())
+
+    def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
+        """(sha, raw bytes) of each object, in order; the commands go in chunks small enough
+        for the pipe, so git never waits on us while we wait on it."""
+        proc = self._cat_file()
+        assert proc.stdin is not None and proc.stdout is not None
+        pending = list(shas)
+        for start in range(0, len(pending), chunk):
+            part = pending[start:start + chunk]
+            proc.stdin.write(b"".join(f"contents {sha}\n".encode() for sha in part)
+                             + b"flush\n")
+            proc.stdin.flush()
+            for sha in part:
+                header = proc.stdout.readline().decode("ascii", "replace").split()
+                if len(header) != 3:
+                    raise GitBatchError(f"object {sha} is missing")
+                data = proc.stdout.read(int(header[2]))
+                proc.stdout.read(1)  # the newline after the contents
+                yield sha, data
+
     def read(self, sha: str) -> bytes:
         """The raw bytes of one object."""
         proc = self._cat_file()
@@ -180,17 +212,15 @@ class GitBatch:
         return data
 
 
-def quarantined_objects(quarantine: Path) -> set[str]:
-    """The ids of every object in a push's quarantine (the objects the push brings)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
-           "GIT_DIR": str(quarantine.parent.parent), "GIT_OBJECT_DIRECTORY": str(quarantine)}
-    result = subprocess.run(
-        ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)",
-         "--unordered"], capture_output=True, env=env, check=False, timeout=600)
-    if result.returncode != 0:
-        raise GitBatchError("git cat-file failed: "
-                            + result.stderr.decode("utf-8", "replace").strip())
-    return set(result.stdout.decode("ascii").split())
+def tree_entries_raw(raw: bytes) -> Iterator[tuple[bytes, int, str]]:
+    """(name, mode, object id) of each entry of a raw tree object, the mode as written: git's
+    own readers (`diff-tree`, `ls-tree`) show 100664 as 100644, so odd modes show only here."""
+    pos, end = 0, len(raw)
+    while pos < end:
+        space = raw.index(b" ", pos)
+        nul = raw.index(b"\0", space)
+        yield raw[space + 1:nul], int(raw[pos:space], 8), raw[nul + 1:nul + 21].hex()
+        pos = nul + 21  # the NUL, then the 20-byte object id
 
 
 def _parse_diff_tree(out: bytes) -> Iterator[tuple[str, list[Change]]]:

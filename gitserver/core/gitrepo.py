@@ -5,10 +5,8 @@ need (a ref's commit, a tree's files, a blob at a path, the history, a commit's 
 shas and paths, and no module outside this one imports dulwich (but the checker, which reads
 commits for pylint on its own). A request opens its repository once and passes it down.
 
-`PushObjects` is what pre-receive sees of a push still in git's quarantine: the same object
-reads, over the repository's objects plus the pushed ones, and `is_new` to tell them apart. It
-has no refs and no writes on purpose: while the push is undecided its refs have not moved, and
-nothing may be written next to objects that git is about to delete or move.
+A push still in git's quarantine is read with git's own batch tools instead
+(`gitserver.core.gitbatch`): the whole push in a few git processes, not object by object here.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ from dulwich.errors import NotGitRepository, NotTreeError
 from dulwich.file import FileLocked
 from dulwich.object_store import (
     BaseObjectStore,
-    DiskObjectStore,
-    OverlayObjectStore,
     commit_tree_changes,
     tree_lookup_path,
 )
@@ -318,24 +314,3 @@ class GitRepo(DulwichRepo, ObjectReads):
         commit.message = message.encode("utf-8")
         self.object_store.add_object(commit)
         return _hex(commit.id)
-
-
-class PushObjects(ObjectReads):
-    """The objects pre-receive sees: the repository's and, in git's quarantine, the push's.
-
-    git (2.13+) keeps a push's objects in a quarantine folder (GIT_QUARANTINE_PATH) until
-    pre-receive accepts them; `is_new` tells an object of this push from one that was checked
-    when it first arrived. Without a quarantine every object counts as new: safe but slower.
-    """
-
-    def __init__(self, git_dir: Path, quarantine: Path | None) -> None:
-        existing = DiskObjectStore(str(git_dir / "objects"))
-        self._new = DiskObjectStore(str(quarantine)) if quarantine is not None else None
-        self._store = existing if self._new is None else OverlayObjectStore([self._new, existing])
-
-    def _objects(self) -> BaseObjectStore:
-        return self._store
-
-    def is_new(self, sha: str) -> bool:
-        """The push brings this object (it is not in the repository yet)."""
-        return self._new is None or _oid(sha) in self._new

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from gitserver.core.gitrepo import PushObjects
+from gitserver.core.gitbatch import GitBatch
 from gitserver.web.api.files import refusal_description
 from hooks.browser_commit import ChangesRefused, browser_words
 from hooks.policy import (
-    PolicyChecker,
     Problem,
     Rule,
     blob_problem,
@@ -245,14 +244,15 @@ def test_policy_checker_reads_only_what_the_quarantine_brings(
     new_bad = commit_files(work, {"new.cfg": "[x]\n"}, "new")
     monkeypatch.delenv("GIT_OBJECT_DIRECTORY")
     monkeypatch.delenv("GIT_ALTERNATE_OBJECT_DIRECTORIES")
-    objects = PushObjects(work / ".git", quarantine)
-    assert objects.is_new(new_bad) and not objects.is_new(old_bad)
-    checker = PolicyChecker(objects, 1000)
-    commits = checker.new_commits([new_bad])
-    assert [c.sha for c in commits] == [new_bad]
-    problems = checker.check_commit(commits[0])
+    # As during pre-receive: the branch does not point at the pushed commit yet.
+    git(work, "update-ref", "refs/heads/main", old_bad)
+    problems = collect_problems(work / ".git", quarantine, 1000,
+                                [RefUpdate(old_bad, new_bad, "refs/heads/main")])
     assert [(p.commit, p.path, p.rule) for p in problems] == [
         (new_bad, "new.cfg", Rule.NOT_PYTHON)]
+    with GitBatch(work / ".git") as batch:
+        assert new_bad in batch.object_ids(quarantine)
+        assert old_bad not in batch.object_ids(quarantine)
 
 
 def test_policy_checker_refuses_a_ref_to_a_blob_and_reserved_trees(tmp_path: Path) -> None:
