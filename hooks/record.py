@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from gitserver.core.gitrepo import CommitInfo, GitRepo
+from gitserver.core.gitbatch import ZERO, CommitDetails, GitBatch
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import (
     CHANGE_ADDED,
+    CHANGE_DELETED,
     CHANGE_MODIFIED,
     Commit,
     FileVersion,
@@ -39,56 +41,67 @@ def _utc(timestamp: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
 
 
-def _unrecorded(repo: Repo, git: GitRepo, tips: Iterable[CommitInfo]) -> list[CommitInfo]:
-    """Commits reachable from tips that the database does not hold yet, oldest first."""
-    found: dict[str, CommitInfo] = {}
-    stack = list(tips)
-    while stack:
-        batch = [c for c in stack if c.sha not in found]
-        stack = []
-        if not batch:
-            break
-        known = {row.sha for row in Commit.select(Commit.sha).where(
-            (Commit.repo == repo) & Commit.sha.in_([c.sha for c in batch])).iterator()}
-        for commit in batch:
-            if commit.sha in known or commit.sha in found:
+_CHANGE_KINDS = {"A": CHANGE_ADDED, "M": CHANGE_MODIFIED, "T": CHANGE_MODIFIED,
+                 "D": CHANGE_DELETED}
+_CHUNK = 500  # shas per IN (...) query
+
+
+def _recorded_shas(repo: Repo, shas: list[str]) -> set[str]:
+    """Which of these commits the database holds for the repo (a few IN queries)."""
+    found: set[str] = set()
+    for start in range(0, len(shas), _CHUNK):
+        found |= {row.sha for row in Commit.select(Commit.sha).where(
+            (Commit.repo == repo) & Commit.sha.in_(shas[start:start + _CHUNK])).iterator()}
+    return found
+
+
+def _unrecorded(repo: Repo, batch: GitBatch, git: GitRepo, tips: list[str],
+                olds: list[str]) -> list[str]:
+    """Commits reachable from tips that the database does not hold yet, parents first.
+
+    One `rev-list`, stopped at the commits the database is known to hold: the pushed refs'
+    old tips and every other branch's tip that is recorded. What it lists anyway (a commit an
+    unfinished recording left out, say) is filtered against the database.
+    """
+    boundary = [sha for sha in [*olds, *git.branch_tips()] if sha and sha not in tips]
+    known = _recorded_shas(repo, list(dict.fromkeys(boundary)))
+    listed = [c.sha for c in batch.new_commits(tips, exclude=sorted(known))]
+    recorded = _recorded_shas(repo, listed)
+    return [sha for sha in listed if sha not in recorded]
+
+
+def _insert_commits(repo: Repo, push: Push, details: list[CommitDetails]) -> dict[str, Commit]:
+    """One batched insert of the commit rows; sha -> row, in the order given."""
+    bulk_insert(Commit, [{
+        "repo": repo.id, "push": push.id, "sha": c.sha,
+        "parent_sha": c.parents[0] if c.parents else None, "message": c.message,
+        "author_name": c.author_name.strip()[:255], "author_email": c.author_email[:255],
+        "authored_at": _utc(c.authored_at), "committed_at": _utc(c.committed_at)}
+        for c in details])
+    rows: dict[str, Commit] = {}
+    shas = [c.sha for c in details]
+    for start in range(0, len(shas), _CHUNK):
+        for row in Commit.select().where((Commit.repo == repo) & Commit.sha.in_(
+                shas[start:start + _CHUNK])).iterator():
+            rows[row.sha] = row
+    return {sha: rows[sha] for sha in shas}
+
+
+def _file_versions(batch: GitBatch, details: list[CommitDetails],
+                   rows: dict[str, Commit]) -> list[dict]:
+    """Every commit's changes against its first parent, from one `diff-tree --stdin`."""
+    pairs = [(c.sha, c.parents[0] if c.parents else None) for c in details]
+    versions = []
+    for sha, changes in batch.changes(pairs):
+        for change in changes:
+            kind = _CHANGE_KINDS.get(change.status)
+            if kind is None:
                 continue
-            found[commit.sha] = commit
-            stack.extend(git.commit(p) for p in commit.parents)
-    return _parents_first(found)
-
-
-def _parents_first(commits: dict[str, CommitInfo]) -> list[CommitInfo]:
-    """Topological order, so row ids grow from parent to child (dates can tie or lie)."""
-    order: list[CommitInfo] = []
-    done: set[str] = set()
-    for start in sorted(commits.values(), key=lambda c: (c.committed_at, c.sha)):
-        stack = [(start.sha, False)]
-        while stack:
-            sha, expanded = stack.pop()
-            if expanded:
-                order.append(commits[sha])
-            elif sha not in done and sha in commits:
-                done.add(sha)
-                stack.append((sha, True))
-                stack.extend((p, False) for p in reversed(commits[sha].parents))
-    return order
-
-
-def _file_versions(git: GitRepo, commit: CommitInfo, row: Commit) -> list[dict]:
-    parent = commit.parents[0] if commit.parents else None
-    return [{"commit": row.id, "path": change.path, "blob_sha": change.blob,
-             "change": change.kind} for change in git.changed_files(parent, commit.sha)]
-
-
-def _commit_row(repo: Repo, push: Push, commit: CommitInfo) -> Commit:
-    author_name, _, author_email = commit.author.partition(" <")
-    return Commit.create(
-        repo=repo, push=push, sha=commit.sha,
-        parent_sha=commit.parents[0] if commit.parents else None,
-        message=commit.message,
-        author_name=author_name.strip()[:255], author_email=author_email.rstrip(">")[:255],
-        authored_at=_utc(commit.authored_at), committed_at=_utc(commit.committed_at))
+            versions.append({"commit": rows[sha].id,
+                             "path": change.path.decode("utf-8", "replace"),
+                             "blob_sha": None if kind == CHANGE_DELETED else change.new_sha,
+                             "change": kind})
+    return versions
 
 
 def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> Push:
@@ -98,24 +111,27 @@ def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> 
 
 
 def record_commits(push: Push, git: GitRepo) -> RecordedPush:
-    """Record the push's new commits and their file changes; safe to run again."""
+    """Record the push's new commits and their file changes; safe to run again.
+
+    git's batch tools read the whole push in three processes (rev-list, log, diff-tree) and
+    the rows go in with a few batched statements, however many commits the push brings.
+    """
     repo = push.repo
-    with database.atomic():
-        tip_commits = {}
-        for ref, _old, new in push.updates:
-            if new != "0" * 40:
-                sha = git.peel_commit(new)
-                if sha is not None:
-                    tip_commits[ref] = git.commit(sha)
-        recorded = RecordedPush(push)
-        rows: dict[str, Commit] = {}
-        for commit in _unrecorded(repo, git, tip_commits.values()):
-            row = _commit_row(repo, push, commit)
-            rows[row.sha] = row
-            recorded.new_commits.append(row)
-            bulk_insert(FileVersion, _file_versions(git, commit, row))
-        for ref, commit in tip_commits.items():
-            sha = commit.sha
+    updates = [(ref, old, new) for ref, old, new in push.updates if new != ZERO]
+    with GitBatch(Path(git.controldir())) as batch, database.atomic():
+        peeled = batch.peel_to_commits(new for _, _, new in updates)
+        tip_shas: dict[str, str] = {}
+        for ref, _, new in updates:
+            commit = peeled.get(new)
+            if commit is not None:
+                tip_shas[ref] = commit
+        new_shas = _unrecorded(repo, batch, git, list(dict.fromkeys(tip_shas.values())),
+                               [old for _, old, _ in updates if old != ZERO])
+        details = list(batch.details(new_shas))
+        rows = _insert_commits(repo, push, details)
+        bulk_insert(FileVersion, _file_versions(batch, details, rows))
+        recorded = RecordedPush(push, new_commits=list(rows.values()))
+        for ref, sha in tip_shas.items():
             row = rows.get(sha) or Commit.get((Commit.repo == repo) & (Commit.sha == sha))
             recorded.tips.append((ref, row))
         Repo.update(updated_at=utcnow()).where(Repo.id == repo.id).execute()
@@ -132,22 +148,25 @@ def changed_py_files(git: GitRepo, updates: list[RefUpdate], base_branch: str) -
     """How many .py blobs the pushed tips add or change: what a push will have to lint.
 
     A new branch is compared with `base_branch` (the default branch), so pushing a topic branch
-    that changes one file counts one file, not the whole tree.
+    that changes one file counts one file, not the whole tree. One `diff-tree --stdin`.
     """
     base = git.branch_tip(base_branch)
-    count = 0
+    pairs = []
     for update in updates:
         if update.deleted:
             continue
-        new = git.peel_commit(update.new)
-        old_sha = base if update.created else update.old
-        old = git.peel_commit(old_sha) if old_sha and git.has_object(old_sha) else None
-        if new is None:
-            continue
-        count += sum(1 for change in git.changed_files(old, new)
-                     if change.kind in (CHANGE_ADDED, CHANGE_MODIFIED)
-                     and change.path.endswith(".py"))
-    return count
+        old = base if update.created else update.old
+        pairs.append((update.new, old if old and git.has_object(old) else None))
+    with GitBatch(Path(git.controldir())) as batch:
+        peeled = batch.peel_to_commits([sha for pair in pairs for sha in pair if sha])
+        wanted: list[tuple[str, str | None]] = []
+        for new, old in pairs:
+            commit = peeled.get(new)
+            if commit is not None:
+                wanted.append((commit, peeled.get(old) if old else None))
+        return sum(sum(1 for change in changes if change.status in ("A", "M", "T")
+                       and change.path.endswith(b".py"))
+                   for _, changes in batch.changes(wanted))
 
 
 def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> None:

@@ -32,6 +32,18 @@ class NewCommit:
 
 
 @dataclass(frozen=True)
+class CommitDetails:
+    """What a commit says of itself: author, dates (Unix seconds), message."""
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    authored_at: int
+    committed_at: int
+    message: str
+
+
+@dataclass(frozen=True)
 class Change:
     """One entry of a commit's diff: old and new mode/sha (zeros when absent), status, path."""
     old_mode: int
@@ -119,6 +131,21 @@ class GitBatch:
         infos = self.info(f"{sha}^{{commit}}" for sha in wanted)
         return {sha: (info.sha if info.type == "commit" else None)
                 for sha, info in zip(wanted, infos, strict=True)}
+
+    def details(self, shas: list[str]) -> Iterator[CommitDetails]:
+        """Author, dates and message of each commit, in the order given (one `git log`)."""
+        if not shas:
+            return
+        out = self._run(["log", "--no-walk=unsorted", "--stdin", "-z",
+                         "--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00"],
+                        ("\n".join(shas) + "\n").encode())
+        fields = out.split(b"\0")
+        for start in range(0, len(fields) - 6, 8):  # 7 fields, then the NUL between commits
+            sha, parents, name, email, authored, committed, body = fields[start:start + 7]
+            yield CommitDetails(sha.decode("ascii"), tuple(parents.decode("ascii").split()),
+                                name.decode("utf-8", "replace"),
+                                email.decode("utf-8", "replace"), int(authored),
+                                int(committed), body.decode("utf-8", "replace"))
 
     # -- changes -------------------------------------------------------------------------------
 

@@ -169,6 +169,10 @@ class GitRepo(DulwichRepo, ObjectReads):
         return sorted(name.decode("utf-8", "replace")
                       for name in self.refs.keys(base=Ref(b"refs/heads/")))
 
+    def branch_tips(self) -> list[str]:
+        """The sha each branch points at."""
+        return [_hex(sha) for sha in self.refs.as_dict(Ref(b"refs/heads")).values()]
+
     def ref_target(self, ref: str) -> str | None:
         """The sha a full ref (`refs/heads/main`, `HEAD`) points at, unpeeled; None when absent
         (or, for `HEAD`, when it names a branch that does not exist yet)."""
