@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -38,6 +39,7 @@ from hooks.service import HookService
 
 from .support import PASSWORD, server_env
 
+T = TypeVar("T")
 HTML = {"Accept": "text/html"}
 REALM = 'Basic realm="gitserver"'
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -45,17 +47,42 @@ ALICE = ("alice", PASSWORD)
 BOB = ("bob", PASSWORD)
 
 
+class Loop:
+    """An event loop in a thread of its own that runs one long task, as uvicorn does: anyio
+    keeps its worker threads (and with them their pooled database connections) for the life
+    of that task, where a `run_until_complete` per request would start new ones each time."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self._serve(),), daemon=True)
+        self._thread.start()
+
+    async def _serve(self) -> None:
+        await self._stop.wait()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+        self.loop.close()
+
+
 class AppClient:
     """An httpx client of the ASGI app in this process, used synchronously (like a browser
     that keeps cookies and does not follow redirects)."""
 
-    def __init__(self, app: Starlette, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, app: Starlette, loop: Loop) -> None:
         self.loop = loop
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                       base_url="http://testserver")
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.loop.run_until_complete(self.http.request(method, url, **kwargs))
+        return self.loop.run(self.http.request(method, url, **kwargs))
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
@@ -75,7 +102,7 @@ class AppClient:
 class Site:
     """The app, a client for it, and the data behind it."""
     app: Starlette
-    loop: asyncio.AbstractEventLoop
+    loop: Loop
     client: AppClient
     token: str  # an access token of alice
 
@@ -101,11 +128,11 @@ def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tasks = build_tasks(settings)
     hooks = HookService(settings, tasks)  # never started: nothing here pushes
     app = create_app(settings, tasks, hooks)
-    loop = asyncio.new_event_loop()
+    loop = Loop()
     try:
         yield Site(app, loop, AppClient(app, loop), token)
     finally:
-        loop.run_until_complete(hooks.stop())
+        loop.run(hooks.stop())
         loop.close()
         if not database.is_closed():
             database.close()
@@ -308,7 +335,7 @@ def test_page_route_checks_the_token_before_the_handler_runs():
 
     app = Starlette(routes=[PageRoute("/form", get, post)])
     app.state.sessions = SessionStore("key", secure=False)
-    loop = asyncio.new_event_loop()
+    loop = Loop()
     client = AppClient(app, loop)
     assert client.post("/form", data={"note": "early"}).status_code == 403  # no session yet
     token = client.get("/form").text
@@ -317,7 +344,7 @@ def test_page_route_checks_the_token_before_the_handler_runs():
     assert calls == []
     assert client.post("/form", data={"note": "hi", "csrf_token": token}).text == "done"
     assert calls == ["hi"]
-    loop.run_until_complete(client.http.aclose())
+    loop.run(client.http.aclose())
     loop.close()
 
 
