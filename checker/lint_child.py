@@ -41,6 +41,92 @@ MAX_OPEN_FILES = 256
 MAX_WRITTEN_BYTES = 1 << 20
 # The parent's name for the private folder (HOME, PYLINTHOME, ...) it makes for us.
 PRIVATE_DIR_PREFIX = "gitserver-lint-"
+# Checked once before the first request with --warm, so that astroid has built (and keeps) the
+# standard library modules that pushed code commonly uses. Each use makes astroid infer into
+# the module, which builds what a first real check would otherwise build.
+WARM_UP_SOURCE = '''"""Warm-up: the standard library that pushed code commonly uses."""
+import abc
+import argparse
+import bisect
+import collections
+import copy
+import csv
+import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import functools
+import heapq
+import itertools
+import json
+import logging
+import math
+import operator
+import os
+import pathlib
+import pprint
+import random
+import re
+import shutil
+import statistics
+import string
+import subprocess
+import sys
+import textwrap
+import time
+import typing
+import unittest
+
+
+@dataclasses.dataclass
+class Point(abc.ABC):
+    """A point."""
+
+    x: float
+    y: float
+
+
+class Colour(enum.Enum):
+    """A colour."""
+
+    RED = 1
+
+
+def main() -> None:
+    """Use each module a little."""
+    counts = collections.Counter("abc") + collections.Counter(collections.defaultdict(int))
+    queue = collections.deque([1, 2])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1)
+    args = parser.parse_args()
+    now = datetime.datetime.now() + datetime.timedelta(days=1)
+    path = pathlib.Path(os.path.join(os.getcwd(), "x")).with_suffix(".txt")
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    data = json.loads(json.dumps({"a": [1, 2]}))
+    match = re.match(r"[0-9]+", string.digits)
+    logging.getLogger(__name__).info("%s %s", match.group(0) if match else "", data)
+    value = math.sqrt(random.randint(1, 6)) + statistics.mean([1, 2]) + time.time()
+    pairs = list(itertools.product(range(2), repeat=2))
+    total = functools.reduce(operator.add, [1, 2]) + bisect.bisect([1, 2], 1)
+    heap: typing.List[typing.Optional[int]] = copy.deepcopy([1, None])
+    heapq.heapify(heap)
+    exact = decimal.Decimal("1.5") + fractions.Fraction(1, 3)
+    done = subprocess.run(["true"], check=False, capture_output=True, text=True)
+    shutil.rmtree(path.parent, ignore_errors=True)
+    pprint.pprint([counts.most_common(1), queue.popleft(), args.n, now.isoformat(), rows,
+                   value, pairs, total, heap, exact, done.stdout, Point(1, 2).x,
+                   Colour.RED.name, sys.argv, textwrap.dedent(path.read_text(encoding="utf-8"))])
+
+
+class Test(unittest.TestCase):
+    """A test."""
+
+    def test_it(self) -> None:
+        """It works."""
+        self.assertEqual(1, 1)
+'''
 
 
 def _set_limits(memory_mb: int) -> None:
@@ -175,6 +261,17 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
             "statement": stats.statement,
             "rss_kb": _rss_kb(),
         }
+
+    def warm_up(self, private_dir: str) -> None:
+        """Check WARM_UP_SOURCE once, keeping what astroid built of the stdlib for it."""
+        root = os.path.join(private_dir, "warm-up")
+        os.mkdir(root, 0o700)
+        with open(os.path.join(root, "warm_up.py"), "w", encoding="utf-8") as handle:
+            handle.write(WARM_UP_SOURCE)
+        try:
+            self.check(root, "warm_up.py")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
     def _report_parser_exhaustion(self) -> None:
         """Let a parser that ran out of memory crash the check instead of faking a verdict.
@@ -444,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--disable", default="")
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--private-dir", default="")
+    parser.add_argument("--warm", action="store_true", help="check WARM_UP_SOURCE first")
     args = parser.parse_args(argv)
     _set_limits(args.memory_mb)
     sys.dont_write_bytecode = True
@@ -454,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     disable = [name for name in args.disable.split(",") if name]
     try:
         linter = Linter(args.rcfile, disable)
+        if args.warm and args.private_dir:
+            linter.warm_up(args.private_dir)
     except Exception as exc:  # pylint: disable=broad-except
         replies.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
         replies.flush()

@@ -25,13 +25,12 @@ from starlette.routing import Route
 from gitserver.core.access import decide
 from gitserver.core.models import Check, Commit, FileVersion, Repo, User
 from gitserver.core.queries import (
-    combined_state,
     commit_checks,
-    commit_score,
     last_changes,
     open_git,
     tree_files,
 )
+from gitserver.core.states import combined_state, commit_score
 from gitserver.web.api.common import (
     ApiError,
     Unrecorded,
