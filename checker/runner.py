@@ -12,9 +12,10 @@ that does not parse scores 0.0 with `syntax-error`, state `failure` (the user's 
 fault, not the checker). Each result carries pylint's counts (statements, messages by type), so
 that a commit's score can be pylint's global evaluation over its files.
 
-With `warm=True` each lint process first checks a module using the standard library that pushed
-code commonly imports, before it takes requests: astroid's cache of those modules then makes the
-first check after a start (or a recycle) as quick as the hundredth.
+With `warm=True` each lint process warms up while it waits for requests: it checks small modules
+using the standard library that pushed code commonly imports, one at a time, a request first
+whenever one arrives. astroid's cache of those modules then makes the first checks after a start
+(or a recycle) as quick as the hundredth.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ CHILD_SCRIPT = Path(__file__).with_name("lint_child.py")
 # file, so that stored results are not reused across the change.
 # 3: results carry pylint's counts, and are reused by result key (checker.deps), not by blob.
 RESULT_VERSION = 3
-# Loading pylint takes about half a second, warming up a few seconds; allow for a loaded machine.
+# Loading pylint takes about half a second; allow for a loaded machine.
 START_TIMEOUT_S = 60.0
 # Also in lint_child.py, which removes its folder itself if the parent dies first.
 PRIVATE_DIR_PREFIX = "gitserver-lint-"
