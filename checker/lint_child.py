@@ -57,7 +57,8 @@ WARM_UP_USES = {
     "math": "print(math.sqrt(2.0) + math.floor(1.5) + math.pi)",
     "random": "print(random.randint(1, 6), random.choice([1]), random.shuffle([1]))",
     "time": "print(time.time(), time.sleep(0), time.perf_counter())",
-    "datetime": "print(datetime.datetime.now() + datetime.timedelta(days=1), datetime.date.today())",
+    "datetime": "print(datetime.datetime.now() + datetime.timedelta(days=1),"
+                " datetime.date.today())",
     "json": "print(json.loads(json.dumps({'a': 1})), json.load, json.dump)",
     "re": "print(re.match(r'[0-9]+', 'x'), re.compile('x').findall('x'), re.sub('a', 'b', 'c'))",
     "collections": "print(collections.Counter('ab').most_common(1), collections.defaultdict(int),"
@@ -72,7 +73,8 @@ WARM_UP_USES = {
     "pathlib": "print(pathlib.Path('x').with_suffix('.txt').read_text(encoding='utf-8').split())",
     "string": "print(string.ascii_letters, string.digits, string.Template('$a').substitute(a=1))",
     "csv": "print(list(csv.reader([])), csv.writer, csv.DictReader([]))",
-    "statistics": "print(statistics.mean([1, 2]), statistics.median([1]), statistics.stdev([1, 2]))",
+    "statistics": "print(statistics.mean([1, 2]), statistics.median([1]),"
+                  " statistics.stdev([1, 2]))",
     "copy": "print(copy.deepcopy([1]), copy.copy({}))",
     "operator": "print(operator.add(1, 2), operator.itemgetter(0))",
     "heapq": "H = [2, 1]\nheapq.heapify(H)\nprint(heapq.heappop(H), heapq.nlargest(1, H))",
