@@ -314,16 +314,28 @@ class TreeForgetter:
       record those additions and take them back.
     - astroid's lookup and inference caches depend on sys.path or hold nodes of the
       checked tree; they are cleared, and refill quickly.
+    - A check may also replace a cached module that is not the tree's: a relative import in
+      a module outside any package asks astroid for the module named "" (a stub of astroid's
+      string brain, built with the builtins). Each module cached before the check is put
+      back after it, and the builtins are built before the first check, so that every check
+      starts from the same modules whatever was checked before.
     """
 
     def __init__(self) -> None:
         self.root = ""
         self.cached_before: set[str] | None = None
+        self.kept: dict[str, Any] = {}
         self.added_attrs: list[tuple[dict[str, list[Any]], str, Any]] = []
         # Names a user module could hide: the stdlib and whatever is installed.
         self.importable = _top_level_names(p for p in sys.path if os.path.isdir(p))
         self.importable.update(sys.stdlib_module_names)
         self._record_delayed_assattr()
+        # Built before any check, so that no check counts them as its own (a check of a tree
+        # that hides a stdlib name drops what it built): the builtins and, with them, the
+        # stub module "" of astroid's string brain.
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        MANAGER.ast_from_module_name("builtins")
 
     def start(self, root: str, search_path: list[str]) -> None:
         """Before checking a file of `root` with `search_path` put in front of sys.path."""
@@ -335,6 +347,7 @@ class TreeForgetter:
         for name in [n for n in cache if n.partition(".")[0] in hidden]:
             del cache[name]
         self.cached_before = set(cache) if hidden else None
+        self.kept = dict(cache)
 
     def finish(self) -> None:
         """After the check: take back what it added to modules that stay cached."""
@@ -349,6 +362,10 @@ class TreeForgetter:
         cache = MANAGER.astroid_cache
         for name in [n for n, module in cache.items() if self._drop(n, module)]:
             del cache[name]
+        for name, module in self.kept.items():
+            if cache.get(name) is not module:
+                cache[name] = module
+        self.kept = {}
         # Python's import system keeps a finder per sys.path entry it has seen.
         for entry in [e for e in sys.path_importer_cache if _is_under(e, self.root)]:
             del sys.path_importer_cache[entry]
