@@ -11,6 +11,9 @@ Protocol, one JSON object per line: the child first writes `{"ready": true, ...}
 with `{"ok": true, "messages", "counts", "statement", "rss_kb"}` or, when pylint itself
 crashed, `{"ok": false, "kind", "detail"}` and exits so that the parent starts afresh.
 
+With `--warm` it also checks small modules using the standard library that pushed code
+commonly imports, one at a time while no request waits (WARM_UP_USES).
+
 Warm means astroid keeps the modules it built for the stdlib and installed packages from
 one file to the next. Everything a check learnt about the pushed tree is dropped after it
 (see `TreeForgetter`), so that results do not depend on what was checked before and memory
@@ -20,12 +23,14 @@ does not grow with every tree.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.machinery
 import io
 import json
 import math
 import os
 import resource
+import select
 import shutil
 import signal
 import sys
@@ -41,6 +46,52 @@ MAX_OPEN_FILES = 256
 MAX_WRITTEN_BYTES = 1 << 20
 # The parent's name for the private folder (HOME, PYLINTHOME, ...) it makes for us.
 PRIVATE_DIR_PREFIX = "gitserver-lint-"
+# With --warm, the lint process checks these small modules while it waits for requests (one at a
+# time, a request first whenever one is waiting), so that astroid has built, and keeps, the
+# standard library modules that pushed code commonly uses: the first check after a start is then
+# as quick as the hundredth. Each use makes astroid infer into the module, which builds what a
+# real check would otherwise build on its first use.
+WARM_UP_USES = {
+    "os": "print(os.path.join(os.getcwd(), 'x'), os.listdir('.'), os.environ.get('X'))",
+    "sys": "print(sys.argv, sys.exit, sys.stdin.readline())",
+    "math": "print(math.sqrt(2.0) + math.floor(1.5) + math.pi)",
+    "random": "print(random.randint(1, 6), random.choice([1]), random.shuffle([1]))",
+    "time": "print(time.time(), time.sleep(0), time.perf_counter())",
+    "datetime": "print(datetime.datetime.now() + datetime.timedelta(days=1),"
+                " datetime.date.today())",
+    "json": "print(json.loads(json.dumps({'a': 1})), json.load, json.dump)",
+    "re": "print(re.match(r'[0-9]+', 'x'), re.compile('x').findall('x'), re.sub('a', 'b', 'c'))",
+    "collections": "print(collections.Counter('ab').most_common(1), collections.defaultdict(int),"
+                   " collections.deque([1]).popleft(), collections.namedtuple('P', 'x')(1))",
+    "itertools": "print(list(itertools.product(range(2), repeat=2)), itertools.chain([1], [2]))",
+    "functools": "print(functools.reduce(max, [1, 2]), functools.lru_cache(maxsize=1),"
+                 " functools.partial(print))",
+    "typing": "X: typing.List[typing.Optional[typing.Dict[str, typing.Any]]] = []\nprint(X)",
+    "dataclasses": "@dataclasses.dataclass\nclass P:\n    x: int = 0\n\n\nprint(P(1).x)",
+    "enum": "class C(enum.Enum):\n    RED = 1\n\n\nprint(C.RED.name, C(1).value)",
+    "abc": "class B(abc.ABC):\n    @abc.abstractmethod\n    def f(self): ...\n\n\nprint(B)",
+    "pathlib": "print(pathlib.Path('x').with_suffix('.txt').read_text(encoding='utf-8').split())",
+    "string": "print(string.ascii_letters, string.digits, string.Template('$a').substitute(a=1))",
+    "csv": "print(list(csv.reader([])), csv.writer, csv.DictReader([]))",
+    "statistics": "print(statistics.mean([1, 2]), statistics.median([1]),"
+                  " statistics.stdev([1, 2]))",
+    "copy": "print(copy.deepcopy([1]), copy.copy({}))",
+    "operator": "print(operator.add(1, 2), operator.itemgetter(0))",
+    "heapq": "H = [2, 1]\nheapq.heapify(H)\nprint(heapq.heappop(H), heapq.nlargest(1, H))",
+    "bisect": "print(bisect.bisect([1, 2], 1), bisect.insort)",
+    "fractions": "print(fractions.Fraction(1, 3) + 1)",
+    "decimal": "print(decimal.Decimal('1.5') + 1)",
+    "argparse": "P = argparse.ArgumentParser()\nP.add_argument('--n', type=int)\n"
+                "print(P.parse_args().n)",
+    "logging": "logging.basicConfig(level=logging.INFO)\nlogging.getLogger(__name__).info('%s', 1)",
+    "textwrap": "print(textwrap.dedent('x'), textwrap.fill('x', 10))",
+    "pprint": "pprint.pprint([1])",
+    "shutil": "print(shutil.rmtree, shutil.copy('a', 'b'), shutil.which('x'))",
+    "subprocess": "print(subprocess.run(['true'], check=False, capture_output=True).stdout)",
+    "unittest": "class T(unittest.TestCase):\n    def test(self):\n        self.assertEqual(1, 1)",
+}
+# A check's CPU limit is reset per request; a warm-up step gets this much.
+WARM_UP_CPU_S = 30.0
 
 
 def _set_limits(memory_mb: int) -> None:
@@ -176,6 +227,17 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
             "rss_kb": _rss_kb(),
         }
 
+    def warm_up(self, private_dir: str, module: str) -> None:
+        """Check a small module using `module`, keeping what astroid built for it."""
+        root = os.path.join(private_dir, "warm-up")
+        os.mkdir(root, 0o700)
+        with open(os.path.join(root, "warm_up.py"), "w", encoding="utf-8") as handle:
+            handle.write(f'"""Warm-up."""\nimport {module}\n\n{WARM_UP_USES[module]}\n')
+        try:
+            self.check(root, "warm_up.py")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
     def _report_parser_exhaustion(self) -> None:
         """Let a parser that ran out of memory crash the check instead of faking a verdict.
 
@@ -252,16 +314,28 @@ class TreeForgetter:
       record those additions and take them back.
     - astroid's lookup and inference caches depend on sys.path or hold nodes of the
       checked tree; they are cleared, and refill quickly.
+    - A check may also replace a cached module that is not the tree's: a relative import in
+      a module outside any package asks astroid for the module named "" (a stub of astroid's
+      string brain, built with the builtins). Each module cached before the check is put
+      back after it, and the builtins are built before the first check, so that every check
+      starts from the same modules whatever was checked before.
     """
 
     def __init__(self) -> None:
         self.root = ""
         self.cached_before: set[str] | None = None
+        self.kept: dict[str, Any] = {}
         self.added_attrs: list[tuple[dict[str, list[Any]], str, Any]] = []
         # Names a user module could hide: the stdlib and whatever is installed.
         self.importable = _top_level_names(p for p in sys.path if os.path.isdir(p))
         self.importable.update(sys.stdlib_module_names)
         self._record_delayed_assattr()
+        # Built before any check, so that no check counts them as its own (a check of a tree
+        # that hides a stdlib name drops what it built): the builtins and, with them, the
+        # stub module "" of astroid's string brain.
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        MANAGER.ast_from_module_name("builtins")
 
     def start(self, root: str, search_path: list[str]) -> None:
         """Before checking a file of `root` with `search_path` put in front of sys.path."""
@@ -273,6 +347,7 @@ class TreeForgetter:
         for name in [n for n in cache if n.partition(".")[0] in hidden]:
             del cache[name]
         self.cached_before = set(cache) if hidden else None
+        self.kept = dict(cache)
 
     def finish(self) -> None:
         """After the check: take back what it added to modules that stay cached."""
@@ -287,6 +362,10 @@ class TreeForgetter:
         cache = MANAGER.astroid_cache
         for name in [n for n, module in cache.items() if self._drop(n, module)]:
             del cache[name]
+        for name, module in self.kept.items():
+            if cache.get(name) is not module:
+                cache[name] = module
+        self.kept = {}
         # Python's import system keeps a finder per sys.path entry it has seen.
         for entry in [e for e in sys.path_importer_cache if _is_under(e, self.root)]:
             del sys.path_importer_cache[entry]
@@ -417,8 +496,21 @@ def _crash(exc: BaseException) -> dict[str, Any]:
     return {"ok": False, "kind": kind, "detail": f"{type(cause).__name__}: {cause}"[:500]}
 
 
-def _serve(linter: Linter, requests: IO[str], replies: IO[str]) -> None:
-    for line in requests:
+def _serve(linter: Linter, requests: IO[str], replies: IO[str],
+           warm_up: Callable[[str], None] | None = None) -> None:
+    """Answer requests until our input closes; between them, take the warm-up steps."""
+    steps = list(WARM_UP_USES) if warm_up is not None else []
+    poller = select.poll()
+    poller.register(requests.fileno(), select.POLLIN)
+    while True:
+        # The parent sends one request and waits for its reply, so nothing of the next one
+        # sits in our read buffer: poll sees it as soon as it is written.
+        if steps and warm_up is not None and not poller.poll(0):
+            _warm_up_step(warm_up, steps.pop(0))
+            continue
+        line = requests.readline()
+        if not line:
+            return
         request = json.loads(line)
         _limit_cpu(float(request["cpu_s"]))
         # Tracebacks pylint prints on its way to raising land here, not in the parent's logs.
@@ -437,6 +529,18 @@ def _serve(linter: Linter, requests: IO[str], replies: IO[str]) -> None:
         replies.flush()
 
 
+def _warm_up_step(warm_up: Callable[[str], None], module: str) -> None:
+    _limit_cpu(WARM_UP_CPU_S)
+    sys.stderr = io.StringIO()
+    try:
+        warm_up(module)
+    except (Exception, RecursionError, MemoryError) as exc:  # pylint: disable=broad-except
+        # Only astroid's cache of a stdlib module is lost; checks go on without it.
+        print(f"warm-up of {module} failed: {type(exc).__name__}: {exc}", file=sys.__stderr__)
+    finally:
+        sys.stderr = sys.__stderr__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Set the limits, build the linter, then answer requests until stdin closes."""
     parser = argparse.ArgumentParser()
@@ -444,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--disable", default="")
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--private-dir", default="")
+    parser.add_argument("--warm", action="store_true",
+                        help="warm up on WARM_UP_USES between requests")
     args = parser.parse_args(argv)
     _set_limits(args.memory_mb)
     sys.dont_write_bytecode = True
@@ -464,7 +570,9 @@ def main(argv: list[str] | None = None) -> int:
     replies.write(json.dumps({"ready": True, "pylint": pylint_version}) + "\n")
     replies.flush()
     try:
-        _serve(linter, sys.stdin, replies)
+        warm = functools.partial(linter.warm_up, args.private_dir) \
+            if args.warm and args.private_dir else None
+        _serve(linter, sys.stdin, replies, warm)
     finally:
         # The parent removes the folder too, unless it died first (killed workers do): the
         # end of our input is then the only sign, and nobody else would clean up.

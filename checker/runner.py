@@ -6,18 +6,21 @@ start-up of half a second. It runs with an empty environment, a private HOME and
 PYLINTHOME, our own rcfile and rlimits; this module enforces the wall timeout, turns
 crashes into `error` results and starts a fresh process for the next file.
 
-Scoring follows pylint's evaluation formula applied to one file's own counts:
-`max(0, 0 if fatal else 10 - (5*error + warning + refactor + convention) / statement * 10)`,
-rounded to two decimals (as pylint prints it; the state is decided on the rounded score).
-With no statements there is nothing to divide by, and pylint gives no score; we give 10.0
-when no message counts and 0.0 otherwise. So an empty file scores 10.0 and a file that
-does not parse scores 0.0 with `syntax-error`, state `failure` (the user's file is at
-fault, not the checker): this matches pylint's exit status, which fails such a file on any
-message.
+Scoring and states follow `gitserver.core.states`: pylint's evaluation of the file's own
+counts, and `success` when it reaches `fail_under` without an error or fatal message. A file
+that does not parse scores 0.0 with `syntax-error`, state `failure` (the user's file is at
+fault, not the checker). Each result carries pylint's counts (statements, messages by type), so
+that a commit's score can be pylint's global evaluation over its files.
+
+With `warm=True` each lint process warms up while it waits for requests: it checks small modules
+using the standard library that pushed code commonly imports, one at a time, a request first
+whenever one arrives. astroid's cache of those modules then makes the first checks after a start
+(or a recycle) as quick as the hundredth.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,10 +36,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import distributions, version
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any
+
+from gitserver.core.states import LintCounts, file_score, file_state
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +49,8 @@ RCFILE = Path(__file__).with_name("pylintrc")
 CHILD_SCRIPT = Path(__file__).with_name("lint_child.py")
 # Bump when a change here or in lint_child.py changes what a check yields for the same
 # file, so that stored results are not reused across the change.
-RESULT_VERSION = 2
+# 3: results carry pylint's counts, and are reused by result key (checker.deps), not by blob.
+RESULT_VERSION = 3
 # Loading pylint takes about half a second; allow for a loaded machine.
 START_TIMEOUT_S = 60.0
 # Also in lint_child.py, which removes its folder itself if the parent dies first.
@@ -82,32 +88,34 @@ class FileResult:
     messages: tuple[LintMessage, ...]
     duration_ms: int
     error: str | None = None  # why state == "error", written for the user
+    counts: LintCounts | None = None  # None for error
 
 
-def file_score(counts: Mapping[str, int], statement: int) -> float:
-    """pylint's evaluation for one file (see the module docstring for 0 statements)."""
-    if counts.get("fatal", 0):
-        return 0.0
-    penalty = (5 * counts.get("error", 0) + counts.get("warning", 0)
-               + counts.get("refactor", 0) + counts.get("convention", 0))
-    if statement <= 0:
-        return 10.0 if penalty == 0 else 0.0
-    return round(max(0.0, 10.0 - penalty / statement * 10.0), 2)
-
-
-def settings_fingerprint(disable: Sequence[str], fail_under: float) -> str:
-    """Key under which a stored result for an identical blob may be reused."""
+def settings_fingerprint(disable: Sequence[str], fail_under: float, timeout_s: float = 60) -> str:
+    """What the checker's settings and installation contribute to every result key."""
     payload = {
         "rcfile": RCFILE.read_text(encoding="utf-8"),
         "disable": sorted(set(disable)),
         "fail_under": float(fail_under),
+        # A timeout is a result too (`error`), and reused like one.
+        "timeout_s": float(timeout_s),
         "pylint": version("pylint"),
         "astroid": version("astroid"),
         # The stdlib that astroid infers against, and which messages exist, follow Python.
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        # So do imports of installed packages (`import requests` is inferred into the
+        # installed copy): installing or upgrading one changes every key.
+        "installed": installed_distributions(),
         "result_version": RESULT_VERSION,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def installed_distributions() -> list[str]:
+    """`name==version` of every installed distribution, sorted."""
+    return sorted({f"{dist.metadata['Name']}=={dist.version}"
+                   for dist in distributions() if dist.metadata["Name"]})
 
 
 class _ChildGone(Exception):
@@ -117,7 +125,7 @@ class _ChildGone(Exception):
 class _Child:
     """One lint process with its private folder (HOME, PYLINTHOME, XDG dirs, cwd)."""
 
-    def __init__(self, disable: Sequence[str], memory_mb: int) -> None:
+    def __init__(self, disable: Sequence[str], memory_mb: int, warm: bool = False) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX))
         self.checks = 0
         self.rss_kb = 0
@@ -127,7 +135,8 @@ class _Child:
         self._stderr = (self.folder / "stderr.log").open("wb")
         command = [sys.executable, "-I", "-X", "utf8", str(CHILD_SCRIPT),
                    "--rcfile", str(RCFILE), "--disable", ",".join(disable),
-                   "--memory-mb", str(memory_mb), "--private-dir", str(self.folder)]
+                   "--memory-mb", str(memory_mb), "--private-dir", str(self.folder),
+                   *(["--warm"] if warm else [])]
         try:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -242,7 +251,7 @@ class _Child:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class LintRunner:
+class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per setting
     """Checks files with the server's pylint settings in a sandboxed, warm process.
 
     Not thread-safe: give each worker thread its own runner. Use as a context manager,
@@ -252,7 +261,7 @@ class LintRunner:
     # All keyword-only: the checker settings plus the process limits.
     def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,  # pylint: disable=too-many-arguments
                  timeout_s: float = 60, memory_mb: int = 1024, recycle_after: int = 500,
-                 max_rss_mb: int | None = None) -> None:
+                 max_rss_mb: int | None = None, warm: bool = False) -> None:
         for name in disable:
             if not DISABLE_RE.fullmatch(name):
                 raise ValueError(f"checker.disable: {name!r} is not a pylint message name")
@@ -266,6 +275,7 @@ class LintRunner:
         # Well under the address-space limit: astroid's cache of stdlib modules is kept
         # between files and only a fresh process gives all of its memory back.
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else memory_mb // 2
+        self.warm = warm
         self._child: _Child | None = None
 
     def __enter__(self) -> LintRunner:
@@ -317,7 +327,7 @@ class LintRunner:
 
     def _running_child(self) -> _Child:
         if self._child is None:
-            child = _Child(self.disable, self.memory_mb)
+            child = _Child(self.disable, self.memory_mb, self.warm)
             try:
                 child.wait_ready()
             except LintSetupError:
@@ -338,14 +348,13 @@ class LintRunner:
                           duration_ms=_elapsed_ms(started), error=reason)
 
     def _result(self, relpath: str, reply: Mapping[str, Any], started: float) -> FileResult:
-        counts = reply["counts"]
-        score = file_score(counts, reply["statement"])
-        passed = score >= self.fail_under and not counts["error"] and not counts["fatal"]
+        counts = LintCounts.of(reply["counts"], reply["statement"])
+        score = file_score(reply["counts"], reply["statement"])
         messages = sorted((LintMessage(**message) for message in reply["messages"]),
                           key=lambda m: (m.line, m.column, m.message_id))
-        return FileResult(path=relpath, state="success" if passed else "failure",
+        return FileResult(path=relpath, state=file_state(score, counts, self.fail_under),
                           score=score, messages=tuple(messages),
-                          duration_ms=_elapsed_ms(started))
+                          duration_ms=_elapsed_ms(started), counts=counts)
 
 
 def _timed_out(timeout_s: float) -> str:

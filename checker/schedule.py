@@ -1,22 +1,30 @@
 """Which checks a push needs: one row per .py file of each tip and of its newest new commits.
 
-Runs in post-receive. A blob already checked under the same settings gets a copy of that result
-at once (reused), so an incremental push only leaves the changed files pending.
+Runs in post-receive. Each row gets its result key (`checker.deps`): the checker settings, the
+repository, the file's path and bytes, and the tree modules it can import, at any depth. A
+result stored in the same repository under the same key is copied at once (reused), so an
+incremental push leaves pending only the files whose verdict may have changed: those edited,
+and those importing (or shadowed by) an edited, added or removed module.
+
+Error results (timeouts, crashes) are reused too, after one retry: the first `error` of a key
+is tried once more by a later push (the machine may have been busy), the second stands. Within
+one push a key is linted once (`checker.tasks` copies its result, error or not, to the push's
+other rows of that key), so a slow file carried by ten commits costs one timeout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from dulwich.objects import Blob
 from dulwich.objects import Commit as GitCommit
 from dulwich.repo import Repo as GitRepo
 
 from gitserver.core.config import Settings
+from gitserver.core.lru import LruCache
 from gitserver.core.models import (
     CHANGE_UNCHANGED,
-    FINAL_STATES,
-    STATE_ERROR,
-    STATE_PENDING,
     Check,
     Commit,
     FileVersion,
@@ -24,15 +32,28 @@ from gitserver.core.models import (
     bulk_insert,
     utcnow,
 )
+from gitserver.core.states import COUNT_COLUMNS, FINAL_STATES, STATE_ERROR, STATE_PENDING
 
+from .deps import Imports, ImportStmt, result_keys, scan_imports
 from .runner import settings_fingerprint
 
-_REUSED_FIELDS = ("state", "score", "duration_ms", "messages", "error", "checked_at")
+ERROR_RETRIES = 1  # a key that errored is linted once more before its error is reused
+# The result of a check, as copied to another row of the same key.
+RESULT_FIELDS = ("state", "score", "duration_ms", "messages", "error", "checked_at",
+                 "fail_under", *COUNT_COLUMNS)
+
+# Import statements by blob sha: a push of one changed file still needs the imports of every
+# file of the tree; they never change for a blob. Shared by the threads of this process.
+_imports_cache: LruCache[Imports] = LruCache(
+    max_entries=200_000, max_weight=64 * 1024 * 1024,
+    weigh=lambda found: 64 + 96 * len(found))
+_NO_IMPORTS: Imports = (ImportStmt("\0unknown"),)  # stands for None, which a cache cannot hold
 
 
 def current_fingerprint(settings: Settings) -> str:
-    """The fingerprint of these checker settings; stored results are reused under it."""
-    return settings_fingerprint(settings.checker.disable, settings.checker.fail_under)
+    """The fingerprint of these checker settings; part of every result key."""
+    checker = settings.checker
+    return settings_fingerprint(checker.disable, checker.fail_under, checker.timeout_s)
 
 
 def commits_to_check(tips: Iterable[Commit], new_commits: list[Commit],
@@ -53,19 +74,52 @@ def py_files(git: GitRepo, sha: str) -> dict[str, str]:
             if entry.path.endswith(b".py")}
 
 
-def reusable_results(blobs: Iterable[str], fingerprint: str) -> dict[str, Check]:
-    """The newest final (not `error`) check of each blob under these settings."""
-    found: dict[str, Check] = {}
-    blob_list = sorted(set(blobs))
-    for start in range(0, len(blob_list), 500):
+def blob_imports(git: GitRepo, blob_sha: str) -> Imports | None:
+    """The import statements of a blob (cached by sha); None when they cannot be known."""
+    found = _imports_cache.get(blob_sha)
+    if found is None:
+        blob = git[blob_sha.encode()]
+        assert isinstance(blob, Blob)
+        scanned = scan_imports(blob.as_raw_string())
+        found = _imports_cache.put(blob_sha, _NO_IMPORTS if scanned is None else scanned)
+    return None if found is _NO_IMPORTS else found
+
+
+def tree_keys(git: GitRepo, files: Mapping[str, str], repo_id: int,
+              fingerprint: str) -> dict[str, str]:
+    """path -> result key of each file of a tree of the repository."""
+    return result_keys(files, f"{fingerprint}:{repo_id}", lambda sha: blob_imports(git, sha))
+
+
+def reusable_results(keys: Iterable[str]) -> dict[str, Check]:
+    """result key -> the check whose result a new row of that key takes over, where one exists.
+
+    The newest final result other than `error`; else an `error` once the key has errored more
+    than ERROR_RETRIES times (each a lint of its own, not a copy).
+    """
+    chosen: dict[str, Check] = {}
+    errors: dict[str, list[Check]] = {}
+    key_list = sorted({key for key in keys if key})
+    for start in range(0, len(key_list), 500):
+        # Originals only (a copy repeats one); a key has one, or a few errors and retries.
         query = (Check.select().where(
-            Check.blob_sha.in_(blob_list[start:start + 500])
-            & (Check.settings_fp == fingerprint)
-            & Check.state.in_([s for s in FINAL_STATES if s != STATE_ERROR]))
+            Check.result_key.in_(key_list[start:start + 500])
+            & Check.state.in_(list(FINAL_STATES)) & ~Check.reused)
             .order_by(Check.id.desc()))
-        for check in query:
-            found.setdefault(check.blob_sha, check)
-    return found
+        for check in query.iterator():
+            if check.state == STATE_ERROR:
+                errors.setdefault(check.result_key, []).append(check)
+            else:
+                chosen.setdefault(check.result_key, check)
+    for key, found in errors.items():
+        if key not in chosen and len(found) > ERROR_RETRIES:
+            chosen[key] = found[0]
+    return chosen
+
+
+def result_values(check: Check) -> dict[str, Any]:
+    """The result fields of a check, to copy into another row of the same key."""
+    return {name: getattr(check, name) for name in RESULT_FIELDS}
 
 
 def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str) -> int:
@@ -73,18 +127,20 @@ def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str) 
     if Check.select().where(Check.commit == commit).exists():
         return 0  # checked before (the same commit pushed to another branch)
     files = py_files(git, commit.sha)
+    keys = tree_keys(git, files, commit.repo_id, fingerprint)
     changes = {fv.path: fv.change for fv in FileVersion.select().where(
         FileVersion.commit == commit).iterator()}
-    reuse = reusable_results(files.values(), fingerprint)
+    reuse = reusable_results(keys.values())
     now = utcnow()
     rows = []
     for path, blob in sorted(files.items()):
         row = {"repo": commit.repo_id, "commit": commit.id, "push": push.id, "path": path,
                "blob_sha": blob, "change": changes.get(path, CHANGE_UNCHANGED),
-               "settings_fp": fingerprint, "state": STATE_PENDING, "created_at": now}
-        previous = reuse.get(blob)
+               "settings_fp": fingerprint, "result_key": keys[path], "state": STATE_PENDING,
+               "created_at": now}
+        previous = reuse.get(keys[path])
         if previous is not None:
-            row.update({name: getattr(previous, name) for name in _REUSED_FIELDS}, reused=True)
+            row.update(result_values(previous), reused=True)
         rows.append(row)
     bulk_insert(Check, rows)
     return sum(1 for row in rows if row["state"] == STATE_PENDING)

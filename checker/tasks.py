@@ -6,6 +6,11 @@ renews the lease after each file and writes each result only while it still hold
 A worker killed mid-check (`kill -9`) leaves rows whose lease runs out; the requeuer, a thread in
 every process that runs workers, enqueues their commit again. A duplicate delivery finds nothing
 left to lease and does nothing, so a file never gets two results for one commit.
+
+One lint per result key at a time: a worker claims the key (`LintClaim`) before linting it, and
+its result, `error` included, settles every pending row of that key. A worker that finds the key
+claimed leaves those rows to the claimant's result, so a slow file that ten commits of a push
+carry is linted once, and times out once.
 """
 
 from __future__ import annotations
@@ -27,16 +32,17 @@ from pathlib import Path
 from huey import Huey
 
 from gitserver.core.config import Settings
-from gitserver.core.models import STATE_ERROR, STATE_PENDING, Check, Commit, Push, utcnow
+from gitserver.core.models import Check, Commit, LintClaim, Push, utcnow
 from gitserver.core.repos import repo_path
+from gitserver.core.states import STATE_ERROR, STATE_PENDING
 
 from .runner import FileResult, LintRunner
-from .schedule import current_fingerprint, reusable_results
+from .schedule import result_values, reusable_results
 from .tree import materialise_py_files
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3  # a file whose check killed its worker this often is marked `error`
+MAX_ATTEMPTS = 3  # a file whose lint killed its worker this often is marked `error`
 _LEASE_MARGIN_S = 15
 _STALE_QUEUE_S = 300  # a pending row nobody leased for this long lost its task: requeue it
 
@@ -54,10 +60,9 @@ class CheckWorker:
 
     def __init__(self, settings: Settings, size: int | None = None) -> None:
         self.settings = settings
-        self.fingerprint = current_fingerprint(settings)
         checker = settings.checker
         self._runners = [LintRunner(disable=checker.disable, fail_under=checker.fail_under,
-                                    timeout_s=checker.timeout_s)
+                                    timeout_s=checker.timeout_s, warm=True)
                          for _ in range(size or settings.queue.workers)]
         self._pool: queue.SimpleQueue[LintRunner] = queue.SimpleQueue()
         for runner in self._runners:
@@ -73,7 +78,8 @@ class CheckWorker:
             self._pool.put(runner)
 
     def warm(self) -> None:
-        """Start each lint process and lint a tiny file, so the first push meets warm pylint."""
+        """Start each lint process (which warms up on the stdlib) and lint a tiny file, so the
+        first push meets warm pylint."""
         with tempfile.TemporaryDirectory(prefix="gitserver-warm-") as tmp:
             (Path(tmp) / "warm.py").write_text('"""Warm-up."""\n', encoding="utf-8")
             for _ in self._runners:
@@ -94,35 +100,34 @@ class CheckWorker:
         """Lint the commit's pending files; return the ids of the pushes they belong to."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         now = utcnow()
-        Check.update(lease_owner=owner, lease_until=now + self.lease_delta(),
-                     attempts=Check.attempts + 1).where(
+        Check.update(lease_owner=owner, lease_until=now + self.lease_delta()).where(
             (Check.commit == commit_id) & (Check.state == STATE_PENDING)
             & (Check.lease_until.is_null() | (Check.lease_until < now))).execute()
         claimed = list(Check.select().where((Check.lease_owner == owner)
                                             & (Check.state == STATE_PENDING)))
         if not claimed:
             return set()
-        todo = self._finish_known(claimed, owner)
         pushes = {c.push_id for c in claimed if c.push_id}
+        todo = self._finish_known(claimed, owner)
         if todo:
             pushes |= self._lint(commit_id, todo, owner)
         return pushes
 
     def _finish_known(self, claimed: list[Check], owner: str) -> list[Check]:
-        """Settle rows whose blob got a result meanwhile, or that crashed workers too often."""
-        reuse = reusable_results((c.blob_sha for c in claimed), self.fingerprint)
+        """Settle rows whose key got a result meanwhile, or whose lint killed workers too often;
+        return the rest."""
+        reuse = reusable_results(c.result_key for c in claimed)
         todo = []
         for check in claimed:
-            previous = reuse.get(check.blob_sha)
+            previous = reuse.get(check.result_key)
             if previous is not None:
-                _store(check, owner, state=previous.state, score=previous.score,
-                       duration_ms=previous.duration_ms, messages=previous.messages,
-                       error=previous.error, checked_at=previous.checked_at, reused=True)
-            elif check.attempts > MAX_ATTEMPTS:
-                _store(check, owner, state=STATE_ERROR, score=None, messages="[]",
-                       error=f"the checker stopped {MAX_ATTEMPTS} times while checking this "
+                _store(check, owner, reused=True, **result_values(previous))
+            elif check.attempts >= MAX_ATTEMPTS:
+                _settle_key(check, owner, {
+                    "state": STATE_ERROR, "score": None, "messages": "[]",
+                    "error": f"the checker stopped {MAX_ATTEMPTS} times while checking this "
                              "file; it was not checked. Simplify the file and push again.",
-                       checked_at=utcnow())
+                    "checked_at": utcnow()})
             else:
                 todo.append(check)
         return todo
@@ -131,9 +136,9 @@ class CheckWorker:
         """Lint the files one by one; return the pushes whose rows the results also settled."""
         commit = Commit.get_by_id(commit_id)
         path = repo_path(self.settings.repos_dir, commit.repo.owner.username, commit.repo.name)
-        # Another worker may be on a commit sharing most blobs with this one (two pushes in a
+        # Another worker may be on a commit sharing most keys with this one (two pushes in a
         # row); a random order makes the two mostly lint different files, and each result
-        # settles the other's rows for the same blob (see _store_result).
+        # settles the other's rows of the same key (see _settle_key).
         random.shuffle(todo)
         touched: set[int] = set()
         with tempfile.TemporaryDirectory(prefix="gitserver-tree-") as tmp:
@@ -142,29 +147,74 @@ class CheckWorker:
             materialise_py_files(path, commit.sha, root)
             with self.runner() as runner:
                 for check in todo:
-                    if Check.get_by_id(check.id).state != STATE_PENDING:
-                        continue  # settled meanwhile by another worker's result for this blob
-                    for result in runner.check_files(root, [check.path]):
-                        touched |= _store_result(check, owner, result, self.fingerprint)
+                    touched |= self._lint_one(runner, root, check, owner)
                     Check.update(lease_until=utcnow() + self.lease_delta()).where(
                         (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
         return touched
 
+    def _lint_one(self, runner: LintRunner, root: Path, check: Check, owner: str) -> set[int]:
+        """Lint one row unless its key is settled or being linted elsewhere (then its result
+        settles this row too); return the pushes the result settled."""
+        key = check.result_key
+        if key and not claim_key(key, owner, self.lease_delta()):
+            return set()  # another worker lints this key; its result will settle this row
+        try:
+            if Check.get_by_id(check.id).state != STATE_PENDING:
+                return set()  # settled by another worker's result for this key
+            Check.update(attempts=Check.attempts + 1).where(Check.id == check.id).execute()
+            touched: set[int] = set()
+            for result in runner.check_files(root, [check.path]):
+                touched |= _settle_key(check, owner, self._values(result))
+            return touched
+        finally:
+            if key:
+                release_key(key, owner)
 
-def _store_result(check: Check, owner: str, result: FileResult, fingerprint: str) -> set[int]:
-    """Store the result; copy it to every other pending row of the same blob and settings."""
-    messages = json.dumps([asdict(m) for m in result.messages])
-    values = {"state": result.state, "score": result.score, "messages": messages,
-              "duration_ms": result.duration_ms, "error": result.error,
-              "checked_at": utcnow()}
+    def _values(self, result: FileResult) -> dict[str, object]:
+        counts = result.counts
+        return {"state": result.state, "score": result.score,
+                "messages": json.dumps([asdict(m) for m in result.messages]),
+                "duration_ms": result.duration_ms, "error": result.error,
+                "checked_at": utcnow(),
+                "fail_under": None if counts is None else self.settings.checker.fail_under,
+                "statements": None if counts is None else counts.statements,
+                "fatal_count": None if counts is None else counts.fatal,
+                "error_count": None if counts is None else counts.error,
+                "warning_count": None if counts is None else counts.warning,
+                "refactor_count": None if counts is None else counts.refactor,
+                "convention_count": None if counts is None else counts.convention}
+
+
+def claim_key(key: str, owner: str, lasting: timedelta) -> bool:
+    """Whether `owner` may lint `key` now: no other live worker is linting it."""
+    now = utcnow()
+    LintClaim.insert(result_key=key, owner=owner, until=now + lasting).on_conflict_ignore() \
+        .execute()
+    # The claim of a worker that died runs out; one taker wins (the WHERE is checked again on
+    # the locked row).
+    LintClaim.update(owner=owner, until=now + lasting).where(
+        (LintClaim.result_key == key) & (LintClaim.until < now)).execute()
+    holder = LintClaim.get_or_none(LintClaim.result_key == key)
+    return holder is not None and holder.owner == owner
+
+
+def release_key(key: str, owner: str) -> None:
+    """Let others lint `key` again (after this owner's result is stored)."""
+    # peewee's Model.delete is a classmethod; pylint takes it for the instance method.
+    LintClaim.delete().where(  # pylint: disable=no-value-for-parameter
+        (LintClaim.result_key == key) & (LintClaim.owner == owner)).execute()
+
+
+def _settle_key(check: Check, owner: str, values: dict[str, object]) -> set[int]:
+    """Store the result; copy it to every other pending row of the key; return their pushes."""
     _store(check, owner, **values)
-    if result.state == STATE_ERROR:
-        return set()  # a crash or timeout may not repeat: let each row try for itself
-    same_blob = ((Check.blob_sha == check.blob_sha) & (Check.settings_fp == fingerprint)
-                 & (Check.state == STATE_PENDING) & (Check.id != check.id))
-    pushes = {row.push_id for row in Check.select(Check.push).where(same_blob).iterator()
+    if not check.result_key:
+        return set()  # a row queued before result keys existed shares nothing
+    same_key = ((Check.result_key == check.result_key) & (Check.state == STATE_PENDING)
+                & (Check.id != check.id))
+    pushes = {row.push_id for row in Check.select(Check.push).where(same_key).iterator()
               if row.push_id}
-    Check.update(lease_until=None, reused=True, **values).where(same_blob).execute()
+    Check.update(lease_until=None, reused=True, **values).where(same_key).execute()
     return pushes
 
 

@@ -110,6 +110,17 @@ def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> 
         [[u.ref, u.old, u.new] for u in updates]))
 
 
+def _tip_commits(batch: GitBatch, updates: list[tuple[str, str, str]]) -> dict[str, str]:
+    """ref -> the commit its new sha peels to, for the refs that point at commits."""
+    peeled = batch.peel_to_commits(new for _, _, new in updates)
+    tips: dict[str, str] = {}
+    for ref, _, new in updates:
+        commit = peeled.get(new)
+        if commit is not None:
+            tips[ref] = commit
+    return tips
+
+
 def record_commits(push: Push, git: GitRepo) -> RecordedPush:
     """Record the push's new commits and their file changes; safe to run again.
 
@@ -119,12 +130,7 @@ def record_commits(push: Push, git: GitRepo) -> RecordedPush:
     repo = push.repo
     updates = [(ref, old, new) for ref, old, new in push.updates if new != ZERO]
     with GitBatch(Path(git.controldir())) as batch, database.atomic():
-        peeled = batch.peel_to_commits(new for _, _, new in updates)
-        tip_shas: dict[str, str] = {}
-        for ref, _, new in updates:
-            commit = peeled.get(new)
-            if commit is not None:
-                tip_shas[ref] = commit
+        tip_shas = _tip_commits(batch, updates)
         new_shas = _unrecorded(repo, batch, git, list(dict.fromkeys(tip_shas.values())),
                                [old for _, old, _ in updates if old != ZERO])
         details = list(batch.details(new_shas))

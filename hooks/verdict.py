@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from peewee import fn
 
 from gitserver.core.config import Settings
-from gitserver.core.models import STATE_PENDING, STATE_SUCCESS, Check, Commit
+from gitserver.core.models import Check, Commit
+from gitserver.core.states import (
+    STATE_ERROR,
+    STATE_PENDING,
+    STATE_SUCCESS,
+    combined_state,
+    commit_score,
+    why,
+)
 
 MAX_MESSAGE_LINES = 20
 _POLL_S = 0.03
@@ -66,20 +74,19 @@ def _score(score: float | None) -> str:
 def verdict_lines(name: str, commit: Commit, url: str, lines_left: list[int]) -> list[str]:
     """The lines for one pushed tip; `lines_left`: message lines left for the whole push."""
     checks = list(Check.select().where(Check.commit == commit).order_by(Check.path))
-    states = [c.state for c in checks]
-    combined = "failure" if any(s in ("failure", "error") for s in states) else (
-        "success" if checks else "pending")
-    scores = [c.score for c in checks if c.score is not None]
-    mean = sum(scores) / len(scores) if scores else None
-    lines = [f"{name} {commit.sha[:7]}: {combined}, score {_score(mean)}/10 "
+    combined = combined_state(c.state for c in checks)
+    lines = [f"{name} {commit.sha[:7]}: {combined}, score {_score(commit_score(checks))}/10 "
              f"({len(checks)} file{'s' if len(checks) != 1 else ''} checked)"]
     hidden = 0
     for check in checks:
         if check.state == STATE_SUCCESS:
             continue
-        lines.append(f"  {check.path}: {check.state}, score {_score(check.score)}")
-        if check.error:
-            lines.append(f"    {check.error}")
+        if check.state == STATE_ERROR:
+            lines.append(f"  {check.path}: {check.state}, score {_score(check.score)}")
+            lines.append(f"    {why(check)}")
+        else:
+            lines.append(f"  {check.path}: {check.state}, score {_score(check.score)} "
+                         f"({why(check)})")
         for message in check.message_list:
             if lines_left[0] <= 0:
                 hidden += 1

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from gitserver.core.resources import template_dir
+from gitserver.core.states import NO_STATE_COLOUR, STATE_COLOURS, STATE_ORDER, TYPE_ORDER
 from gitserver.core.urls import login_url
 
 TEMPLATE_DIR = template_dir("mail")
@@ -36,11 +37,6 @@ MAX_SUBJECT_CHARS = 200
 MAX_TEXTS_PER_GROUP = 10
 TEXT_WIDTH = 78
 
-STATE_ORDER = {"error": 0, "failure": 1, "pending": 2, "success": 3}
-TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
-# Colour is never the only signal: every template prints the state word next to it.
-STATE_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "error": "#bc4c00",
-                 "pending": "#6e7781"}
 
 REPORT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -60,7 +56,7 @@ class ReportMessage:
 
 
 @dataclass(frozen=True)
-class ReportFile:
+class ReportFile:  # pylint: disable=too-many-instance-attributes  # plain data, one field each
     """One checked file of the pushed tip."""
 
     path: str
@@ -70,6 +66,7 @@ class ReportFile:
     messages: tuple[ReportMessage, ...]
     error: str | None = None  # why the checker crashed or timed out (state "error")
     url: str = ""  # absolute link to the file's page; optional
+    reason: str = ""  # why a failure fails: "1 error, score 7.20 < 8.00"
 
 
 @dataclass(frozen=True)
@@ -112,7 +109,7 @@ class SymbolGroup:
 
 
 @dataclass(frozen=True)
-class FileView:
+class FileView:  # pylint: disable=too-many-instance-attributes  # plain data, one field each
     """A `ReportFile` cleaned for the templates, with its messages grouped."""
 
     path: str
@@ -122,6 +119,7 @@ class FileView:
     error: str
     url: str
     groups: tuple[SymbolGroup, ...]
+    reason: str = ""
 
 
 def clean_line(text: str) -> str:
@@ -260,14 +258,15 @@ def _environment() -> jinja2.Environment:
     env.filters["fill"] = _fill
     env.filters["score"] = _format_score
     env.filters["lines"] = _format_lines
-    env.filters["colour"] = lambda state: STATE_COLOURS.get(state, STATE_COLOURS["pending"])
+    env.filters["colour"] = lambda state: STATE_COLOURS.get(state, NO_STATE_COLOUR)
     return env
 
 
 def _file_view(file: ReportFile) -> FileView:
     return FileView(path=clean_line(file.path), state=clean_line(file.state), score=file.score,
                     change=clean_line(file.change), error=clean_text(file.error or ""),
-                    url=_safe_url(file.url), groups=group_messages(file.messages))
+                    url=_safe_url(file.url), groups=group_messages(file.messages),
+                    reason=clean_line(file.reason))
 
 
 def _address(addr: str, name: str) -> Address:

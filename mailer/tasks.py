@@ -14,8 +14,14 @@ import logging
 from huey.exceptions import RetryTask
 
 from gitserver.core.config import Settings
-from gitserver.core.models import STATE_SUCCESS, Check, Commit, Push, User, utcnow
-from gitserver.core.queries import combined_state
+from gitserver.core.models import Check, Commit, Push, User, utcnow
+from gitserver.core.states import (
+    STATE_FAILURE,
+    STATE_SUCCESS,
+    combined_state,
+    commit_score,
+    why,
+)
 from gitserver.core.urls import blob_url, commit_url
 
 from .backends import MailError, MailRejected, already_delivered, send
@@ -38,11 +44,10 @@ def report_for(settings: Settings, push: Push) -> PushReport | None:
     checks = list(Check.select().where(Check.commit == commit).order_by(Check.path))
     base = settings.server.base_url
     owner, repo = push.repo.owner.username, push.repo.name
-    scores = [c.score for c in checks if c.score is not None]
     return PushReport(
         report_id=f"push-{push.id}", owner=owner, repo=repo, sha=sha, subject=commit.subject,
         state=combined_state([c.state for c in checks]),
-        score=round(sum(scores) / len(scores), 2) if scores else None,
+        score=commit_score(checks),
         status_url=commit_url(base, owner, repo, sha),
         files=tuple(_report_file(base, owner, repo, sha, c) for c in checks),
         to_addr=push.pusher.email, to_name=push.pusher.username,
@@ -55,7 +60,8 @@ def _report_file(base: str, owner: str, repo: str, sha: str, check: Check) -> Re
                                    type=m["type"]) for m in check.message_list)
     return ReportFile(path=check.path, state=check.state, score=check.score,
                       change=check.change, messages=messages, error=check.error,
-                      url=blob_url(base, owner, repo, sha, check.path))
+                      url=blob_url(base, owner, repo, sha, check.path),
+                      reason=why(check) if check.state == STATE_FAILURE else "")
 
 
 def _wanted(user: User, state: str) -> bool:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from gitserver.core.models import STATE_PENDING, Check, database, init_db
+from gitserver.core.models import Check, database, init_db
+from gitserver.core.states import STATE_PENDING
 
 from .support import (
     GITSERVER,

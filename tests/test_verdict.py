@@ -106,7 +106,8 @@ def test_verdict_prints_the_undefined_variable_line(verdict_server: Server,
     assert "(2 files checked)" in lines[0]
     assert "    app/greet.py:6:11: undefined-variable (E0602) Undefined variable " \
            "'undefined_name'" in lines
-    assert any(re.fullmatch(r"  app/greet\.py: failure, score \d+\.\d\d", line)
+    assert any(re.fullmatch(r"  app/greet\.py: failure, score (\d+\.\d\d) "
+                            r"\(1 error, score \1 < 8\.00\)", line)
                for line in lines), lines
     assert not any("ok.py" in line for line in lines), "a clean file's name was printed"
     assert f"  Status: {status_url(verdict_server, 'undefined', sha)}" in lines

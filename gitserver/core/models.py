@@ -27,6 +27,9 @@ from peewee import (
 )
 from playhouse.db_url import connect
 
+# The states live with their rules (gitserver.core.states); the models use them as defaults.
+from gitserver.core.states import STATE_PENDING
+
 database = DatabaseProxy()
 
 CHANGE_ADDED = "added"
@@ -34,11 +37,6 @@ CHANGE_MODIFIED = "modified"
 CHANGE_DELETED = "deleted"
 CHANGE_UNCHANGED = "unchanged"
 
-STATE_PENDING = "pending"
-STATE_SUCCESS = "success"
-STATE_FAILURE = "failure"
-STATE_ERROR = "error"
-FINAL_STATES = (STATE_SUCCESS, STATE_FAILURE, STATE_ERROR)
 
 
 def utcnow() -> dt.datetime:
@@ -179,8 +177,20 @@ class Check(BaseModel):
     duration_ms = IntegerField(null=True)
     messages = TextField(default="[]")  # JSON list of message objects (contract shape)
     error = TextField(null=True)
+    # pylint's counts for the file (None while pending, for `error`, and in results stored
+    # before they were kept): the commit score sums them, as pylint's global evaluation does.
+    statements = IntegerField(null=True)
+    fatal_count = IntegerField(null=True)
+    error_count = IntegerField(null=True)
+    warning_count = IntegerField(null=True)
+    refactor_count = IntegerField(null=True)
+    convention_count = IntegerField(null=True)
+    fail_under = FloatField(null=True)  # the threshold the state was decided with
     settings_fp = CharField(max_length=64)
-    reused = BooleanField(default=False)  # result copied from an identical blob's check
+    # What the result depends on: settings, repo, path, blob and the tree modules the file can
+    # import (checker.deps.result_keys). A final check is reused for the same key only.
+    result_key = CharField(max_length=64, default="")
+    reused = BooleanField(default=False)  # result copied from a check with the same result_key
     created_at = DateTimeField(default=utcnow)
     checked_at = DateTimeField(null=True)
     emailed_at = DateTimeField(null=True)
@@ -197,12 +207,24 @@ class Check(BaseModel):
             (("blob_sha", "settings_fp", "state"), False),
             (("state", "lease_until"), False),
             (("repo", "path"), False),
+            (("result_key", "state"), False),
         )
 
     @property
     def message_list(self) -> list[dict[str, Any]]:
         """The pylint messages, decoded from JSON."""
         return json.loads(self.messages)
+
+
+class LintClaim(BaseModel):
+    """A worker linting one result key: others wait for its result instead of linting it too.
+
+    One slow file carried by ten commits of a push is linted once, not once per commit (which
+    could cost ten timeouts). `until` lets a claim of a dead worker run out.
+    """
+    result_key = CharField(max_length=64, unique=True)
+    owner = CharField(max_length=64)
+    until = DateTimeField()
 
 
 class RejectedPush(BaseModel):
@@ -298,4 +320,4 @@ class SessionVersion(BaseModel):
 
 
 ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion,
-              ActivationKey, SessionVersion)
+              ActivationKey, SessionVersion, LintClaim)

@@ -10,29 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from gitserver.core.gitrepo import GitRepo
-from gitserver.core.models import (
-    STATE_ERROR,
-    STATE_FAILURE,
-    STATE_PENDING,
-    STATE_SUCCESS,
-    Check,
-    Commit,
-    FileVersion,
-    Repo,
-)
+from gitserver.core.models import Check, Commit, FileVersion, Repo
+from gitserver.core.states import COUNT_COLUMNS, STATE_ERROR, combined_state, commit_score
 
 SHA_RE = re.compile(r"[0-9a-f]{4,40}")
 FULL_SHA_RE = re.compile(r"[0-9a-f]{40}")
-
-
-def combined_state(states: list[str]) -> str:
-    """GitHub's combined status: failure if any failure or error, pending if any pending or
-    none, else success."""
-    if any(s in (STATE_FAILURE, STATE_ERROR) for s in states):
-        return STATE_FAILURE
-    if not states or STATE_PENDING in states:
-        return STATE_PENDING
-    return STATE_SUCCESS
 
 
 def resolve_ref(git: GitRepo | None, repo: Repo, ref: str) -> str | None:
@@ -80,12 +62,6 @@ def commit_states(commit_ids: list[int]) -> dict[int, str]:
 
 # -- pages and their API twins ---------------------------------------------------------------
 
-def commit_score(checks: Iterable[Check]) -> float | None:
-    """A commit's score: the mean of its files' pylint scores (None before any is known)."""
-    scores = [c.score for c in checks if c.score is not None]
-    return round(sum(scores) / len(scores), 2) if scores else None
-
-
 def message_key(message: dict[str, Any]) -> tuple[str, str]:
     """What identifies a lint message when a commit is compared with its parent."""
     # Without the line: a message that only moved because lines were added above it is
@@ -102,6 +78,9 @@ class ParentDiff:
     score: float | None = None
     new: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (path, message)
     fixed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # The parent's messages of files pylint could not look into now (they stopped parsing, or
+    # the checker failed on them): neither fixed nor still there, as far as anyone knows.
+    unknown: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _by_path(checks: Iterable[Check]) -> dict[str, Check]:
@@ -141,8 +120,21 @@ def since_parent(commit: Commit, checks: list[Check],
         new, fixed = _message_changes(now.message_list if now is not None else [],
                                       old.message_list if old is not None else [])
         diff.new.extend((path, m) for m in new)
-        diff.fixed.extend((path, m) for m in fixed)
+        (diff.unknown if now is not None and not_looked_into(now) else diff.fixed).extend(
+            (path, m) for m in fixed)
     return diff
+
+
+def not_looked_into(check: Any) -> bool:
+    """Whether pylint could not look into the file's code: it does not parse, or the checker
+    failed on it. Its earlier messages are then unknown, not fixed."""
+    if check.state == STATE_ERROR:
+        return True
+    return any(m.get("symbol") in UNPARSED_SYMBOLS for m in check.message_list)
+
+
+# pylint's messages for a module it could not build: nothing else is checked in it.
+UNPARSED_SYMBOLS = frozenset({"syntax-error", "parse-error", "astroid-error"})
 
 
 def _message_changes(now: list[dict[str, Any]], before: list[dict[str, Any]]
@@ -193,6 +185,11 @@ def file_check_log(repo: Repo, path: str) -> Any:
             .order_by(Commit.id.desc(), Check.id.desc()))
 
 
+# What a commit's state and score are computed from.
+_SCORE_COLUMNS = (Check.commit, Check.state, Check.score,
+                  *(getattr(Check, name) for name in COUNT_COLUMNS))
+
+
 @dataclass(frozen=True)
 class HeadSummary:
     """The state and score of a default branch's tip."""
@@ -216,8 +213,7 @@ def head_summaries(repos_dir: Path, repos: list[Repo]) -> dict[int, HeadSummary]
     commits = {rid: rows.get((rid, sha)) for rid, sha in tips.items()}
     ids = [c.id for c in commits.values() if c is not None]
     checks: dict[int, list[Check]] = {i: [] for i in ids}
-    for check in Check.select(Check.commit, Check.state, Check.score).where(
-            Check.commit.in_(ids)).iterator():
+    for check in Check.select(*_SCORE_COLUMNS).where(Check.commit.in_(ids)).iterator():
         checks[check.commit_id].append(check)
     summaries = {}
     for rid, sha in tips.items():
@@ -231,8 +227,7 @@ def head_summaries(repos_dir: Path, repos: list[Repo]) -> dict[int, HeadSummary]
 def commit_marks(commit_ids: list[int]) -> dict[int, tuple[str, float | None]]:
     """commit id -> (combined state, score), in one query."""
     found: dict[int, list[Check]] = {cid: [] for cid in commit_ids}
-    for check in Check.select(Check.commit, Check.state, Check.score).where(
-            Check.commit.in_(commit_ids)).iterator():
+    for check in Check.select(*_SCORE_COLUMNS).where(Check.commit.in_(commit_ids)).iterator():
         found[check.commit_id].append(check)
     return {cid: (combined_state([c.state for c in checks]), commit_score(checks))
             for cid, checks in found.items()}

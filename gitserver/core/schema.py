@@ -10,7 +10,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gitserver.core.models import ALL_MODELS, SchemaVersion, database
+from peewee import CharField, FloatField, IntegerField
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as apply_operations
+
+from gitserver.core.models import ALL_MODELS, LintClaim, SchemaVersion, database
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +29,31 @@ def _index_unfinished_pushes_v2(db: Any) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS "push_report_state" ON "push" ("report_state")')
 
 
+def _result_keys_v3(db: Any) -> None:
+    """Reuse by result key (blob, path, settings and the imported tree modules), the counts that
+    make the commit score pylint's global evaluation, and the lint claims of workers.
+
+    Step 1 builds tables from the current models, so a fresh database has these columns
+    already: each is added only where missing. Old rows keep an empty key, which no new check
+    looks up, so no result of the old blob-only key is ever reused.
+    """
+    columns = {column.name for column in db.get_columns("check")}
+    wanted = {"result_key": CharField(max_length=64, default=""),
+              "statements": IntegerField(null=True), "fatal_count": IntegerField(null=True),
+              "error_count": IntegerField(null=True), "warning_count": IntegerField(null=True),
+              "refactor_count": IntegerField(null=True),
+              "convention_count": IntegerField(null=True), "fail_under": FloatField(null=True)}
+    migrator = SchemaMigrator.from_database(db)
+    apply_operations(*(migrator.add_column("check", name, field)
+                       for name, field in wanted.items() if name not in columns))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "check_result_key_state" '
+                   'ON "check" ("result_key", "state")')
+    db.create_tables([LintClaim], safe=True)
+
+
 # version -> step; append only, never edit a released step.
-STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2}
+STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
+                                           3: _result_keys_v3}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 

@@ -16,17 +16,14 @@ from starlette.responses import PlainTextResponse, Response
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Repo
 from gitserver.core.queries import (
-    combined_state,
     commit_checks,
-    commit_score,
     get_commit,
     resolve_ref,
 )
+from gitserver.core.states import NO_STATE_COLOUR, STATE_COLOURS, combined_state, commit_score
 from gitserver.web.auth import repo_access
 from gitserver.web.page_access import throttled
 
-COLOURS = {"success": "#2da44e", "failure": "#cf222e", "error": "#d4a72c",
-           "pending": "#8c959f", "none": "#8c959f"}
 WORDS = {"success": "passing", "failure": "failing", "error": "error", "pending": "pending"}
 _CHAR_PX = 6.8  # mean advance of Verdana 11px, which the SVG asks for
 _PAD_PX = 10
@@ -59,10 +56,10 @@ def render_badge(label: str, text: str, colour: str) -> str:
 def verdict(state: str | None, score: float | None) -> tuple[str, str]:
     """(text, colour) for a tip's state and score; state None: no commit yet."""
     if state is None:
-        return "no commits", COLOURS["none"]
+        return "no commits", NO_STATE_COLOUR
     words = WORDS.get(state, state)
     text = words if score is None or state == "pending" else f"{score:.2f} {words}"
-    return text, COLOURS.get(state, COLOURS["none"])
+    return text, STATE_COLOURS.get(state, NO_STATE_COLOUR)
 
 
 def _tip(request: Request, repo: Repo) -> tuple[str | None, str | None, float | None]:

@@ -19,10 +19,8 @@ from gitserver.core.access import Access
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, Repo, User
 from gitserver.core.queries import (
-    combined_state,
     commit_checks,
     commit_marks,
-    commit_score,
     file_check_log,
     file_versions,
     get_commit,
@@ -30,6 +28,7 @@ from gitserver.core.queries import (
     last_changes,
     resolve_ref,
 )
+from gitserver.core.states import combined_state, commit_score
 from gitserver.core.urls import commits_url, repo_url
 from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
 from gitserver.web.highlight import lines_for_blob
@@ -107,6 +106,17 @@ def repo_page(request: Request, access: Access) -> Response:
         files=[{"path": path, "check": checks.get(path), "last": changed.get(path)}
                for path in sorted(files)])
     return render(request, "repo.html", context)
+
+
+# -- /static/css/states.css ------------------------------------------------------------------
+
+_STATES_CSS = pages_format.states_css()
+
+
+def states_stylesheet(_request: Request) -> Response:
+    """The state colours (gitserver.core.states) as CSS; before /static in the routes."""
+    return Response(_STATES_CSS, media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=3600"})
 
 
 # -- /{owner}/{repo}/commits/{branch} -------------------------------------------------------

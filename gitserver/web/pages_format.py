@@ -14,11 +14,10 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from gitserver.core.models import utcnow
+from gitserver.core.states import NO_STATE_COLOUR, STATE_COLOURS, STATE_SUCCESS, why
 from gitserver.core.urls import commit_url
 from gitserver.web.templating import templates
 
-STATE_CLASSES = {"success": "success", "failure": "danger", "error": "warning",
-                 "pending": "secondary"}
 STATE_ICONS = {"success": "\u2713", "failure": "\u2717", "error": "!", "pending": "\u25cf"}
 TYPE_CLASSES = {"fatal": "danger", "error": "danger", "warning": "warning",
                 "refactor": "info", "convention": "secondary", "info": "light"}
@@ -61,17 +60,36 @@ def state_badge(state: str | None, element_id: str = "") -> Markup:
         return Markup(f'<span class="badge text-bg-light border state-badge"{id_attr} '
                       'data-state="">not checked</span>')
     word = escape(state)
-    return Markup(f'<span class="badge text-bg-{STATE_CLASSES.get(state, "secondary")} '
-                  f'state-badge"{id_attr} data-state="{word}">{STATE_ICONS.get(state, "")} '
-                  f"{word}</span>")
+    css = escape(state) if state in STATE_COLOURS else "none"
+    return Markup(f'<span class="badge state-bg-{css} state-badge"{id_attr} '
+                  f'data-state="{word}">{STATE_ICONS.get(state, "")} {word}</span>')
 
 
-def score_text(value: float | None) -> Markup:
-    """The score, green from 8 up, red below."""
+def score_text(value: float | None, state: str | None = None) -> Markup:
+    """The score, in the colour of the state it goes with (a failing file's 8.50 is not green)."""
     if value is None:
         return Markup('<span class="score">\u2014</span>')
-    colour = "text-success" if value >= 8 else "text-danger"
-    return Markup(f'<span class="score {colour}">{value:.2f}</span>')
+    css = f" state-fg-{escape(state)}" if state in STATE_COLOURS else ""
+    return Markup(f'<span class="score{css}">{value:.2f}</span>')
+
+
+def reason(check: Any, element_id: str = "") -> Markup:
+    """Why a check is not `success` ("1 error, score 7.20 < 8.00"); nothing for success."""
+    if check is None or check.state == STATE_SUCCESS:
+        return Markup("")
+    id_attr = f' id="{escape(element_id)}"' if element_id else ""
+    return Markup(f'<span class="small state-reason state-fg-{escape(check.state)}"{id_attr}>'
+                  f"{escape(why(check))}</span>")
+
+
+def states_css() -> str:
+    """The state colours of gitserver.core.states as CSS classes (the CSP allows no inline
+    styles), served as /static/css/states.css."""
+    rules = [f".state-bg-{state} {{ background-color: {colour}; color: #fff; }}\n"
+             f".state-fg-{state} {{ color: {colour}; }}"
+             for state, colour in STATE_COLOURS.items()]
+    rules.append(f".state-bg-none {{ background-color: {NO_STATE_COLOUR}; color: #fff; }}")
+    return "\n".join(rules) + "\n"
 
 
 def when(value: dt.datetime | None) -> Markup:
@@ -109,5 +127,5 @@ def install() -> None:
     env = templates.env
     env.filters.update(score=score, ago=ago, utc=utc, iso=iso, urlpath=urlpath)
     env.globals.update(type_class=TYPE_CLASSES, state_badge=state_badge, score_text=score_text,
-                       when=when, short=short, commit_link=commit_link,
+                       reason=reason, when=when, short=short, commit_link=commit_link,
                        change_badge=change_badge)

@@ -22,22 +22,27 @@ from starlette.responses import RedirectResponse, Response
 from gitserver.core.access import Access
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.lru import LruCache
-from gitserver.core.models import FINAL_STATES, STATE_PENDING, Check, Commit
+from gitserver.core.models import Check, Commit
 from gitserver.core.queries import (
     FULL_SHA_RE,
     ParentDiff,
-    combined_state,
-    commit_score,
     deleted_files,
     get_commit,
     resolve_ref,
     since_parent,
 )
+from gitserver.core.states import (
+    COUNT_COLUMNS,
+    FINAL_STATES,
+    STATE_PENDING,
+    TYPE_ORDER,
+    combined_state,
+    commit_reason,
+    commit_score,
+)
 from gitserver.core.urls import api_checks_url, commit_url
 from gitserver.web.page_access import page_repo, repo_context
 from gitserver.web.templating import render, templates
-
-TYPE_ORDER = {"fatal": 0, "error": 1, "warning": 2, "refactor": 3, "convention": 4, "info": 5}
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,13 @@ class CheckRow:  # pylint: disable=too-many-instance-attributes  # one per colum
     reused: bool
     checked_at: dt.datetime | None
     emailed_at: dt.datetime | None
+    statements: int | None
+    fatal_count: int | None
+    error_count: int | None
+    warning_count: int | None
+    refactor_count: int | None
+    convention_count: int | None
+    fail_under: float | None
     messages: str | None = None
 
     @property
@@ -77,7 +89,8 @@ class CheckRow:  # pylint: disable=too-many-instance-attributes  # one per colum
 
 
 _COLUMNS = [Check.id, Check.path, Check.blob_sha, Check.change, Check.state, Check.score,
-            Check.duration_ms, Check.error, Check.reused, Check.checked_at, Check.emailed_at]
+            Check.duration_ms, Check.error, Check.reused, Check.checked_at, Check.emailed_at,
+            *(getattr(Check, name) for name in COUNT_COLUMNS), Check.fail_under]
 
 
 def grouped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -179,8 +192,9 @@ def commit_page(request: Request, access: Access) -> Response:
     diff, diff_html = _diff_html(repo_url, commit, checks, before)
     return render(request, "commit.html", {
         **context, "commit": commit, "checks": checks,
-        "state": combined_state([c.state for c in checks]), "score": commit_score(checks),
-        "cards": cards,
+        "state": combined_state([c.state for c in checks]),
+        "state_reason": commit_reason([c.state for c in checks]),
+        "score": commit_score(checks), "cards": cards,
         "pending": any(c.state == STATE_PENDING for c in checks),
         "message_count": sum(types.values()),
         "types": sorted(types.items(), key=lambda t: TYPE_ORDER.get(t[0], 9)),

@@ -11,13 +11,12 @@ from gitserver.core import queries
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Commit, Repo
 from gitserver.core.queries import (
-    combined_state,
-    commit_score,
     commit_states,
     deleted_files,
     resolve_ref,
     since_parent,
 )
+from gitserver.core.states import combined_state, commit_score
 from gitserver.core.urls import api_commit_url, api_status_url
 from gitserver.web.api.common import (
     ApiError,
@@ -74,7 +73,8 @@ def commit_checks_view(request: Request, repo: Repo) -> Response:
                              "files": [], "since_parent": None})
     files += [{"path": fv.path, "blob": None, "change": "deleted", "state": None,
                "score": None, "duration_ms": None, "checked_at": None, "emailed_at": None,
-               "reused": False, "error": None, "messages": []} for fv in deleted_files(commit)]
+               "reused": False, "error": None, "description": "deleted",
+               "messages": []} for fv in deleted_files(commit)]
     return JSONResponse({"sha": commit.sha, "state": combined_state([c.state for c in checks]),
                          "score": commit_score(checks), "files": files,
                          "since_parent": parent_diff_shape(since_parent(commit, checks))})

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gitserver.core import states
 from gitserver.core.access import Access
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, Repo, User
@@ -110,23 +111,14 @@ def file_shape(check: Check) -> dict[str, Any]:
             "state": check.state, "score": check.score, "duration_ms": check.duration_ms,
             "checked_at": iso(check.checked_at), "emailed_at": iso(check.emailed_at),
             "reused": check.reused, "error": check.error,
+            "description": states.status_description(check),
             "messages": [message_shape(m) for m in check.message_list]}
-
-
-def status_description(check: Check) -> str:
-    """GitHub's one-line status description of a check (at most 140 characters)."""
-    if check.state == "pending":
-        return "pylint is checking this file"
-    if check.state == "error":
-        return (check.error or "the checker failed")[:140]
-    count = len(check.message_list)
-    return f"pylint {check.score:.2f}/10, {count} message{'s' if count != 1 else ''}"
 
 
 def status_shape(request: Request, repo: Repo, sha: str, check: Check) -> dict[str, Any]:
     """A check as a GitHub commit status, with the context `pylint/<path>`."""
     root, owner = base(request), repo.owner.username
-    return {"id": check.id, "state": check.state, "description": status_description(check),
+    return {"id": check.id, "state": check.state, "description": states.status_description(check),
             "target_url": blob_url(root, owner, repo.name, sha, check.path),
             "context": f"pylint/{check.path}", "created_at": iso(check.created_at),
             "updated_at": iso(check.checked_at or check.created_at),
@@ -268,7 +260,8 @@ def parent_diff_shape(diff: ParentDiff | None) -> dict[str, Any] | None:
         return None
     return {"sha": diff.sha, "checked": diff.checked, "state": diff.state, "score": diff.score,
             "new": [{"path": path, **message_shape(m)} for path, m in diff.new],
-            "fixed": [{"path": path, **message_shape(m)} for path, m in diff.fixed]}
+            "fixed": [{"path": path, **message_shape(m)} for path, m in diff.fixed],
+            "unknown": [{"path": path, **message_shape(m)} for path, m in diff.unknown]}
 
 
 def commit_shape(request: Request, repo: Repo, commit: Commit, state: str) -> dict[str, Any]:

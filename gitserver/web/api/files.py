@@ -22,11 +22,10 @@ from starlette.routing import Route
 from gitserver.core.gitrepo import GitRepo, blob_sha
 from gitserver.core.models import Check, Commit, FileVersion, Repo, User
 from gitserver.core.queries import (
-    combined_state,
     commit_checks,
-    commit_score,
     last_changes,
 )
+from gitserver.core.states import combined_state, commit_score
 from gitserver.core.urls import api_contents_url, blob_url, commit_url, repo_url
 from gitserver.web.api.common import (
     ApiError,

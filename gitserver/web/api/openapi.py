@@ -55,7 +55,7 @@ FILE_CHECK_PROPS = {
     "change": {"type": "string", "enum": ["added", "modified", "deleted", "unchanged"]},
     "state": _nullable(STATE), "score": _nullable(NUM), "duration_ms": _nullable(INT),
     "checked_at": _nullable(TIME), "emailed_at": _nullable(TIME), "reused": BOOL,
-    "error": _nullable(STR), "messages": _list(_ref("Message"))}
+    "error": _nullable(STR), "description": STR, "messages": _list(_ref("Message"))}
 COMMIT_PROPS = {
     "sha": STR, "state": STATE,
     "commit": _obj({"message": STR, "author": PERSON, "committer": PERSON}),
@@ -86,7 +86,8 @@ SCHEMAS: dict[str, Any] = {
     "FileCheckLogEntry": _obj({**FILE_CHECK_PROPS, "sha": STR}),
     "ParentDiff": _obj({"sha": STR, "checked": BOOL, "state": _nullable(STATE),
                         "score": _nullable(NUM), "new": _list(_ref("PathMessage")),
-                        "fixed": _list(_ref("PathMessage"))}),
+                        "fixed": _list(_ref("PathMessage")),
+                        "unknown": _list(_ref("PathMessage"))}),
     "CommitChecks": _obj({"sha": STR, "state": STATE, "score": _nullable(NUM),
                           "files": _list(_ref("FileCheck")),
                           "since_parent": _nullable(_ref("ParentDiff"))}),
