@@ -296,8 +296,8 @@ class _Graph:  # pylint: disable=too-few-public-methods  # one job: reach_digest
                 continue
             self.index[node] = len(self.nodes)
             self.nodes.append(node)
-            facts, deps = self.tree.direct(node, self.entries)
-            ordered = sorted(deps)
+            facts, direct_deps = self.tree.direct(node, self.entries)
+            ordered = sorted(direct_deps)
             self.digests.append(_digest([node, self.tree.files.get(node, ""), *facts, "deps",
                                          *ordered]))
             self.edges.append([])

@@ -52,7 +52,7 @@ class HookCall:
     updates: list[RefUpdate]
     out: Callable[[str], None]
     # Runs work after the hook has answered; in a hook process there is no after, so: now.
-    defer: Callable[[Callable[[], None]], None] = field(default=lambda work: work())
+    defer: Callable[[Callable[[], object]], None] = field(default=lambda work: work())
 
     @property
     def git_dir(self) -> Path:

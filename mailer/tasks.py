@@ -44,14 +44,18 @@ def report_for(settings: Settings, push: Push) -> PushReport | None:
     checks = list(Check.select().where(Check.commit == commit).order_by(Check.path))
     base = settings.server.base_url
     owner, repo = push.repo.owner.username, push.repo.name
+    pusher = push.pusher
+    if pusher is None:
+        return None  # the pusher's account is gone: nobody to mail
     return PushReport(
         report_id=f"push-{push.id}", owner=owner, repo=repo, sha=sha, subject=commit.subject,
         state=combined_state([c.state for c in checks]),
         score=commit_score(checks),
         status_url=commit_url(base, owner, repo, sha),
         files=tuple(_report_file(base, owner, repo, sha, c) for c in checks),
-        to_addr=push.pusher.email, to_name=push.pusher.username,
-        ref=ref.rsplit("/", 1)[-1], commits=max(1, push.commits.count()))
+        to_addr=pusher.email, to_name=pusher.username,
+        ref=ref.rsplit("/", 1)[-1],
+        commits=max(1, Commit.select().where(Commit.push == push).count()))
 
 
 def _report_file(base: str, owner: str, repo: str, sha: str, check: Check) -> ReportFile:
@@ -87,8 +91,8 @@ def send_push_report(settings: Settings, push_id: int) -> None:
     push = Push.get_or_none(Push.id == push_id)
     if push is None or push.report_state in ("sent", "skipped", "failed"):
         return
-    report = report_for(settings, push) if push.pusher_id else None
-    if report is None or not _wanted(push.pusher, report.state):
+    report = report_for(settings, push) if push.pusher is not None else None
+    if report is None or push.pusher is None or not _wanted(push.pusher, report.state):
         _record(push, "skipped")
         return
     message = build_report(report, from_addr=settings.mail.from_addr,
@@ -113,4 +117,4 @@ def send_push_report(settings: Settings, push_id: int) -> None:
                        push_id, exc, delay)
         raise RetryTask(str(exc), delay=delay) from None
     _record(push, "sent")
-    logger.info("report mail for push %d sent to %s", push_id, push.pusher.username)
+    logger.info("report mail for push %d sent to %s", push_id, report.to_name)

@@ -113,7 +113,7 @@ def counts_of(check: Any) -> LintCounts | None:
     values = [getattr(check, name, None) for name in COUNT_COLUMNS]
     if any(value is None for value in values):
         return None
-    return LintCounts(*values)
+    return LintCounts(*(int(value) for value in values if value is not None))
 
 
 def commit_score(checks: Iterable[Any]) -> float | None:
