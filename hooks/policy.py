@@ -20,7 +20,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from gitserver.core.gitbatch import Change, GitBatch, NewCommit, tree_entries_raw
+from gitserver.core.gitbatch import (
+    Change,
+    GitBatch,
+    NewCommit,
+    may_have_odd_modes,
+    tree_entries_raw,
+)
 from gitserver.core.gitrepo import FILE_MODE
 
 # Characters HFS+ ignores in file names (git's is_hfs_dotgit list).
@@ -239,6 +245,8 @@ class PolicyChecker:
         odd: dict[tuple[str, str], int] = {}
         new_trees = [tree for tree in trees if self._is_new(tree)]
         for tree, raw in self.batch.read_many(new_trees):
+            if not may_have_odd_modes(raw):
+                continue
             for name, mode, blob in tree_entries_raw(raw):
                 if mode not in _WRITTEN_MODES:
                     odd[(trees[tree] + name.decode("utf-8", "replace"), blob)] = mode

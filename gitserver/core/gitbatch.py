@@ -10,6 +10,7 @@ GIT_ALTERNATE_OBJECT_DIRECTORIES), so a pre-receive hook sees the pushed objects
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -172,7 +173,7 @@ class GitBatch:
             # Not a `with`: the process lives as long as this object (see close()).
             self._cat = subprocess.Popen(  # pylint: disable=consider-using-with
                 ["git", "cat-file", "--batch-command", "--buffer"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, env=self.env)
+                stdout=subprocess.PIPE, env=self.env, bufsize=1 << 20)
         return self._cat
 
     def info(self, names: Iterable[str]) -> list[ObjectInfo]:
@@ -237,6 +238,18 @@ class GitBatch:
         data = proc.stdout.read(int(header[2]))
         proc.stdout.read(1)  # the newline after the contents
         return data
+
+
+# An entry whose mode is not one git writes: at the start of the tree, or after the previous
+# entry's NUL and 20-byte id. A match may be a false alarm (a NUL inside a name or an id);
+# a tree without one has only modes git writes, and that is decided in C, without a loop here.
+_ODD_MODE = re.compile(rb"(?:\A|\x00[\s\S]{20})(?!(?:100644|100755|40000|120000|160000) )"
+                       rb"[0-7]+ ")
+
+
+def may_have_odd_modes(raw: bytes) -> bool:
+    """False when every entry of the raw tree has a mode as git writes it."""
+    return _ODD_MODE.search(raw) is not None
 
 
 def tree_entries_raw(raw: bytes) -> Iterator[tuple[bytes, int, str]]:
