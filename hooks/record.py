@@ -156,7 +156,12 @@ def changed_py_files(git: GitRepo, updates: list[RefUpdate], base_branch: str) -
     A new branch is compared with `base_branch` (the default branch), so pushing a topic branch
     that changes one file counts one file, not the whole tree. One `diff-tree --stdin`.
     """
-    base = git.branch_tip(base_branch)
+    # The default branch as it was before this push: post-receive runs after the refs moved,
+    # and a first push that creates the default branch must count every file, not none.
+    before = {u.ref: u.old for u in updates}
+    base: str | None = before.get(f"refs/heads/{base_branch}", git.branch_tip(base_branch))
+    if base == ZERO:
+        base = None
     pairs = []
     for update in updates:
         if update.deleted:
@@ -165,14 +170,20 @@ def changed_py_files(git: GitRepo, updates: list[RefUpdate], base_branch: str) -
         pairs.append((update.new, old if old and git.has_object(old) else None))
     with GitBatch(Path(git.controldir())) as batch:
         peeled = batch.peel_to_commits([sha for pair in pairs for sha in pair if sha])
-        wanted: list[tuple[str, str | None]] = []
+        count = 0
+        wanted: list[tuple[str, str]] = []
         for new, old in pairs:
             commit = peeled.get(new)
-            if commit is not None:
-                wanted.append((commit, peeled.get(old) if old else None))
-        return sum(sum(1 for change in changes if change.status in ("A", "M", "T")
-                       and change.path.endswith(b".py"))
-                   for _, changes in batch.changes(wanted))
+            base_commit = peeled.get(old) if old else None
+            if commit is None:
+                continue
+            if base_commit is None:  # nothing to compare with: every file is new
+                count += sum(1 for path in batch.tree_paths(commit) if path.endswith(b".py"))
+            else:
+                wanted.append((commit, base_commit))
+        return count + sum(sum(1 for change in changes if change.status in ("A", "M", "T")
+                               and change.path.endswith(b".py"))
+                           for _, changes in batch.changes(wanted))
 
 
 def fix_default_branch(repo: Repo, git: GitRepo, updates: list[RefUpdate]) -> None:

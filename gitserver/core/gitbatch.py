@@ -154,8 +154,9 @@ class GitBatch:
                 ) -> Iterator[tuple[str, list[Change]]]:
         """(commit, its changes against `parent`) for each (commit, parent or None) pair.
 
-        One `diff-tree --stdin` for all of them; None diffs against the empty tree (a root
-        commit). With `trees`, tree entries are listed too (`-t`), so folder names show.
+        One `diff-tree --stdin` for all of them. None: against the commit's own parents, which
+        for a root commit is the empty tree (give None for root commits only). With `trees`,
+        tree entries are listed too (`-t`), so folder names show.
         """
         lines = [f"{sha} {parent}" if parent else sha for sha, parent in pairs]
         if not lines:
@@ -165,6 +166,11 @@ class GitBatch:
             args.append("-t")
         out = self._run(args, ("\n".join(lines) + "\n").encode())
         yield from _parse_diff_tree(out)
+
+    def tree_paths(self, commit: str) -> list[bytes]:
+        """Every file path of the commit's tree (one `ls-tree -r`)."""
+        out = self._run(["ls-tree", "-r", "-z", "--name-only", commit])
+        return [path for path in out.split(b"\0") if path]
 
     # -- objects -------------------------------------------------------------------------------
 

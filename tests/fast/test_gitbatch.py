@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from gitserver.core.gitbatch import GitBatch, GitBatchError
+from gitserver.core.gitrepo import GitRepo
+from hooks.record import changed_py_files
+from hooks.updates import RefUpdate
 
 IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
 
@@ -85,3 +88,17 @@ def test_gitbatch_info_read_and_peel(repo: tuple[Path, list[str]]) -> None:
             tag: shas[0], shas[1]: shas[1], tree: None}
         with pytest.raises(GitBatchError):
             batch.read("0" * 40)
+
+
+def test_changed_py_files_of_a_first_push_counts_the_whole_tree(
+        repo: tuple[Path, list[str]]) -> None:
+    # post-receive runs after the refs moved: the default branch that this very push created
+    # must not serve as its own base (that counted 0 files, so a huge first push waited).
+    git_dir, shas = repo
+    git = GitRepo(str(git_dir))
+    created = [RefUpdate("0" * 40, shas[2], "refs/heads/main")]
+    assert changed_py_files(git, created, "main") == 2  # pkg/a.py and c.py
+    moved = [RefUpdate(shas[0], shas[2], "refs/heads/main")]
+    assert changed_py_files(git, moved, "main") == 2  # a.py modified, c.py added
+    topic = [RefUpdate("0" * 40, shas[2], "refs/heads/topic")]
+    assert changed_py_files(git, topic, "main") == 0  # the same commit as main
