@@ -274,7 +274,7 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         for checker in self.linter.get_checkers():
             accessed = getattr(checker, "_accessed", None)
             if accessed is not None:
-                checker._accessed = type(accessed)()  # pylint: disable=protected-access
+                setattr(checker, "_accessed", type(accessed)())  # noqa: B010  # private to pylint
 
 
 def _module_name(root: str, relpath: str) -> tuple[str, str]:
@@ -404,7 +404,7 @@ class TreeForgetter:
                                 value is node for value in attrs.get(node.attrname, ())):
                             self.added_attrs.append((attrs, node.attrname, node))
 
-        AstroidBuilder.delayed_assattr = delayed_assattr  # type: ignore[method-assign]
+        AstroidBuilder.delayed_assattr = delayed_assattr
 
 
 def _clear_lookup_caches() -> None:

@@ -80,7 +80,7 @@ class HookService:
             writer.write("".join(line + "\n" for line in lines).encode() + b"\0exit=%d" % code)
         except Exception:  # pylint: disable=broad-exception-caught
             logger.exception("receive hook failed")
-            writer.write(_FAILED.get(header.get("hook"), _FAILED["pre-receive"]))
+            writer.write(_FAILED.get(str(header.get("hook")), _FAILED["pre-receive"]))
         finally:
             await writer.drain()
             writer.close()

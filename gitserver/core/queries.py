@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,8 +96,8 @@ def parent_checks(commit: Commit) -> list[Check] | None:
         .order_by(Check.path))
 
 
-def since_parent(commit: Commit, checks: list[Check],
-                 before: list[Check] | None = None) -> ParentDiff | None:
+def since_parent(commit: Commit, checks: Sequence[Any],
+                 before: Sequence[Any] | None = None) -> ParentDiff | None:
     """New and fixed messages relative to the first parent; None for a root commit.
 
     `before`: the parent's checks when the caller has them already (`parent_checks`).

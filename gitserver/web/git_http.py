@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,9 +242,11 @@ class GitHttp:
 
     async def _ensure_repo(self, access: Access) -> Path:
         if access.repo is None:  # push-to-create: repo_access allowed it for the owner
+            owner = access.user
+            assert owner is not None  # decide() lets only a signed-in owner create
             access.repo = await asyncio.to_thread(
-                create_repo, self.settings.repos_dir, access.user, access.name)
-            logger.info("created %s on first push by %s", access.full_name, access.user.username)
+                create_repo, self.settings.repos_dir, owner, access.name)
+            logger.info("created %s on first push by %s", access.full_name, owner.username)
         return repo_path(self.settings.repos_dir, access.owner, access.repo.name)
 
     def _config_args(self, service: str) -> list[str]:
@@ -294,7 +296,7 @@ class GitHttp:
 
 async def _relay(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None],
                  errors: asyncio.Task[None],
-                 preface: Callable[[], bytes]) -> AsyncIterator[bytes]:
+                 preface: Callable[[], bytes]) -> AsyncGenerator[bytes, None]:
     """Yield git's stdout; if the client goes away, let git finish on its own."""
     assert proc.stdout is not None
     done = False

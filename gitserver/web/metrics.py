@@ -6,11 +6,13 @@ hooks run as git's children and checks in any number of `gitserver worker` proce
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 from peewee import Case, fn
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,10 +25,10 @@ DURATION_BUCKETS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60
 # prometheus_client's Collector interface is the one method collect().
 class StoreCollector(Collector):  # pylint: disable=too-few-public-methods
     """Reads the counts from the database, and the queue depth, at each scrape."""
-    def __init__(self, queue_depth: object) -> None:
+    def __init__(self, queue_depth: Callable[[], int]) -> None:
         self.queue_depth = queue_depth
 
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         pushes = CounterMetricFamily("gitserver_pushes", "Pushes received", labels=["result"])
         # `database` passed explicitly: pylint cannot see through peewee's @database_required.
         pushes.add_metric(["accepted"], Push.select().count(database))
@@ -35,7 +37,8 @@ class StoreCollector(Collector):  # pylint: disable=too-few-public-methods
         states = GaugeMetricFamily("gitserver_checks", "Checks by state", labels=["state"])
         for row in Check.select(Check.state, fn.COUNT(Check.id).alias("n")).group_by(
                 Check.state).dicts():
-            states.add_metric([row["state"]], row["n"])
+            counted = cast(dict[str, Any], row)  # .dicts() rows, which peewee types as models
+            states.add_metric([counted["state"]], counted["n"])
         yield states
         yield self._durations()
         mails = CounterMetricFamily("gitserver_report_mails", "Report mails", labels=["result"])
@@ -43,7 +46,7 @@ class StoreCollector(Collector):  # pylint: disable=too-few-public-methods
             mails.add_metric([label], Push.select().where(Push.report_state == state).count())
         yield mails
         depth = GaugeMetricFamily("gitserver_queue_depth", "Tasks waiting in the queue")
-        depth.add_metric([], float(self.queue_depth()))  # type: ignore[operator]
+        depth.add_metric([], float(self.queue_depth()))
         yield depth
 
     @staticmethod
@@ -53,8 +56,9 @@ class StoreCollector(Collector):  # pylint: disable=too-few-public-methods
         linted = Check.select().where(Check.duration_ms.is_null(False) & not_reused)
         columns = [fn.SUM(Case(None, [(Check.duration_ms <= b, 1)], 0)).alias(f"le{b}")
                    for b in DURATION_BUCKETS_MS]
-        row = linted.select(fn.COUNT(Check.id).alias("n"), fn.SUM(Check.duration_ms).alias("s"),
-                            *columns).dicts().get()
+        row = cast(dict[str, Any], linted.select(
+            fn.COUNT(Check.id).alias("n"), fn.SUM(Check.duration_ms).alias("s"),
+            *columns).dicts().get())
         buckets = [(str(b / 1000), row[f"le{b}"] or 0) for b in DURATION_BUCKETS_MS]
         buckets.append(("+Inf", row["n"] or 0))
         histogram = HistogramMetricFamily("gitserver_check_duration_seconds",
@@ -71,7 +75,7 @@ def metrics_endpoint(registry: CollectorRegistry):
     return metrics
 
 
-def build_registry(queue_depth: object) -> CollectorRegistry:
+def build_registry(queue_depth: Callable[[], int]) -> CollectorRegistry:
     """A registry with our one collector; `queue_depth()` is called at each scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(queue_depth))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
@@ -118,8 +119,9 @@ def _card_key(check: CheckRow, sha: str, index: int) -> tuple[Any, ...] | None:
 def _load_messages(checks: list[CheckRow]) -> None:
     """Fill in the `messages` of checks read without them, in one query."""
     if checks:
-        texts = dict(Check.select(Check.id, Check.messages)
-                     .where(Check.id.in_([c.id for c in checks])).tuples())
+        rows = Check.select(Check.id, Check.messages).where(
+            Check.id.in_([c.id for c in checks])).tuples()
+        texts: dict[int, str] = dict(cast(Iterable[tuple[int, str]], rows))
         for check in checks:
             check.messages = texts[check.id]
 
@@ -161,7 +163,7 @@ def _diff_html(repo_url: str, commit: Commit, checks: list[CheckRow],
 
 def _light_checks(where: Any) -> list[CheckRow]:
     query = Check.select(*_COLUMNS).join(Commit).where(where).order_by(Check.path)
-    return [CheckRow(*row) for row in query.tuples()]
+    return [CheckRow(*cast(tuple[Any, ...], row)) for row in query.tuples()]
 
 
 @page_repo()

@@ -42,11 +42,13 @@ def _branch(request: Request, access: Access) -> tuple[GitRepo, str, str | None]
     """(the repository, opened once for the request; branch; tip sha or None for an empty
     repo's default branch); 404 for other branches."""
     branch = request.path_params["branch"]
-    git = GitRepo.find(request.app.state.settings.repos_dir, access.repo)
+    repo = access.repo
+    assert repo is not None  # @page_repo gives the handlers an existing repo
+    git = GitRepo.find(request.app.state.settings.repos_dir, repo)
     names = git.branches() if git is not None else []
     if git is not None and branch in names:
-        return git, branch, resolve_ref(git, access.repo, branch)
-    if git is not None and branch == access.repo.default_branch and not names:
+        return git, branch, resolve_ref(git, repo, branch)
+    if git is not None and branch == repo.default_branch and not names:
         return git, branch, None  # the first commit of an empty repository
     raise HTTPException(404, f"There is no branch {branch!r} in {access.full_name}.")
 
@@ -67,6 +69,7 @@ def _committed(request: Request, access: Access, sha: str, what: str) -> Respons
 # pylint: disable-next=too-many-arguments  # keyword-only, one per part of the commit
 def _commit(request: Request, access: Access, git: GitRepo, branch: str,
             changes: list[FileChange], *, message: str, expected_tip: str | None) -> str:
+    assert access.repo is not None and access.user is not None  # @page_repo(write=True)
     return commit_changes(request.app.state.settings, request.app.state.tasks, git,
                           access.repo, access.user, branch=branch,
                           changes=changes, message=message, expected_tip=expected_tip).sha
