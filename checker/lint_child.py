@@ -8,8 +8,9 @@ our module), only the standard library, pylint and astroid.
 
 Protocol, one JSON object per line: the child first writes `{"ready": true, ...}` (or
 `{"ready": false, "error": ...}`), then answers each request `{"root", "path", "cpu_s"}`
-with `{"ok": true, "messages", "counts", "statement", "rss_kb"}` or, when pylint itself
-crashed, `{"ok": false, "kind", "detail"}` and exits so that the parent starts afresh.
+with `{"started": true}` as it starts on it, then `{"ok": true, "messages", "counts",
+"statement", "rss_kb"}` or, when pylint itself crashed, `{"ok": false, "kind", "detail"}`
+and exits so that the parent starts afresh.
 
 With `--warm` it also checks small modules using the standard library that pushed code
 commonly imports, one at a time while no request waits (WARM_UP_USES).
@@ -512,6 +513,9 @@ def _serve(linter: Linter, requests: IO[str], replies: IO[str],
         if not line:
             return
         request = json.loads(line)
+        # Tell the parent the check starts now (its wall clock for the file starts here).
+        replies.write(json.dumps({"started": True}) + "\n")
+        replies.flush()
         _limit_cpu(float(request["cpu_s"]))
         # Tracebacks pylint prints on its way to raising land here, not in the parent's logs.
         sys.stderr = io.StringIO()

@@ -308,9 +308,25 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
 
     def _check_one(self, root: Path, relpath: str) -> FileResult:
         child = self._running_child()
+        request = {"root": str(root), "path": relpath, "cpu_s": self.timeout_s}
+        try:
+            child.send(request)
+            # A warming process first finishes its step (well under a second, mostly): the
+            # file's time starts when the process starts on it.
+            child.receive(START_TIMEOUT_S)
+        except _ChildGone:
+            # Lost while warming up, before the file was even read: no fault of the file's.
+            logger.warning("the lint process was lost while warming up; starting afresh")
+            self.close()
+            self.warm = False
+            child = self._running_child()
+            try:
+                child.send(request)
+                child.receive(START_TIMEOUT_S)
+            except _ChildGone as exc:
+                return self._failed(relpath, str(exc), time.monotonic())
         started = time.monotonic()
         try:
-            child.send({"root": str(root), "path": relpath, "cpu_s": self.timeout_s})
             # The CPU limit the child sets is whole seconds; the wall clock decides first.
             reply = child.receive(self.timeout_s)
         except _ChildGone as exc:
