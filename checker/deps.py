@@ -318,8 +318,8 @@ class _Graph:  # pylint: disable=too-few-public-methods  # one job: reach_digest
             self.edges.append([])
             added.append((self.index[node], ordered))
             pending.extend(d for d in ordered if d not in self.index)
-        for number, deps in added:
-            self.edges[number] = [self.index[d] for d in deps]
+        for number, targets in added:
+            self.edges[number] = [self.index[d] for d in targets]
 
 
 def _members(bits: int) -> Iterator[int]:
