@@ -153,6 +153,7 @@ class TreeModules:  # pylint: disable=too-few-public-methods  # one job: keys()
         self._imports = imports
         self._importable = importable_names() if importable is None else importable
         self._top: dict[str, frozenset[str]] = {}
+        self._resolved: dict[tuple[str, int, tuple[str, ...]], tuple[list[str], list[str]]] = {}
 
     def keys(self, context: str) -> dict[str, str]:
         """path -> the result key of every file, scoped by `context` (settings and repo)."""
@@ -220,9 +221,22 @@ class TreeModules:  # pylint: disable=too-few-public-methods  # one job: keys()
 
     def _resolve(self, module: str, mode: int, entries: tuple[str, ...], facts: list[str],
                  deps: set[str]) -> None:
+        """Add what looking up `module` on the search path observes, and the modules it
+        leads to (memoised: many modules of a tree import the same names)."""
+        memo = (module, mode, entries)
+        found = self._resolved.get(memo)
+        if found is None:
+            found = self._resolved[memo] = self._look_up(module, mode, entries)
+        facts.extend(found[0])
+        deps.update(found[1])
+
+    def _look_up(self, module: str, mode: int, entries: tuple[str, ...]
+                 ) -> tuple[list[str], list[str]]:
         parts = module.split(".")
         if not all(parts):
-            return
+            return [], []
+        facts: list[str] = []
+        deps: list[str] = []
         for entry in entries:
             rel = _join(entry, "/".join(parts))
             as_module, as_package = f"{rel}.py", f"{rel}/__init__.py"
@@ -230,9 +244,10 @@ class TreeModules:  # pylint: disable=too-few-public-methods  # one job: keys()
             facts.append(f"{rel}\t{self.files.get(as_module, _ABSENT)}\t"
                          f"{self.files.get(as_package, _ABSENT)}\t{is_folder}")
             if mode >= BUILT:
-                deps.update(p for p in (as_module, as_package) if p in self.files)
+                deps.extend(p for p in (as_module, as_package) if p in self.files)
             if mode == SUBTREE and is_folder:
-                deps.update(self._under(rel))
+                deps.extend(self._under(rel))
+        return facts, deps
 
     def _under(self, folder: str) -> list[str]:
         prefix = folder + "/"
@@ -303,8 +318,8 @@ class _Graph:  # pylint: disable=too-few-public-methods  # one job: reach_digest
             self.edges.append([])
             added.append((self.index[node], ordered))
             pending.extend(d for d in ordered if d not in self.index)
-        for number, deps in added:
-            self.edges[number] = [self.index[d] for d in deps]
+        for number, targets in added:
+            self.edges[number] = [self.index[d] for d in targets]
 
 
 def _members(bits: int) -> Iterator[int]:

@@ -8,8 +8,9 @@ our module), only the standard library, pylint and astroid.
 
 Protocol, one JSON object per line: the child first writes `{"ready": true, ...}` (or
 `{"ready": false, "error": ...}`), then answers each request `{"root", "path", "cpu_s"}`
-with `{"ok": true, "messages", "counts", "statement", "rss_kb"}` or, when pylint itself
-crashed, `{"ok": false, "kind", "detail"}` and exits so that the parent starts afresh.
+with `{"started": true}` as it starts on it, then `{"ok": true, "messages", "counts",
+"statement", "rss_kb"}` or, when pylint itself crashed, `{"ok": false, "kind", "detail"}`
+and exits so that the parent starts afresh.
 
 With `--warm` it also checks small modules using the standard library that pushed code
 commonly imports, one at a time while no request waits (WARM_UP_USES).
@@ -23,6 +24,8 @@ does not grow with every tree.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import functools
 import importlib.machinery
 import io
@@ -34,7 +37,7 @@ import select
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import IO, Any
@@ -496,37 +499,87 @@ def _crash(exc: BaseException) -> dict[str, Any]:
     return {"ok": False, "kind": kind, "detail": f"{type(cause).__name__}: {cause}"[:500]}
 
 
+class WarmUp:
+    """The warm-up steps left, and the lock that keeps them out of the way of checks.
+
+    The lint processes of one worker share a lock file: a check holds it shared, a warm-up
+    step exclusively and only when it is free. So a process warms up only while no process of
+    its worker is checking a file, and a check waits for at most the step under way.
+    """
+
+    def __init__(self, step: Callable[[str], None], lock_path: str) -> None:
+        self.steps = list(WARM_UP_USES)
+        self._step = step
+        self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else -1
+
+    def take_step(self) -> bool:
+        """Take the next step unless a check holds the lock; whether it did."""
+        if self._lock >= 0:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        try:
+            _warm_up_step(self._step, self.steps.pop(0))
+        finally:
+            if self._lock >= 0:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+        return True
+
+    @contextlib.contextmanager
+    def checking(self) -> Iterator[None]:
+        """Hold the lock shared while a file is checked."""
+        if self._lock >= 0:
+            fcntl.flock(self._lock, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            if self._lock >= 0:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+
 def _serve(linter: Linter, requests: IO[str], replies: IO[str],
-           warm_up: Callable[[str], None] | None = None) -> None:
+           warm_up: WarmUp | None = None) -> None:
     """Answer requests until our input closes; between them, take the warm-up steps."""
-    steps = list(WARM_UP_USES) if warm_up is not None else []
     poller = select.poll()
     poller.register(requests.fileno(), select.POLLIN)
     while True:
         # The parent sends one request and waits for its reply, so nothing of the next one
         # sits in our read buffer: poll sees it as soon as it is written.
-        if steps and warm_up is not None and not poller.poll(0):
-            _warm_up_step(warm_up, steps.pop(0))
+        if warm_up is not None and warm_up.steps and not poller.poll(0):
+            if not warm_up.take_step():
+                poller.poll(100)  # another process is checking: look again shortly
             continue
         line = requests.readline()
         if not line:
             return
         request = json.loads(line)
-        _limit_cpu(float(request["cpu_s"]))
-        # Tracebacks pylint prints on its way to raising land here, not in the parent's logs.
-        sys.stderr = io.StringIO()
-        try:
-            reply = linter.check(request["root"], request["path"])
-        except (Exception, RecursionError, MemoryError) as exc:  # pylint: disable=broad-except
-            # The linter's state after a crash cannot be trusted: answer, then exit so the
-            # parent starts a fresh process for the next file.
-            replies.write(json.dumps(_crash(exc)) + "\n")
+        with warm_up.checking() if warm_up is not None else contextlib.nullcontext():
+            # Tell the parent the check starts now (its wall clock for the file starts here).
+            replies.write(json.dumps({"started": True}) + "\n")
             replies.flush()
-            return
-        finally:
-            sys.stderr = sys.__stderr__
-        replies.write(json.dumps(reply) + "\n")
+            if not _answer(linter, request, replies):
+                return
+
+
+def _answer(linter: Linter, request: dict[str, Any], replies: IO[str]) -> bool:
+    """Check the requested file and write the reply; False after a crash (then exit)."""
+    _limit_cpu(float(request["cpu_s"]))
+    # Tracebacks pylint prints on its way to raising land here, not in the parent's logs.
+    sys.stderr = io.StringIO()
+    try:
+        reply = linter.check(request["root"], request["path"])
+    except (Exception, RecursionError, MemoryError) as exc:  # pylint: disable=broad-except
+        # The linter's state after a crash cannot be trusted: answer, then exit so the
+        # parent starts a fresh process for the next file.
+        replies.write(json.dumps(_crash(exc)) + "\n")
         replies.flush()
+        return False
+    finally:
+        sys.stderr = sys.__stderr__
+    replies.write(json.dumps(reply) + "\n")
+    replies.flush()
+    return True
 
 
 def _warm_up_step(warm_up: Callable[[str], None], module: str) -> None:
@@ -550,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--private-dir", default="")
     parser.add_argument("--warm", action="store_true",
                         help="warm up on WARM_UP_USES between requests")
+    parser.add_argument("--warm-lock", default="",
+                        help="lock file shared with the worker's other lint processes")
     args = parser.parse_args(argv)
     _set_limits(args.memory_mb)
     sys.dont_write_bytecode = True
@@ -570,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     replies.write(json.dumps({"ready": True, "pylint": pylint_version}) + "\n")
     replies.flush()
     try:
-        warm = functools.partial(linter.warm_up, args.private_dir) \
+        warm = WarmUp(functools.partial(linter.warm_up, args.private_dir), args.warm_lock) \
             if args.warm and args.private_dir else None
         _serve(linter, sys.stdin, replies, warm)
     finally:

@@ -125,7 +125,8 @@ class _ChildGone(Exception):
 class _Child:
     """One lint process with its private folder (HOME, PYLINTHOME, XDG dirs, cwd)."""
 
-    def __init__(self, disable: Sequence[str], memory_mb: int, warm: bool = False) -> None:
+    def __init__(self, disable: Sequence[str], memory_mb: int,
+                 options: Sequence[str] = ()) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX))
         self.checks = 0
         self.rss_kb = 0
@@ -136,7 +137,7 @@ class _Child:
         command = [sys.executable, "-I", "-X", "utf8", str(CHILD_SCRIPT),
                    "--rcfile", str(RCFILE), "--disable", ",".join(disable),
                    "--memory-mb", str(memory_mb), "--private-dir", str(self.folder),
-                   *(["--warm"] if warm else [])]
+                   *options]
         try:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -261,7 +262,8 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
     # All keyword-only: the checker settings plus the process limits.
     def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,  # pylint: disable=too-many-arguments
                  timeout_s: float = 60, memory_mb: int = 1024, recycle_after: int = 500,
-                 max_rss_mb: int | None = None, warm: bool = False) -> None:
+                 max_rss_mb: int | None = None, warm: bool = False,
+                 warm_lock: str = "") -> None:
         for name in disable:
             if not DISABLE_RE.fullmatch(name):
                 raise ValueError(f"checker.disable: {name!r} is not a pylint message name")
@@ -276,6 +278,9 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         # between files and only a fresh process gives all of its memory back.
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else memory_mb // 2
         self.warm = warm
+        # Shared by the runners of one worker: their processes warm up only while none of
+        # them is checking a file (see lint_child.WarmUp).
+        self.warm_lock = warm_lock
         self._child: _Child | None = None
 
     def __enter__(self) -> LintRunner:
@@ -308,9 +313,25 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
 
     def _check_one(self, root: Path, relpath: str) -> FileResult:
         child = self._running_child()
+        request = {"root": str(root), "path": relpath, "cpu_s": self.timeout_s}
+        try:
+            child.send(request)
+            # A warming process first finishes its step (well under a second, mostly): the
+            # file's time starts when the process starts on it.
+            child.receive(START_TIMEOUT_S)
+        except _ChildGone:
+            # Lost while warming up, before the file was even read: no fault of the file's.
+            logger.warning("the lint process was lost while warming up; starting afresh")
+            self.close()
+            self.warm = False
+            child = self._running_child()
+            try:
+                child.send(request)
+                child.receive(START_TIMEOUT_S)
+            except _ChildGone as exc:
+                return self._failed(relpath, str(exc), time.monotonic())
         started = time.monotonic()
         try:
-            child.send({"root": str(root), "path": relpath, "cpu_s": self.timeout_s})
             # The CPU limit the child sets is whole seconds; the wall clock decides first.
             reply = child.receive(self.timeout_s)
         except _ChildGone as exc:
@@ -327,7 +348,8 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
 
     def _running_child(self) -> _Child:
         if self._child is None:
-            child = _Child(self.disable, self.memory_mb, self.warm)
+            child = _Child(self.disable, self.memory_mb,
+                           ["--warm", "--warm-lock", self.warm_lock] if self.warm else [])
             try:
                 child.wait_ready()
             except LintSetupError:

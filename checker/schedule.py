@@ -14,6 +14,7 @@ other rows of that key), so a slow file carried by ten commits costs one timeout
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from gitserver.core.config import Settings
 from gitserver.core.lru import LruCache
 from gitserver.core.models import (
     CHANGE_UNCHANGED,
+    BlobImports,
     Check,
     Commit,
     FileVersion,
@@ -43,11 +45,13 @@ RESULT_FIELDS = ("state", "score", "duration_ms", "messages", "error", "checked_
                  "fail_under", *COUNT_COLUMNS)
 
 # Import statements by blob sha: a push of one changed file still needs the imports of every
-# file of the tree; they never change for a blob. Shared by the threads of this process.
+# file of the tree; they never change for a blob. Kept in the database (BlobImports), so that a
+# restart does not parse a whole tree again, and here for the threads of this process.
 _imports_cache: LruCache[Imports] = LruCache(
     max_entries=200_000, max_weight=64 * 1024 * 1024,
     weigh=lambda found: 64 + 96 * len(found))
 _NO_IMPORTS: Imports = (ImportStmt("\0unknown"),)  # stands for None, which a cache cannot hold
+_BATCH = 500
 
 
 def current_fingerprint(settings: Settings) -> str:
@@ -74,21 +78,58 @@ def py_files(git: GitRepo, sha: str) -> dict[str, str]:
             if entry.path.endswith(b".py")}
 
 
-def blob_imports(git: GitRepo, blob_sha: str) -> Imports | None:
-    """The import statements of a blob (cached by sha); None when they cannot be known."""
-    found = _imports_cache.get(blob_sha)
+def tree_imports(git: GitRepo, blobs: Iterable[str]) -> dict[str, Imports | None]:
+    """blob sha -> its import statements (None: they cannot be known), for many blobs."""
+    found: dict[str, Imports] = {}
+    missing = []
+    for sha in set(blobs):
+        cached = _imports_cache.get(sha)
+        if cached is None:
+            missing.append(sha)
+        else:
+            found[sha] = cached
+    missing.sort()
+    for start in range(0, len(missing), _BATCH):
+        query = BlobImports.select().where(BlobImports.blob_sha.in_(missing[start:start + _BATCH]))
+        for row in query.iterator():
+            found[row.blob_sha] = _imports_cache.put(row.blob_sha, _decode(row.imports))
+    scanned = {sha: _scan(git, sha) for sha in missing if sha not in found}
+    rows = [{"blob_sha": sha, "imports": _encode(statements)}
+            for sha, statements in scanned.items()]
+    for start in range(0, len(rows), _BATCH):
+        BlobImports.insert_many(rows[start:start + _BATCH]).on_conflict_ignore().execute()
+    for sha, statements in scanned.items():
+        found[sha] = _imports_cache.put(sha, statements)
+    return {sha: None if value is _NO_IMPORTS else value for sha, value in found.items()}
+
+
+def _scan(git: GitRepo, sha: str) -> Imports:
+    blob = git[sha.encode()]
+    assert isinstance(blob, Blob)
+    scanned = scan_imports(blob.as_raw_string())
+    return _NO_IMPORTS if scanned is None else scanned
+
+
+def _encode(statements: Imports) -> str:
+    if statements is _NO_IMPORTS:
+        return "null"
+    return json.dumps([[s.module, s.level, list(s.names), s.alias, s.is_from]
+                       for s in statements])
+
+
+def _decode(text: str) -> Imports:
+    found = json.loads(text)
     if found is None:
-        blob = git[blob_sha.encode()]
-        assert isinstance(blob, Blob)
-        scanned = scan_imports(blob.as_raw_string())
-        found = _imports_cache.put(blob_sha, _NO_IMPORTS if scanned is None else scanned)
-    return None if found is _NO_IMPORTS else found
+        return _NO_IMPORTS
+    return tuple(ImportStmt(module, level, tuple(names), alias, is_from)
+                 for module, level, names, alias, is_from in found)
 
 
 def tree_keys(git: GitRepo, files: Mapping[str, str], repo_id: int,
               fingerprint: str) -> dict[str, str]:
     """path -> result key of each file of a tree of the repository."""
-    return result_keys(files, f"{fingerprint}:{repo_id}", lambda sha: blob_imports(git, sha))
+    imports = tree_imports(git, files.values())
+    return result_keys(files, f"{fingerprint}:{repo_id}", imports.__getitem__)
 
 
 def reusable_results(keys: Iterable[str]) -> dict[str, Check]:

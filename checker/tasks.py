@@ -61,8 +61,10 @@ class CheckWorker:
     def __init__(self, settings: Settings, size: int | None = None) -> None:
         self.settings = settings
         checker = settings.checker
+        self._warm_lock = Path(tempfile.gettempdir()) / f"gitserver-warm-{uuid.uuid4().hex}.lock"
         self._runners = [LintRunner(disable=checker.disable, fail_under=checker.fail_under,
-                                    timeout_s=checker.timeout_s, warm=True)
+                                    timeout_s=checker.timeout_s, warm=True,
+                                    warm_lock=str(self._warm_lock))
                          for _ in range(size or settings.queue.workers)]
         self._pool: queue.SimpleQueue[LintRunner] = queue.SimpleQueue()
         for runner in self._runners:
@@ -91,6 +93,7 @@ class CheckWorker:
         """Stop the pool's lint processes."""
         for runner in self._runners:
             runner.close()
+        self._warm_lock.unlink(missing_ok=True)
 
     def lease_delta(self) -> timedelta:
         """How long a lease lasts: the check timeout plus a margin."""

@@ -79,7 +79,7 @@ class PushReport:  # pylint: disable=too-many-instance-attributes  # plain data,
     sha: str
     subject: str  # first line of the commit message
     state: str  # success | failure | error (combined)
-    score: float | None  # mean/overall score to show
+    score: float | None  # the commit score: pylint's global evaluation of its files
     status_url: str  # absolute link to the status page
     files: tuple[ReportFile, ...]
     to_addr: str

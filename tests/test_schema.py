@@ -57,3 +57,27 @@ def test_schema_fresh_database_gets_every_step(tmp_path: Path) -> None:
         schema.SchemaVersion.version).iterator()]
     assert versions == sorted(schema.STEPS)
     database.close()
+
+
+def test_schema_step_3_adds_result_keys_counts_claims_and_imports(empty_database: str) -> None:
+    from playhouse.migrate import SchemaMigrator, migrate  # pylint: disable=import-outside-toplevel
+    init_db(empty_database)
+    schema.migrate(target=2)
+    # Step 1 builds today's models: take away what step 3 brings, as a version-2 schema was.
+    new_columns = ["result_key", "statements", "fatal_count", "error_count", "warning_count",
+                   "refactor_count", "convention_count", "fail_under"]
+    migrator = SchemaMigrator.from_database(database.obj)
+    database.execute_sql('DROP INDEX IF EXISTS "check_result_key_state"')
+    migrate(*(migrator.drop_column("check", name) for name in new_columns))
+    database.execute_sql('DROP TABLE "lint_claim"')
+    database.execute_sql('DROP TABLE "blob_imports"')
+    user = User.create(username="old", email="old@example.com", password_hash="x")
+    Repo.create(owner=user, name="kept")
+
+    assert schema.migrate() == 2
+    columns = {column.name for column in database.get_columns("check")}
+    assert set(new_columns) <= columns
+    assert "check_result_key_state" in index_names("check")
+    assert database.table_exists("lint_claim") and database.table_exists("blob_imports")
+    assert Repo.get(Repo.name == "kept").owner.username == "old"
+    database.close()

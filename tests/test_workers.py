@@ -38,7 +38,7 @@ FINAL = {"success", "failure", "error"}
 SETTINGS = {"GITSERVER_QUEUE_EMBEDDED": "false", "GITSERVER_CHECKER_TIMEOUT_S": "3",
             "GITSERVER_CHECKER_PUSH_WAIT_S": "0"}
 STARTED = b"Huey consumer started"
-EXECUTING = b"Executing checker.tasks.check_commit"
+EXECUTING = b".check_commit: "  # huey logs "Executing <module>.check_commit: <id>"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -138,11 +138,15 @@ def test_worker_killed_mid_check_loses_nothing(queue_server: Server, tmp_path: P
 def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
                                                         tmp_path: Path) -> None:
     # Six commits in one push, one task each, queued before any worker runs; every commit
-    # holds the same slow file, so the workers also race for identical blobs.
-    work = make_work_repo(tmp_path / "w", {"shared.py": slow_source(150), "n.py": "N = 0\n"},
+    # holds the same slow file, so the workers also race for identical blobs. n.py is slow
+    # too (and different in each commit): the shared file is linted once for all six commits,
+    # and this leaves work for both workers.
+    def n_source(i: int) -> str:
+        return f"N = {i}\n" + "".join(f"N = N + {k}\n" for k in range(120)) + "print(NOPE)\n"
+    work = make_work_repo(tmp_path / "w", {"shared.py": slow_source(150), "n.py": n_source(0)},
                           "commit 0")
     shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
-    shas += [commit_files(work, {"n.py": f"N = {i}\n"}, f"commit {i}") for i in range(1, 6)]
+    shas += [commit_files(work, {"n.py": n_source(i)}, f"commit {i}") for i in range(1, 6)]
     git(work, "push", "-q", queue_server.url("alice/shared.git", "alice"), "main")
     recorded = wait_until("the push to be recorded",
                           lambda: all(bodies := [checks_of(queue_server, "shared", sha)

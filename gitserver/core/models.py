@@ -227,6 +227,13 @@ class LintClaim(BaseModel):
     until = DateTimeField()
 
 
+class BlobImports(BaseModel):
+    """The import statements of a .py blob (JSON), as checker.deps scans them: a blob's never
+    change, and a push needs those of every file of its tree, not only the changed ones."""
+    blob_sha = CharField(max_length=64, unique=True)
+    imports = TextField()  # JSON list of [module, level, names, alias, is_from]; null: unknown
+
+
 class RejectedPush(BaseModel):
     """A push the policy refused (kept for /metrics and the operator; the objects are gone)."""
     repo = ForeignKeyField(Repo, null=True, on_delete="CASCADE")
@@ -320,4 +327,4 @@ class SessionVersion(BaseModel):
 
 
 ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion,
-              ActivationKey, SessionVersion, LintClaim)
+              ActivationKey, SessionVersion, LintClaim, BlobImports)

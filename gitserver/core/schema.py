@@ -14,7 +14,7 @@ from peewee import CharField, FloatField, IntegerField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
-from gitserver.core.models import ALL_MODELS, LintClaim, SchemaVersion, database
+from gitserver.core.models import ALL_MODELS, BlobImports, LintClaim, SchemaVersion, database
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def _index_unfinished_pushes_v2(db: Any) -> None:
 
 def _result_keys_v3(db: Any) -> None:
     """Reuse by result key (blob, path, settings and the imported tree modules), the counts that
-    make the commit score pylint's global evaluation, and the lint claims of workers.
+    make the commit score pylint's global evaluation, the lint claims of workers, and the
+    import statements of blobs.
 
     Step 1 builds tables from the current models, so a fresh database has these columns
     already: each is added only where missing. Old rows keep an empty key, which no new check
@@ -48,7 +49,7 @@ def _result_keys_v3(db: Any) -> None:
                        for name, field in wanted.items() if name not in columns))
     db.execute_sql('CREATE INDEX IF NOT EXISTS "check_result_key_state" '
                    'ON "check" ("result_key", "state")')
-    db.create_tables([LintClaim], safe=True)
+    db.create_tables([LintClaim, BlobImports], safe=True)
 
 
 # version -> step; append only, never edit a released step.

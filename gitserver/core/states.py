@@ -110,10 +110,13 @@ COUNT_COLUMNS = ("statements", "fatal_count", "error_count", "warning_count", "r
 def counts_of(check: Any) -> LintCounts | None:
     """The counts stored with a check; None while pending, for `error`, and for results stored
     before counts were kept."""
-    values = [getattr(check, name, None) for name in COUNT_COLUMNS]
-    if any(value is None for value in values):
-        return None
-    return LintCounts(*(int(value) for value in values if value is not None))
+    values: list[int] = []
+    for name in COUNT_COLUMNS:
+        value = getattr(check, name, None)
+        if value is None:
+            return None
+        values.append(int(value))
+    return LintCounts(*values)
 
 
 def commit_score(checks: Iterable[Any]) -> float | None:
@@ -168,16 +171,11 @@ def status_description(check: Any) -> str:
         return "pylint is checking this file"
     if check.state == STATE_ERROR:
         return why(check)[:140]
-    count = message_count(check)
+    count = len(check.message_list)
     summary = f"pylint {check.score:.2f}/10, {count} message{'s' if count != 1 else ''}"
     if check.state == STATE_FAILURE:
         return f"{why(check)} ({summary})"[:140]
     return summary
-
-
-def message_count(check: Any) -> int:
-    """How many messages a check holds."""
-    return len(check.message_list)
 
 
 def commit_reason(states: Iterable[str]) -> str:

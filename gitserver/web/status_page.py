@@ -91,7 +91,7 @@ class CheckRow:  # pylint: disable=too-many-instance-attributes  # one per colum
 
 _COLUMNS = [Check.id, Check.path, Check.blob_sha, Check.change, Check.state, Check.score,
             Check.duration_ms, Check.error, Check.reused, Check.checked_at, Check.emailed_at,
-            *(getattr(Check, name) for name in COUNT_COLUMNS), Check.fail_under]
+            *[getattr(Check, name) for name in COUNT_COLUMNS], Check.fail_under]
 
 
 def grouped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
