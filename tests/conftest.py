@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +25,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def work_repo(tmp_path: Path) -> Path:
     return make_work_repo(tmp_path / "work")
+
+
+@pytest.fixture(name="dedicated")
+def fixture_dedicated(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Server]]:
+    """Start a server of its own with extra settings (and user alice); stopped afterwards."""
+    started: list[Server] = []
+
+    def start(extra: dict[str, str]) -> Server:
+        folder = tmp_path / f"server{len(started)}"
+        folder.mkdir()
+        srv = start_server(folder, extra)
+        started.append(srv)
+        srv.add_user("alice")
+        return srv
+    try:
+        yield start
+    finally:
+        for srv in started:
+            srv.stop()

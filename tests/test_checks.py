@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from .support import (
     PASSWORD,
@@ -29,7 +28,6 @@ from .support import (
     make_work_repo,
     report_mails,
     slow_source,
-    start_server,
     wait_until,
 )
 
@@ -100,25 +98,6 @@ def new_repo(server: Server, tmp_path: Path, repo: str, files: dict[str, str],
 
 def symbols_at(file: dict[str, Any]) -> list[tuple[str, int]]:
     return [(m["symbol"], m["line"]) for m in file["messages"]]
-
-
-@pytest.fixture(name="dedicated")
-def fixture_dedicated(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Server]]:
-    """Start a server of its own with extra settings (and user alice); stopped afterwards."""
-    started: list[Server] = []
-
-    def start(extra: dict[str, str]) -> Server:
-        folder = tmp_path / f"server{len(started)}"
-        folder.mkdir()
-        srv = start_server(folder, extra)
-        started.append(srv)
-        srv.add_user("alice")
-        return srv
-    try:
-        yield start
-    finally:
-        for srv in started:
-            srv.stop()
 
 
 # -- one file, one verdict -------------------------------------------------------------------

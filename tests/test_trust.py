@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ from .support import (
     make_work_repo,
     server_db,
     slow_source,
-    start_server,
     wait_until,
 )
 
@@ -104,25 +103,6 @@ def assert_pylints_verdict(server: Server, work: Path, repo: str, sha: str,
     file = by_path(final(server, repo, sha))[path]
     assert served(file) == pylint_verdict(work, path), path
     return file
-
-
-@pytest.fixture(name="dedicated")
-def fixture_dedicated(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Server]]:
-    """A server of its own with extra settings (and user alice); stopped afterwards."""
-    started: list[Server] = []
-
-    def start(extra: dict[str, str]) -> Server:
-        folder = tmp_path / f"server{len(started)}"
-        folder.mkdir()
-        srv = start_server(folder, extra)
-        started.append(srv)
-        srv.add_user("alice")
-        return srv
-    try:
-        yield start
-    finally:
-        for srv in started:
-            srv.stop()
 
 
 # -- imported modules --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from gitserver.core.queries import (
 from gitserver.core.states import combined_state, commit_score
 from gitserver.core.urls import api_commit_url, api_status_url
 from gitserver.web.api.common import (
+    REPO,
     ApiError,
     Unrecorded,
     base,
@@ -114,7 +115,6 @@ def file_check_log(request: Request, repo: Repo) -> Response:
                      total, page, per_page)
 
 
-REPO = "/repos/{owner}/{repo}"
 routes = [
     Route(REPO + "/commits/{ref:path}/status", combined_status),
     Route(REPO + "/commits/{ref:path}/statuses", list_statuses),

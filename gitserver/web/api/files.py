@@ -28,6 +28,7 @@ from gitserver.core.queries import (
 from gitserver.core.states import combined_state, commit_score
 from gitserver.core.urls import api_contents_url, blob_url, commit_url, repo_url
 from gitserver.web.api.common import (
+    REPO,
     ApiError,
     Unrecorded,
     base,
@@ -328,7 +329,6 @@ async def patch_repo(request: Request) -> Response:
     return await run_in_threadpool(_patch_repo, request, body)
 
 
-REPO = "/repos/{owner}/{repo}"
 routes = [
     Route(REPO + "/commits/{ref}", single_commit),
     Route(REPO + "/files", files_at_ref),
