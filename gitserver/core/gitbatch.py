@@ -246,16 +246,16 @@ class GitBatch:
         return data
 
 
-# An entry whose mode is not one git writes: at the start of the tree, or after the previous
-# entry's NUL and 20-byte id. A match may be a false alarm (a NUL inside a name or an id);
-# a tree without one has only modes git writes, and that is decided in C, without a loop here.
-_ODD_MODE = re.compile(rb"(?:\A|\x00[\s\S]{20})(?!(?:100644|100755|40000|120000|160000) )"
-                       rb"[0-7]+ ")
+# A tree whose every entry has a mode as git writes it: entry after entry, a written mode, the
+# name (no NUL), the NUL and the 20-byte id. The regex engine walks the entries in C; a tree it
+# does not match whole has an odd mode (or is malformed) and is read entry by entry.
+_WRITTEN_TREE = re.compile(
+    rb"(?:(?:100644|100755|40000|120000|160000) [^\x00]*\x00[\s\S]{20})*")
 
 
 def may_have_odd_modes(raw: bytes) -> bool:
     """False when every entry of the raw tree has a mode as git writes it."""
-    return _ODD_MODE.search(raw) is not None
+    return _WRITTEN_TREE.fullmatch(raw) is None
 
 
 def tree_entries_raw(raw: bytes) -> Iterator[tuple[bytes, int, str]]:
