@@ -200,18 +200,23 @@ class GitBatch:
                 infos.append(ObjectInfo(name, "missing", 0))
         return infos
 
-    def object_ids(self, objects_dir: Path) -> set[str]:
-        """The ids of every object stored in `objects_dir` alone (a push's quarantine: the
-        objects the push brings), whatever its alternates hold."""
+    def object_ids(self, objects_dir: Path) -> dict[str, ObjectInfo]:
+        """The type and size of every object stored in `objects_dir` alone (a push's
+        quarantine: the objects the push brings), whatever its alternates hold; by id."""
         env = {**self.env, "GIT_OBJECT_DIRECTORY": str(objects_dir)}
         env.pop("GIT_ALTERNATE_OBJECT_DIRECTORIES", None)
         result = subprocess.run(
-            ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)",
-             "--unordered"], capture_output=True, env=env, check=False, timeout=600)
+            ["git", "cat-file", "--batch-all-objects",
+             "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--unordered"],
+            capture_output=True, env=env, check=False, timeout=600)
         if result.returncode != 0:
             raise GitBatchError("git cat-file failed: "
                                 + result.stderr.decode("utf-8", "replace").strip())
-        return set(result.stdout.decode("ascii").split())
+        found = {}
+        for line in result.stdout.decode("ascii").splitlines():
+            sha, kind, size = line.split()
+            found[sha] = ObjectInfo(sha, kind, int(size))
+        return found
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
         """(sha, raw bytes) of each object, in order; the commands go in chunks small enough
