@@ -282,7 +282,7 @@ class PolicyChecker:
                                       limit=self.max_file_bytes)
             else:
                 small.append(blob)
-        for blob, data in self.batch.read_many(small, chunk=16):
+        for blob, data in self.batch.read_many(small):
             problem = blob_problem("", data, self.max_file_bytes)
             if problem is not None:
                 found[blob] = problem

@@ -9,9 +9,11 @@ GIT_ALTERNATE_OBJECT_DIRECTORIES), so a pre-receive hook sees the pushed objects
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,36 +221,52 @@ class GitBatch:
         return found
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
-        """(sha, raw bytes) of each object, in order; the commands go in chunks small enough
-        for the pipe, so git never waits on us while we wait on it."""
+        """(sha, raw bytes) of each object, in order, one object in memory at a time.
+
+        A thread writes the commands (flushed every `chunk`) while this one reads the answers,
+        so git works on the next objects while we look at the last: no round trip per chunk.
+        Stopping early reads the rest to the end, so git and the writer are never left blocked.
+        """
         proc = self._cat_file()
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        stdin = proc.stdin
         pending = list(shas)
-        for start in range(0, len(pending), chunk):
-            part = pending[start:start + chunk]
-            proc.stdin.write(b"".join(f"contents {sha}\n".encode() for sha in part)
-                             + b"flush\n")
-            proc.stdin.flush()
-            for sha in part:
-                header = proc.stdout.readline().decode("ascii", "replace").split()
-                if len(header) != 3:
-                    raise GitBatchError(f"object {sha} is missing")
-                data = proc.stdout.read(int(header[2]))
-                proc.stdout.read(1)  # the newline after the contents
-                yield sha, data
+
+        def feed() -> None:
+            for start in range(0, len(pending), chunk):
+                stdin.write(b"".join(f"contents {sha}\n".encode()
+                                     for sha in pending[start:start + chunk]) + b"flush\n")
+                stdin.flush()
+        feeder = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
+        feeder.start()
+        answered = 0
+        try:
+            for sha in pending:
+                answered += 1
+                yield sha, self._read_answer(sha)
+        finally:
+            for sha in pending[answered:]:  # stopped early (or a missing object): drain
+                with contextlib.suppress(GitBatchError):
+                    self._read_answer(sha)
+            feeder.join()
+
+    def _read_answer(self, sha: str) -> bytes:
+        assert self._cat is not None and self._cat.stdout is not None
+        stdout = self._cat.stdout
+        header = stdout.readline().decode("ascii", "replace").split()
+        if len(header) != 3:
+            raise GitBatchError(f"object {sha} is missing")
+        data = stdout.read(int(header[2]))
+        stdout.read(1)  # the newline after the contents
+        return data
 
     def read(self, sha: str) -> bytes:
         """The raw bytes of one object."""
         proc = self._cat_file()
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
         proc.stdin.write(f"contents {sha}\nflush\n".encode())
         proc.stdin.flush()
-        header = proc.stdout.readline().decode("ascii", "replace").split()
-        if len(header) != 3:
-            raise GitBatchError(f"object {sha} is missing")
-        data = proc.stdout.read(int(header[2]))
-        proc.stdout.read(1)  # the newline after the contents
-        return data
+        return self._read_answer(sha)
 
 
 # A tree whose every entry has a mode as git writes it: entry after entry, a written mode, the

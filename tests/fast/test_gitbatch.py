@@ -15,9 +15,9 @@ from hooks.updates import RefUpdate
 IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
 
 
-def _git(cwd: Path, *args: str) -> str:
+def _git(cwd: Path, *args: str, input_text: str | None = None) -> str:
     return subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+                          text=True, input=input_text).stdout.strip()
 
 
 def _commit(work: Path, files: dict[str, str | None], message: str) -> str:
@@ -88,6 +88,26 @@ def test_gitbatch_info_read_and_peel(repo: tuple[Path, list[str]]) -> None:
             tag: shas[0], shas[1]: shas[1], tree: None}
         with pytest.raises(GitBatchError):
             batch.read("0" * 40)
+
+
+def test_gitbatch_read_many_streams_and_stays_in_step(tmp_path: Path) -> None:
+    work = tmp_path / "many"
+    _git(tmp_path, "init", "-q", str(work))
+    blobs = [_git(work, "hash-object", "-w", "--stdin", input_text=f"N = {i}\n" * (i + 1))
+             for i in range(700)]
+    with GitBatch(work / ".git") as batch:
+        # Many chunks, written by a thread while this one reads: every answer in order.
+        read = list(batch.read_many(blobs, chunk=64))
+        assert [sha for sha, _ in read] == blobs
+        assert all(data == f"N = {i}\n".encode() * (i + 1) for i, (_, data) in enumerate(read))
+        # A reader that stops early, or meets a missing object, leaves git in step.
+        stream = batch.read_many(blobs, chunk=64)
+        assert next(stream) == (blobs[0], b"N = 0\n")
+        stream.close()
+        assert batch.read(blobs[5]) == b"N = 5\n" * 6
+        with pytest.raises(GitBatchError):
+            list(batch.read_many([blobs[0], "0" * 40, *blobs[1:300]]))
+        assert batch.read(blobs[7]) == b"N = 7\n" * 8
 
 
 def test_changed_py_files_of_a_first_push_counts_the_whole_tree(
