@@ -179,6 +179,16 @@ class _Entry:
     needs_content: bool  # a new blob whose bytes must be checked
 
 
+def _folders(changed: list[tuple[str, list[Change]]]) -> dict[str, str]:
+    """tree -> its path and a slash, for the folders `diff-tree -t` lists as changed."""
+    folders: dict[str, str] = {}
+    for _, changes in changed:
+        for change in changes:
+            if stat.S_ISDIR(change.new_mode):
+                folders.setdefault(change.new_sha, change.path.decode("utf-8", "replace") + "/")
+    return folders
+
+
 class PolicyChecker:
     """Checks the new commits of a push with git's own batch tools; every problem once.
 
@@ -238,20 +248,9 @@ class PolicyChecker:
                    changed: list[tuple[str, list[Change]]]) -> dict[tuple[str, str], int]:
         """(path, blob) -> mode, for entries of the push's new trees whose mode is written
         other than git writes it (100664, say), which every git reader shows normalised."""
-        folders: dict[str, str] = {}  # tree -> its path and a slash, from diff-tree -t
-        for _, changes in changed:
-            for change in changes:
-                if stat.S_ISDIR(change.new_mode):
-                    folders.setdefault(change.new_sha,
-                                       change.path.decode("utf-8", "replace") + "/")
-        if self.new_objects is not None:  # the quarantine's trees: no question to git
-            new_trees = sorted(sha for sha, info in self.new_objects.items()
-                               if info.type == "tree")
-        else:
-            roots = [root.sha for root in self.batch.info(f"{c.sha}^{{tree}}" for c in commits)]
-            new_trees = list(dict.fromkeys([*roots, *folders]))
-        odd_trees = [(tree, raw) for tree, raw in self.batch.read_many(new_trees)
-                     if may_have_odd_modes(raw)]
+        folders = _folders(changed)
+        odd_trees = [(tree, raw) for tree, raw in self.batch.read_many(
+            self._new_trees(commits, folders)) if may_have_odd_modes(raw)]
         if not odd_trees:
             return {}
         # Rare: where each such tree is. A root's entries are at the top; a tree that no new
@@ -260,12 +259,16 @@ class PolicyChecker:
             folders.setdefault(root.sha, "")
         odd: dict[tuple[str, str], int] = {}
         for tree, raw in odd_trees:
-            if tree not in folders:
-                continue
-            for name, mode, blob in tree_entries_raw(raw):
+            for name, mode, blob in tree_entries_raw(raw) if tree in folders else ():
                 if mode not in _WRITTEN_MODES:
                     odd[(folders[tree] + name.decode("utf-8", "replace"), blob)] = mode
         return odd
+
+    def _new_trees(self, commits: list[NewCommit], folders: dict[str, str]) -> list[str]:
+        if self.new_objects is not None:  # the quarantine's trees: no question to git
+            return sorted(sha for sha, info in self.new_objects.items() if info.type == "tree")
+        roots = [root.sha for root in self.batch.info(f"{c.sha}^{{tree}}" for c in commits)]
+        return list(dict.fromkeys([*roots, *folders]))
 
     def _content_problems(self, blobs: set[str]) -> dict[str, Problem]:
         """blob -> its content problem (with an empty path), for the bad ones."""
