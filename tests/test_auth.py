@@ -210,7 +210,7 @@ def test_auth_public_repo_only_owner_pushes(server: Server, tmp_path: Path) -> N
     # bob may read but not write: 403, with what to do instead
     response = get(server, f"alice/open-push.git/{RECEIVE}", auth=("bob", PASSWORD))
     assert response.status_code == 403
-    assert "Fork it" in response.text
+    assert f"git push {server.base_url}/bob/open-push.git HEAD" in response.text
     # anonymous may read but must sign in to push: 401, so git asks for a password
     response = get(server, f"alice/open-push.git/{RECEIVE}")
     assert response.status_code == 401
