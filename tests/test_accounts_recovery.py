@@ -125,7 +125,7 @@ def test_reset_link_expires_and_a_newer_one_replaces_it(server: Server) -> None:
     ask_reset(client, address)
     older = links(server, address, RESET_RE, 1)[0]
     ask_reset(client, address)
-    newer = [link for link in links(server, address, RESET_RE, 2) if link != older][0]
+    newer = next(link for link in links(server, address, RESET_RE, 2) if link != older)
     assert client.get(local(server, older)).status_code == 410  # replaced
     AccountKey.update(expires_at=utcnow() - dt.timedelta(seconds=1)).where(
         AccountKey.key_hash == token_hash(newer.rsplit("/", 1)[1])).execute()

@@ -230,10 +230,12 @@ def test_auth_public_repo_only_owner_pushes(server: Server, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("path", ["alice/..%2F..%2Fetc.git", "Alice!/x.git",
                                   "alice/x.git.git", "alice/%2e%2e.git", "-alice/x.git"])
-def test_auth_invalid_names_get_404_not_500(server: Server, path: str) -> None:
+def test_auth_invalid_names_get_400_or_404_not_500(server: Server, path: str) -> None:
     for auth in (None, ("alice", PASSWORD)):
         response = get(server, f"{path}/{UPLOAD}", auth=auth)
-        assert response.status_code in (401, 404), (path, auth, response.status_code)
+        assert response.status_code in (400, 401, 404), (path, auth, response.status_code)
+        if response.status_code == 400:  # a repo name no repo can have is told so
+            assert "is not a valid repository name" in response.text
     assert not list((server.data_dir / "repos").glob("**/etc*"))
 
 

@@ -13,10 +13,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from urllib.parse import urlsplit
 
+from gitserver.core.account_keys import EMAIL, RESET, VALID
 from gitserver.core.accounts import ACTIVATION_VALID, Outcome, Registration
 from gitserver.core.config import Settings
 from gitserver.core.models import User
-from gitserver.core.account_keys import EMAIL, RESET, VALID
 from gitserver.core.urls import (
     activate_url,
     email_change_url,

@@ -9,7 +9,7 @@
   is told.
 
 Mails cost the server and land in someone's mailbox: both forms are limited per address asked
-for and per client address (`MAIL_LIMITS`), whether or not the address is known.
+for and per client address (`MAIL_PER_*`), whether or not the address is known.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 
 # Per hour: 3 mails for one address from one client, 5 for one address in all, 20 from one
 # client. Enough for "it did not arrive, send it again"; too few to flood a mailbox.
-MAIL_LIMITS = {"window_s": 3600.0, "per_pair": 3, "per_account": 5, "per_address": 20}
+MAIL_WINDOW_S = 3600.0
+MAIL_PER_PAIR, MAIL_PER_EMAIL, MAIL_PER_CLIENT = 3, 5, 20
 KEY_STATUS = {KeyState.INVALID: 404, KeyState.USED: 410, KeyState.EXPIRED: 410}
 
 
@@ -50,7 +51,9 @@ def mail_throttle(request: Request) -> Throttle:
     state = request.app.state
     throttle: Throttle | None = getattr(state, "mail_throttle", None)
     if throttle is None:
-        throttle = state.mail_throttle = Throttle(**MAIL_LIMITS)
+        throttle = state.mail_throttle = Throttle(
+            window_s=MAIL_WINDOW_S, per_pair=MAIL_PER_PAIR, per_address=MAIL_PER_CLIENT,
+            per_account=MAIL_PER_EMAIL)
     return throttle
 
 

@@ -135,16 +135,22 @@ def sign_in(request: Request, user: User) -> None:
     old = get_session(request)
     _delete(old)
     key = secrets.token_urlsafe(32)
-    WebSession.delete().where((WebSession.user == user.id) & (
-        WebSession.created_at <= utcnow() - dt.timedelta(seconds=MAX_AGE_S))).execute()
+    _delete_where((WebSession.user == user.id) & (
+        WebSession.created_at <= utcnow() - dt.timedelta(seconds=MAX_AGE_S)))
     WebSession.create(user=user.id, key_hash=token_hash(key))
     request.scope["state"][_STATE_KEY] = Session(user_id=user.id, key=key, flashes=old.flashes,
                                                  dirty=True)
 
 
+def _delete_where(condition: Any) -> int:
+    """Delete the session rows matching `condition`; how many."""
+    # pylint cannot tell peewee's classmethod delete() from an instance method
+    return int(WebSession.delete().where(condition).execute())  # pylint: disable=no-value-for-parameter
+
+
 def _delete(session: Session) -> None:
     if session.key:
-        WebSession.delete().where(WebSession.key_hash == token_hash(session.key)).execute()
+        _delete_where(WebSession.key_hash == token_hash(session.key))
 
 
 def sign_out(request: Request) -> None:
@@ -156,11 +162,11 @@ def sign_out(request: Request) -> None:
 
 def end_sessions(user_id: int, keep: Request | None = None) -> int:
     """End every session of the user, but the one of `keep`'s browser; how many ended."""
-    query = WebSession.delete().where(WebSession.user == user_id)
+    condition = WebSession.user == user_id
     current = get_session(keep) if keep is not None else None
     if current is not None and current.key:
-        query = query.where(WebSession.key_hash != token_hash(current.key))
-    return int(query.execute())
+        condition &= WebSession.key_hash != token_hash(current.key)
+    return _delete_where(condition)
 
 
 def csrf_token(request: Request) -> str:
