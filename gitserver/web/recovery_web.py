@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -99,11 +100,14 @@ def reset_post(request: Request, form: FormData) -> Response:
         response.headers["Retry-After"] = str(wait)
         return response
     found = account_keys.request_reset(email)
+    response = render(request, "check_mail.html", {"email": email, "kind": "reset"})
     if found is not None:
         user, key = found
-        send_password_reset(request.app.state.settings, user, key)
-        logger.info("password reset mailed for %s", user.username)
-    return render(request, "check_mail.html", {"email": email, "kind": "reset"})
+        # Sent after the answer: an SMTP round trip must not tell known addresses apart.
+        response.background = BackgroundTask(send_password_reset, request.app.state.settings,
+                                              user, key)
+        logger.info("password reset asked for %s", user.username)
+    return response
 
 
 def _key_page(request: Request, problem: KeyProblem, kind: str) -> Response:
