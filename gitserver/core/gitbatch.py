@@ -200,18 +200,23 @@ class GitBatch:
                 infos.append(ObjectInfo(name, "missing", 0))
         return infos
 
-    def object_ids(self, objects_dir: Path) -> set[str]:
-        """The ids of every object stored in `objects_dir` alone (a push's quarantine: the
-        objects the push brings), whatever its alternates hold."""
+    def object_ids(self, objects_dir: Path) -> dict[str, ObjectInfo]:
+        """The type and size of every object stored in `objects_dir` alone (a push's
+        quarantine: the objects the push brings), whatever its alternates hold; by id."""
         env = {**self.env, "GIT_OBJECT_DIRECTORY": str(objects_dir)}
         env.pop("GIT_ALTERNATE_OBJECT_DIRECTORIES", None)
         result = subprocess.run(
-            ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)",
-             "--unordered"], capture_output=True, env=env, check=False, timeout=600)
+            ["git", "cat-file", "--batch-all-objects",
+             "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--unordered"],
+            capture_output=True, env=env, check=False, timeout=600)
         if result.returncode != 0:
             raise GitBatchError("git cat-file failed: "
                                 + result.stderr.decode("utf-8", "replace").strip())
-        return set(result.stdout.decode("ascii").split())
+        found = {}
+        for line in result.stdout.decode("ascii").splitlines():
+            sha, kind, size = line.split()
+            found[sha] = ObjectInfo(sha, kind, int(size))
+        return found
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
         """(sha, raw bytes) of each object, in order; the commands go in chunks small enough
@@ -246,16 +251,16 @@ class GitBatch:
         return data
 
 
-# An entry whose mode is not one git writes: at the start of the tree, or after the previous
-# entry's NUL and 20-byte id. A match may be a false alarm (a NUL inside a name or an id);
-# a tree without one has only modes git writes, and that is decided in C, without a loop here.
-_ODD_MODE = re.compile(rb"(?:\A|\x00[\s\S]{20})(?!(?:100644|100755|40000|120000|160000) )"
-                       rb"[0-7]+ ")
+# A tree whose every entry has a mode as git writes it: entry after entry, a written mode, the
+# name (no NUL), the NUL and the 20-byte id. The regex engine walks the entries in C; a tree it
+# does not match whole has an odd mode (or is malformed) and is read entry by entry.
+_WRITTEN_TREE = re.compile(
+    rb"(?:(?:100644|100755|40000|120000|160000) [^\x00]*\x00[\s\S]{20})*")
 
 
 def may_have_odd_modes(raw: bytes) -> bool:
     """False when every entry of the raw tree has a mode as git writes it."""
-    return _ODD_MODE.search(raw) is not None
+    return _WRITTEN_TREE.fullmatch(raw) is None
 
 
 def tree_entries_raw(raw: bytes) -> Iterator[tuple[bytes, int, str]]:

@@ -125,6 +125,11 @@ class Push(BaseModel):
     # Set once its commits are recorded and its checks queued; a large push does that after
     # git's reply, and a push left unrecorded by a crash is finished by the requeuer.
     recorded_at = DateTimeField(null=True)
+    # The checks of the commits behind the tips are scheduled by a queued task, not while git
+    # waits: queued when the push is recorded, done when their rows exist (a push without
+    # such commits is done at once). A push is final only once done.
+    history_queued_at = DateTimeField(null=True)
+    history_at = DateTimeField(null=True)
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from peewee import CharField, FloatField, IntegerField
+from peewee import CharField, DateTimeField, FloatField, IntegerField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
@@ -92,10 +92,23 @@ def _case_insensitive_repo_names_v9(db: Any) -> None:
                    'ON "repo" ("owner_id", "name_lower")')
 
 
+def _history_schedule_v10(db: Any) -> None:
+    """When the checks behind a push's tips were queued and scheduled. Pushes recorded before
+    this step scheduled everything while recording: they count as done."""
+    columns = {column.name for column in db.get_columns("push")}
+    migrator = SchemaMigrator.from_database(db)
+    apply_operations(*(migrator.add_column("push", name, DateTimeField(null=True))
+                       for name in ("history_queued_at", "history_at") if name not in columns))
+    db.execute_sql('UPDATE "push" SET "history_at" = "recorded_at" '
+                   'WHERE "history_at" IS NULL AND "recorded_at" IS NOT NULL')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "push_history_at" ON "push" ("history_at")')
+
+
 # version -> step; append only, never edit a released step.
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
                                            3: _result_keys_v3, 6: _sessions_and_account_keys_v6,
-                                           9: _case_insensitive_repo_names_v9}
+                                           9: _case_insensitive_repo_names_v9,
+                                           10: _history_schedule_v10}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitserver.core.gitbatch import GitBatch, GitBatchError
+from gitserver.core.gitbatch import GitBatch, GitBatchError, may_have_odd_modes, tree_entries_raw
 from gitserver.core.gitrepo import GitRepo
 from hooks.record import changed_py_files
 from hooks.updates import RefUpdate
@@ -102,3 +102,26 @@ def test_changed_py_files_of_a_first_push_counts_the_whole_tree(
     assert changed_py_files(git, moved, "main") == 2  # a.py modified, c.py added
     topic = [RefUpdate("0" * 40, shas[2], "refs/heads/topic")]
     assert changed_py_files(git, topic, "main") == 0  # the same commit as main
+
+
+def _raw_tree(entries: list[tuple[bytes, bytes, bytes]]) -> bytes:
+    return b"".join(mode + b" " + name + b"\0" + object_id for mode, name, object_id in entries)
+
+
+@pytest.mark.parametrize(("mode", "odd"), [(b"100644", False), (b"100755", False),
+                                           (b"40000", False), (b"120000", False),
+                                           (b"160000", False), (b"100664", True),
+                                           (b"040000", True), (b"644", True)])
+def test_may_have_odd_modes_decides_each_mode_exactly(mode: bytes, odd: bool) -> None:
+    # Ids full of NULs and spaces, and a mode-like name: none may pass for an entry's start.
+    tricky = b"\x00" + b"100664 x" + b"\x00" + b" " * 10
+    assert len(tricky) == 20
+    raw = _raw_tree([(b"100644", b"a.py", tricky), (mode, b"b 100664 c.py", b"\0" * 20),
+                     (b"40000", b"pkg", tricky)])
+    assert may_have_odd_modes(raw) is odd
+    assert [m for _, m, _ in tree_entries_raw(raw)][1] == int(mode, 8)
+
+
+def test_may_have_odd_modes_flags_a_malformed_tree() -> None:
+    assert may_have_odd_modes(b"100644 a.py\0" + b"x" * 19)  # an id one byte short
+    assert not may_have_odd_modes(b"")  # the empty tree
