@@ -117,6 +117,9 @@ def test_reset_link_works_once_for_an_hour_and_ends_every_session(server: Server
                      {"password": "yet-another-one"}).status_code == 410
     bogus = resetter.get("/password/reset/not-a-key")
     assert bogus.status_code == 404 and "not valid" in bogus.text
+    bogus_post = post_form(resetter, "/password/reset", "/password/reset/not-a-key",
+                           {"password": "short"})
+    assert bogus_post.status_code == 404 and "not valid" in bogus_post.text
 
 
 def test_reset_link_expires_and_a_newer_one_replaces_it(server: Server) -> None:

@@ -130,12 +130,16 @@ def new_password_get(request: Request) -> Response:
 def new_password_post(request: Request, form: FormData) -> Response:
     """POST /password/reset/{key}: set it, use up the key, end every session of the account."""
     key = request.path_params["key"]
+    password = field(form, "password", accounts.MAX_PASSWORD + 1)
     try:
-        user = account_keys.reset_password(key, field(form, "password", accounts.MAX_PASSWORD + 1))
+        row = account_keys.look_up(key, account_keys.RESET)  # a dead key is told first
     except KeyProblem as exc:
         return _key_page(request, exc, "reset")
-    except accounts.AccountError as exc:
-        row = account_keys.look_up(key, account_keys.RESET)
+    try:
+        user = account_keys.reset_password(key, password)
+    except KeyProblem as exc:  # used in another tab a moment ago
+        return _key_page(request, exc, "reset")
+    except accounts.AccountError as exc:  # the key holds, the password does not
         return render(request, "password_new.html", {
             "key": key, "username": row.user.username, "error": f"Not changed: {exc}.",
             "min_password": accounts.MIN_PASSWORD}, status_code=400)
