@@ -223,6 +223,21 @@ def build_address_taken_notice(*, to_addr: str, username: str, from_addr: str, b
 
 
 # pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
+def build_account_mail(*, template: str, subject: str, to_addr: str, username: str,
+                       from_addr: str, base_url: str, context: Mapping[str, Any]
+                       ) -> EmailMessage:
+    """A mail about the account (password reset, address change) from templates/mail/
+    `{template}.txt` and `.html`; `context` adds to username and base_url (links: `*_link`)."""
+    full = {key: _safe_url(value) if key.endswith("_link") else value
+            for key, value in context.items()}
+    full.update({"username": clean_line(username), "base_url": base_url})
+    return _compose(
+        subject=subject, from_addr=from_addr, to=_address(to_addr, username),
+        message_id=make_msgid(template.replace("_", "-"), domain=_mail_domain(base_url)),
+        template=template, context=full)
+
+
+# pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
 def _compose(*, subject: str, from_addr: str, to: Address, message_id: str, template: str,
              context: Mapping[str, Any], headers: Mapping[str, str] | None = None
              ) -> EmailMessage:

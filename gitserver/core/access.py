@@ -6,6 +6,10 @@
 - Signed-in user who may not read it: 404 (GitHub's answer; existence is not revealed).
 - May read but not write (someone else's public repo): 403 on push.
 - Push by the owner to a repo that does not exist yet: allowed; the caller creates it.
+- A name no repo can have: 400 saying so (not 404: there is nothing to hide, and "not found"
+  would send the user looking for a typo in the wrong place).
+
+Owner and repo names are looked up in any case, as on GitHub (`core.repos.get_repo`).
 
 `decide()` returns the verdict; git (plain text), pages and the API render it their own way
 (see gitserver.web.auth).
@@ -58,8 +62,8 @@ def decide(user: User | None, given: bool, owner: str, raw_name: str, write: boo
     """The verdict for `user` (`given`: credentials were sent) reading or writing a repo."""
     try:
         name = split_repo_name(raw_name)
-    except RepoNameError:
-        return Access(owner, raw_name).refuse(404, NOT_FOUND)
+    except RepoNameError as exc:
+        return Access(owner, raw_name).refuse(400, f"{exc}.")
     access = Access(owner.lower(), name, user=user)
     if not USERNAME_RE.fullmatch(access.owner):
         return access.refuse(404, NOT_FOUND)
@@ -79,6 +83,6 @@ def _apply_rules(access: Access, write: bool) -> Access:
     if access.repo.private and not is_owner:
         return access.refuse(404, NOT_FOUND)
     if write and not is_owner:
-        return access.refuse(403, f"You may read {access.full_name} but not push to it. Fork "
-                                  "it into your own account and push there.")
+        return access.refuse(403, f"You may read {access.full_name} but not push to it: only "
+                                  "its owner may.")
     return access

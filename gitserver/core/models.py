@@ -86,15 +86,25 @@ class Repo(BaseModel):
     """A repository of one owner; private unless made public."""
     owner = ForeignKeyField(User, backref="repos", on_delete="CASCADE")
     owner_id: int  # the foreign key's column, for type checkers
-    name = CharField(max_length=100)
+    name = CharField(max_length=100)  # as created: the case shown on pages and in the API
+    # What names are unique by and looked up by, as on GitHub: `My_Repo` is `my_repo`. A repo
+    # that collided with another in case before names were case-insensitive has a marked
+    # value here (`lower~id`, see schema step 9) and stays reachable by its exact name.
+    name_lower = CharField(max_length=120, default="")
     private = BooleanField(default=True)
     default_branch = CharField(max_length=255, default="main")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
-        """One repository of a name per owner."""
-        indexes = ((("owner", "name"), True),)
+        """One repository of a name per owner, in any case."""
+        indexes = ((("owner", "name"), True), (("owner", "name_lower"), True))
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        """Fill `name_lower` from the name on the first save."""
+        if not self.name_lower:
+            self.name_lower = str(self.name).lower()
+        return super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:
@@ -354,10 +364,36 @@ class ActivationKey(BaseModel):
 
 
 class SessionVersion(BaseModel):
-    """Bumped on sign-out and password change: every session cookie of an older version dies."""
+    """Sessions before schema step 6 (a per-user version bumped on sign-out). No longer read:
+    `WebSession` rows replaced it; the table stays so older databases keep their shape."""
     user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
     version = IntegerField(default=0)
 
 
+class WebSession(BaseModel):
+    """One signed-in browser. Its cookie holds a 256-bit key of which only the SHA-256 is
+    stored: signing out deletes this row only; "sign out everywhere" deletes all of the user's."""
+    user = ForeignKeyField(User, backref="web_sessions", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
+    key_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class AccountKey(BaseModel):
+    """A mailed key of an account change: a password reset or a new address to confirm.
+
+    Only the SHA-256 of the 256-bit key is stored; single use (`used_at`), valid until
+    `expires_at`. `new_email`: the address an email change applies once its key is followed.
+    """
+    user = ForeignKeyField(User, backref="account_keys", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
+    purpose = CharField(max_length=16)  # reset | email
+    key_hash = CharField(max_length=64, unique=True)
+    new_email = CharField(max_length=254, default="")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
 ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion,
-              ActivationKey, SessionVersion, LintClaim, BlobImports)
+              ActivationKey, SessionVersion, LintClaim, BlobImports, WebSession, AccountKey)

@@ -39,6 +39,12 @@ def get_commit(repo: Repo, sha: str) -> Commit | None:
     return Commit.get_or_none((Commit.repo == repo) & (Commit.sha == sha))
 
 
+def file_check(repo: Repo, sha: str, path: str) -> Check | None:
+    """The check of `path` in the recorded commit `sha`, or None (not recorded, or no check)."""
+    return Check.select().join(Commit).where(
+        (Commit.repo == repo) & (Commit.sha == sha) & (Check.path == path)).first()
+
+
 def commit_checks(commit: Commit) -> list[Check]:
     """The commit's checks, by path."""
     return list(Check.select().where(Check.commit == commit).order_by(Check.path))

@@ -14,7 +14,16 @@ from peewee import CharField, DateTimeField, FloatField, IntegerField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
-from gitserver.core.models import ALL_MODELS, BlobImports, LintClaim, SchemaVersion, database
+from gitserver.core.models import (
+    ALL_MODELS,
+    AccountKey,
+    BlobImports,
+    LintClaim,
+    Repo,
+    SchemaVersion,
+    WebSession,
+    database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +61,37 @@ def _result_keys_v3(db: Any) -> None:
     db.create_tables([LintClaim, BlobImports], safe=True)
 
 
+def _sessions_and_account_keys_v6(db: Any) -> None:
+    """Server-side session rows (sign out here or everywhere) and mailed account keys
+    (password reset, email change). Sessions of the old per-user version end once."""
+    db.create_tables([WebSession, AccountKey], safe=True)
+
+
+def _case_insensitive_repo_names_v9(db: Any) -> None:
+    """Repo names unique and looked up in any case, as on GitHub.
+
+    Fills `repo.name_lower`; of repos of one owner whose names differ only in case, the oldest
+    gets the plain lowercase name and the others `lower~id` (no real name holds a `~`), so all
+    stay reachable by their exact names and the unique index holds. Idempotent: rows already
+    filled are left alone.
+    """
+    if "name_lower" not in {column.name for column in db.get_columns("repo")}:
+        migrator = SchemaMigrator.from_database(db)
+        apply_operations(migrator.add_column("repo", "name_lower",
+                                             CharField(max_length=120, default="")))
+    rows = db.execute_sql('SELECT "id", "owner_id", "name", "name_lower" FROM "repo" '
+                          'ORDER BY "id"').fetchall()
+    taken = {(owner, lower) for _, owner, _, lower in rows if lower}
+    for repo_id, owner, name, lower in rows:
+        if lower:
+            continue
+        value = name.lower() if (owner, name.lower()) not in taken else f"{name.lower()}~{repo_id}"
+        taken.add((owner, value))
+        Repo.update(name_lower=value).where(Repo.id == repo_id).execute()
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "repo_owner_id_name_lower" '
+                   'ON "repo" ("owner_id", "name_lower")')
+
+
 def _history_schedule_v10(db: Any) -> None:
     """When the checks behind a push's tips were queued and scheduled. Pushes recorded before
     this step scheduled everything while recording: they count as done."""
@@ -66,7 +106,9 @@ def _history_schedule_v10(db: Any) -> None:
 
 # version -> step; append only, never edit a released step.
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
-                                           3: _result_keys_v3, 10: _history_schedule_v10}
+                                           3: _result_keys_v3, 6: _sessions_and_account_keys_v6,
+                                           9: _case_insensitive_repo_names_v9,
+                                           10: _history_schedule_v10}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 

@@ -70,6 +70,21 @@ def activate_url(base: str, key: str) -> str:
     return f"{base}/activate/{key}"
 
 
+def password_reset_url(base: str, key: str = "") -> str:
+    """The form asking for a reset link; with `key`, the mailed link itself."""
+    return f"{base}/password/reset" + (f"/{key}" if key else "")
+
+
+def settings_url(base: str, section: str = "") -> str:
+    """The signed-in user's settings; `section`: the part of the page (`sessions`)."""
+    return f"{base}/settings" + (f"#{section}" if section else "")
+
+
+def email_change_url(base: str, key: str = "") -> str:
+    """The form to change one's address; with `key`, the link mailed to the new address."""
+    return f"{base}/settings/email" + (f"/{key}" if key else "")
+
+
 # -- API ----------------------------------------------------------------------------------------
 
 def api_url(base: str) -> str:

@@ -49,8 +49,8 @@ from gitserver.web.auth import REALM, Visitor, repo_access, visitor_of
 MAX_PER_PAGE = 100
 REPO = "/repos/{owner}/{repo}"  # the path prefix of every repository endpoint
 
-KINDS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         429: "rate_limited"}
+KINDS = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 429: "rate_limited"}
 P = ParamSpec("P")
 Endpoint = Callable[Concatenate[Request, P], Response]
 
