@@ -169,6 +169,11 @@ class GitRepo(DulwichRepo, ObjectReads):
         return sorted(name.decode("utf-8", "replace")
                       for name in self.refs.keys(base=Ref(b"refs/heads/")))
 
+    def tags(self) -> list[str]:
+        """The tag names, sorted."""
+        return sorted(name.decode("utf-8", "replace")
+                      for name in self.refs.keys(base=Ref(b"refs/tags/")))
+
     def branch_tips(self) -> list[str]:
         """The sha each branch points at."""
         return [_hex(sha) for sha in self.refs.as_dict(Ref(b"refs/heads")).values()]
@@ -242,6 +247,15 @@ class GitRepo(DulwichRepo, ObjectReads):
         """path -> blob sha of every file (any mode) in the commit's tree."""
         return {entry.path.decode("utf-8", "replace"): _hex(entry.sha)
                 for entry in self.object_store.iter_tree_contents(self._tree_of(commit))}
+
+    def tree_listing(self, commit: str) -> list[TreeEntry]:
+        """Every file, symlink and submodule of the commit's tree with its mode, by path; the
+        entries' `name` is the full path."""
+        return sorted((TreeEntry(entry.path.decode("utf-8", "replace"), entry.mode,
+                                 _hex(entry.sha))
+                       for entry in self.object_store.iter_tree_contents(
+                           self._tree_of(commit), include_trees=False)),
+                      key=lambda entry: entry.name)
 
     def py_files(self, commit: str) -> dict[str, str]:
         """path -> blob sha of every `.py` file in the commit's tree."""

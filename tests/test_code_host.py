@@ -1,0 +1,171 @@
+"""The code host around the checks, over real HTTP after real pushes: the landing page and the
+dashboard, /explore, /new, raw files and zips, diffs on the commit page, compare, refs, trends."""
+# The test names say what each test checks; a docstring would repeat them.
+# pylint: disable=missing-function-docstring
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from .support import PASSWORD, Server, commit_files, git, make_work_repo
+from .test_pages import CSRF_RE, HTML, signed_in, wait_final
+
+V1 = '"""Tools."""\n\n\ndef double(value):\n    """Twice."""\n    return value * 2\n'
+V2 = ('"""Tools."""\nimport os\n\n\ndef double(value):\n    """Twice."""\n'
+      "    return value * 2\n")
+INIT = '"""Package."""\n'
+VALUES = '"""Values: café, naïve, 数."""\nNAMES = ["é"]\n'
+
+
+@dataclass
+class Host:
+    """The module's server and the commits of alice/tools."""
+    server: Server
+    first: str
+    second: str
+
+
+@pytest.fixture(scope="module", name="host")
+def fixture_host(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Host:
+    """alice/tools (private): a first commit, then one that adds `import os` to tools.py;
+    alice/shared (public); a branch `feature` and a tag `v1` on tools."""
+    work = make_work_repo(tmp_path_factory.mktemp("tools") / "w")
+    first = commit_files(work, {"tools.py": V1, "pkg/__init__.py": INIT,
+                                "data/values.py": VALUES}, "First tools")
+    git(work, "tag", "v1")
+    second = commit_files(work, {"tools.py": V2}, "Import os")
+    git(work, "branch", "feature", first)
+    git(work, "push", server.url("alice/tools.git", "alice"), "main", "feature", "v1")
+    shared = make_work_repo(tmp_path_factory.mktemp("shared") / "w", {"s.py": INIT}, "shared")
+    git(shared, "push", server.url("alice/shared.git", "alice"), "main")
+    response = httpx.patch(server.url("api/v1/repos/alice/shared"), json={"private": False},
+                           auth=("alice", PASSWORD))
+    assert response.status_code == 200, response.text
+    wait_final(server, "alice/tools", second)
+    wait_final(server, "alice/tools", first)
+    return Host(server, first, second)
+
+
+@pytest.fixture(scope="module", name="alice")
+def fixture_alice(host: Host) -> Iterator[httpx.Client]:
+    client = signed_in(host.server, "alice")
+    yield client
+    client.close()
+
+
+def anonymous(host: Host) -> httpx.Client:
+    return httpx.Client(base_url=host.server.base_url, headers=HTML, timeout=30)
+
+
+def text_of(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return html.unescape(response.text)
+
+
+# -- /, /explore, /new ---------------------------------------------------------------------------
+
+def test_home_signed_out_explains_and_shows_the_first_push_with_the_real_url(host: Host):
+    with anonymous(host) as client:
+        page = text_of(client.get("/"))
+    assert "pylint" in page and 'href="/register"' in page and 'href="/login"' in page
+    push = re.search(r'id="first-push">(.*?)</pre>', page, re.S).group(1)
+    assert f"git remote add origin {host.server.base_url}/YOUR-USERNAME/hello.git" in push
+    assert "git push -u origin main" in push
+
+
+def test_home_signed_in_is_the_dashboard_with_repos_pushes_and_new_button(
+        host: Host, alice: httpx.Client):
+    page = text_of(alice.get("/"))
+    assert 'href="/new"' in page and 'id="dashboard-organizations"' in page
+    repos = re.search(r'id="repos">(.*?)id="dashboard-organizations"', page, re.S).group(1)
+    assert ">tools</a>" in repos and ">shared</a>" in repos
+    pushes = re.search(r'id="recent-pushes">(.*?)</ul>', page, re.S).group(1)
+    assert f"/alice/tools/commit/{host.second}" in pushes and "data-state=" in pushes
+
+
+def test_explore_lists_public_repos_only(host: Host):
+    with anonymous(host) as client:
+        page = text_of(client.get("/explore"))
+    assert "alice/shared" in page and "alice/tools" not in page
+
+
+def test_new_creates_a_repo_and_refuses_bad_or_taken_names(host: Host, alice: httpx.Client):
+    token = CSRF_RE.search(alice.get("/new").text).group(1)
+    bad = alice.post("/new", data={"name": "no spaces", "visibility": "private",
+                                   "csrf_token": token})
+    assert bad.status_code == 422 and "not a valid repository name" in html.unescape(bad.text)
+    taken = alice.post("/new", data={"name": "tools", "visibility": "private",
+                                     "csrf_token": token})
+    assert taken.status_code == 422 and "already have a repository" in html.unescape(taken.text)
+    made = alice.post("/new", data={"name": "fresh", "visibility": "public",
+                                    "csrf_token": token})
+    assert made.status_code == 303 and made.headers["location"] == "/alice/fresh"
+    with anonymous(host) as client:
+        assert "git push -u origin main" in text_of(client.get("/alice/fresh"))
+    no_csrf = alice.post("/new", data={"name": "other", "visibility": "private"})
+    assert no_csrf.status_code == 403
+
+
+def test_new_sends_a_visitor_to_sign_in(host: Host):
+    with anonymous(host) as client:
+        response = client.get("/new")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+# -- raw and zip ---------------------------------------------------------------------------------
+
+def test_raw_serves_text_and_binary_bytes_with_safe_headers(alice: httpx.Client, host: Host):
+    text = alice.get("/alice/tools/raw/main/tools.py")
+    assert text.status_code == 200 and text.content == V2.encode()
+    assert text.headers["content-type"] == "text/plain; charset=utf-8"
+    assert text.headers["x-content-type-options"] == "nosniff"
+    assert text.headers["content-disposition"].startswith('inline; filename="tools.py"')
+    old = alice.get(f"/alice/tools/raw/{host.first}/tools.py")
+    assert old.content == V1.encode()
+    utf8 = alice.get("/alice/tools/raw/v1/data/values.py")
+    assert utf8.content == VALUES.encode() and utf8.text == VALUES
+    assert alice.get("/alice/tools/raw/main/missing.py").status_code == 404
+
+
+def test_raw_and_zip_of_a_private_repo_are_404_for_others(host: Host):
+    with anonymous(host) as client:
+        assert client.get("/alice/tools/raw/main/tools.py").status_code == 404
+        assert client.get("/alice/tools/archive/main.zip").status_code == 404
+        assert client.get("/alice/shared/raw/main/s.py").content == INIT.encode()
+    bob = signed_in(host.server, "bob")
+    try:
+        assert bob.get("/alice/tools/raw/main/tools.py").status_code == 404
+    finally:
+        bob.close()
+
+
+def test_zip_holds_every_file_with_its_bytes_under_the_top_folder(alice: httpx.Client):
+    response = alice.get("/alice/tools/archive/v1.zip")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert 'filename="tools-v1.zip"' in response.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert archive.testzip() is None
+        assert sorted(archive.namelist()) == ["tools-v1/data/values.py",
+                                              "tools-v1/pkg/__init__.py", "tools-v1/tools.py"]
+        assert archive.read("tools-v1/tools.py") == V1.encode()
+        assert archive.read("tools-v1/data/values.py") == VALUES.encode()
+    head = alice.get("/alice/tools/archive/main.zip")
+    with zipfile.ZipFile(io.BytesIO(head.content)) as archive:
+        assert archive.read("tools-main/tools.py") == V2.encode()
+
+
+def test_blob_and_repo_pages_link_raw_and_zip(alice: httpx.Client):
+    blob = text_of(alice.get("/alice/tools/blob/main/tools.py"))
+    assert 'href="/alice/tools/raw/main/tools.py"' in blob
+    repo = text_of(alice.get("/alice/tools"))
+    assert 'href="/alice/tools/archive/main.zip"' in repo
+
