@@ -169,3 +169,72 @@ def test_blob_and_repo_pages_link_raw_and_zip(alice: httpx.Client):
     repo = text_of(alice.get("/alice/tools"))
     assert 'href="/alice/tools/archive/main.zip"' in repo
 
+
+
+# -- diffs, compare, refs, trends ----------------------------------------------------------------
+
+def test_commit_page_shows_the_changed_line_as_a_diff_line_with_its_new_message(
+        host: Host, alice: httpx.Client):
+    page = text_of(alice.get(f"/alice/tools/commit/{host.second}"))
+    diff = re.search(r'<details class="card mb-3 diff-file"[^>]*data-file="tools.py".*?</details>',
+                     page, re.S).group(0)
+    added = re.search(r'<tr class="diff-add has-messages" data-new-line="2">(.*?)</tr>\s*'
+                      r'<tr class="msg-row">(.*?)</tr>', diff, re.S)
+    assert added is not None, diff
+    assert "import" in added.group(1) and "os" in added.group(1)
+    assert "unused-import" in added.group(2) and "new-mark" in added.group(2)
+    assert "+1" in diff and "1 new message" in diff
+    # one changed file: the unchanged ones are collapsed into one list after it
+    assert page.count('class="card mb-3 diff-file"') == 1
+    assert "2 unchanged files" in page
+    assert page.index('data-path="tools.py"') < page.index('id="unchanged-files"') \
+        < page.index('data-path="pkg/__init__.py"')
+
+
+def test_compare_shows_the_diff_and_the_messages_new_and_fixed(host: Host, alice: httpx.Client):
+    forward = text_of(alice.get(f"/alice/tools/compare/{host.first}...main"))
+    new = re.search(r'id="new-messages">(.*?)</ul>', forward, re.S).group(1)
+    assert "unused-import" in new
+    assert 'data-file="tools.py"' in forward and 'data-new-line="2"' in forward
+    assert "1 commit" in forward and "Import os" in forward
+    backward = text_of(alice.get(f"/alice/tools/compare/main...v1"))
+    fixed = re.search(r'id="fixed-messages">(.*?)</ul>', backward, re.S).group(1)
+    assert "unused-import" in fixed
+    assert 'class="diff-del has-messages"' in backward and "fixed-mark" in backward
+    assert alice.get("/alice/tools/compare/main...nope").status_code == 404
+    assert alice.get("/alice/tools/compare/main").status_code == 404
+
+
+def test_blob_page_links_versions_to_compare_for_that_file(host: Host, alice: httpx.Client):
+    page = text_of(alice.get("/alice/tools/blob/main/tools.py"))
+    link = f'href="/alice/tools/compare/{host.first}...{host.second}?path=tools.py"'
+    assert link in page
+    one = text_of(alice.get(f"/alice/tools/compare/{host.first}...{host.second}?path=tools.py"))
+    assert one.count('class="card mb-3 diff-file"') == 1
+
+
+def test_switcher_lists_branches_and_tags_and_pages_show_any_ref(alice: httpx.Client):
+    page = text_of(alice.get("/alice/tools"))
+    switch = re.search(r'id="ref-switcher">(.*?)</details>', page, re.S).group(1)
+    assert 'href="/alice/tools/tree/feature"' in switch and 'href="/alice/tools/tree/v1"' in switch
+    feature = text_of(alice.get("/alice/tools/tree/feature"))
+    assert 'id="current-ref">feature<' in feature
+    assert 'href="/alice/tools/blob/feature/tools.py"' in feature
+    assert 'href="/alice/tools/archive/feature.zip"' in feature
+    folder = text_of(alice.get("/alice/tools/tree/main/pkg"))
+    assert ">__init__.py</a>" in folder and "tools.py</a>" not in folder
+    blob = text_of(alice.get("/alice/tools/blob/v1/tools.py"))
+    assert 'id="current-ref">v1<' in blob and "import os" not in blob
+    assert 'href="/alice/tools/blob/feature/tools.py"' in blob
+    assert alice.get("/alice/tools/tree/nope").status_code == 404
+
+
+def test_score_trends_are_inline_svg_on_repo_and_blob_pages(alice: httpx.Client):
+    repo = text_of(alice.get("/alice/tools"))
+    trend = re.search(r'<figure class="trend mb-0" id="repo-trend" data-points="(\d+)">(.*?)'
+                      r'</figure>', repo, re.S)
+    assert trend is not None and trend.group(1) == "2"
+    assert "<svg" in trend.group(2) and "<polyline" in trend.group(2)
+    assert "<script" not in trend.group(2)
+    blob = text_of(alice.get("/alice/tools/blob/main/tools.py"))
+    assert re.search(r'id="file-trend" data-points="2"', blob)

@@ -286,6 +286,12 @@ class GitRepo(DulwichRepo, ObjectReads):
         walker = Walker(self.object_store, [_oid(start)], max_entries=max_entries)
         return [_hex(entry.commit.id) for entry in walker]
 
+    def commits_between(self, base: str, head: str, max_entries: int) -> list[str]:
+        """Shas reachable from `head` but not from `base`, newest first (`git log base..head`)."""
+        walker = Walker(self.object_store, [_oid(head)], exclude=[_oid(base)],
+                        max_entries=max_entries)
+        return [_hex(entry.commit.id) for entry in walker]
+
     def changed_files(self, old: str | None, new: str) -> list[PathChange]:
         """The files commit `new` adds, modifies or deletes relative to commit `old`.
 

@@ -42,6 +42,7 @@ from gitserver.core.states import (
     commit_score,
 )
 from gitserver.core.urls import api_checks_url, commit_url
+from gitserver.web.diffs import diffs_html, file_diffs
 from gitserver.web.page_access import page_repo, repo_context
 from gitserver.web.templating import render, templates
 
@@ -161,6 +162,22 @@ def _diff_html(repo_url: str, commit: Commit, checks: list[CheckRow],
     return found if found is not None else _fragments.put(key, make())
 
 
+def _changes_html(request: Request, access: Access, commit: Commit, checks: list[CheckRow],
+                  before: list[CheckRow] | None) -> Markup:
+    """Each changed file's diff against the first parent, messages at their lines."""
+    assert access.repo is not None
+    git = GitRepo.find(request.app.state.settings.repos_dir, access.repo)
+    if git is None:
+        return Markup("")
+    parent = commit.parent_sha or None
+    shown, more = file_diffs(
+        git, parent, commit.sha, {c.path: c for c in checks},
+        {c.path: c for c in before} if before else None,
+        load=lambda found: _load_messages([c for c in found if c.messages is None]))
+    return diffs_html(repo_context(request, access, "commits")["repo_url"], commit.sha, parent,
+                      shown, more)
+
+
 def _light_checks(where: Any) -> list[CheckRow]:
     query = Check.select(*_COLUMNS).join(Commit).where(where).order_by(Check.path)
     return [CheckRow(*cast(tuple[Any, ...], row)) for row in query.tuples()]
@@ -192,11 +209,16 @@ def commit_page(request: Request, access: Access) -> Response:
     before = None if not commit.parent_sha else _light_checks(
         (Commit.repo == commit.repo_id) & (Commit.sha == commit.parent_sha))
     diff, diff_html = _diff_html(repo_url, commit, checks, before)
+    changes = _changes_html(request, access, commit, checks, before)
+    changed = {c.path for c in checks if c.change != "unchanged"}
     return render(request, "commit.html", {
         **context, "commit": commit, "checks": checks,
         "state": combined_state([c.state for c in checks]),
         "state_reason": commit_reason([c.state for c in checks]),
-        "score": commit_score(checks), "cards": cards,
+        "score": commit_score(checks), "changes_html": changes,
+        "cards": [card for card, c in zip(cards, checks, strict=True) if c.path in changed],
+        "unchanged_cards": [card for card, c in zip(cards, checks, strict=True)
+                            if c.path not in changed],
         "pending": any(c.state == STATE_PENDING for c in checks),
         "message_count": sum(types.values()),
         "types": sorted(types.items(), key=lambda t: TYPE_ORDER.get(t[0], 9)),
