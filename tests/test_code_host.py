@@ -5,17 +5,21 @@ dashboard, /explore, /new, raw files and zips, diffs on the commit page, compare
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
-from .support import PASSWORD, Server, commit_files, git, make_work_repo
+from gitserver.core.models import Check, Commit
+
+from .support import PASSWORD, Server, commit_files, git, make_work_repo, server_db
 from .test_pages import CSRF_RE, HTML, signed_in, wait_final
 
 V1 = '"""Tools."""\n\n\ndef double(value):\n    """Twice."""\n    return value * 2\n'
@@ -238,3 +242,44 @@ def test_score_trends_are_inline_svg_on_repo_and_blob_pages(alice: httpx.Client)
     assert "<script" not in trend.group(2)
     blob = text_of(alice.get("/alice/tools/blob/main/tools.py"))
     assert re.search(r'id="file-trend" data-points="2"', blob)
+
+
+# -- UI fixes ------------------------------------------------------------------------------------
+
+def test_footer_api_link_opens_the_browsable_api_reference(host: Host):
+    with anonymous(host) as client:
+        home = text_of(client.get("/"))
+        assert 'href="/api">API</a>' in home
+        page = client.get("/api")
+    assert page.status_code == 200 and "<script" not in page.text.split("</footer>")[0]
+    text = html.unescape(page.text)
+    assert f'id="api-base">{host.server.base_url}/api/v1<' in text
+    assert "/repos/{owner}/{repo}/commits/{ref}/status" in text
+    assert 'id="schema-CombinedStatus"' in text and "cdn" not in text.lower()
+
+
+def test_repo_page_reads_underscores_and_counts_one_message(alice: httpx.Client):
+    page = text_of(alice.get("/alice/tools"))
+    row = re.search(r'<tr data-path="tools.py">(.*?)</tr>', page, re.S).group(1)
+    assert re.search(r">\s*1 message\s*<", row), row
+    assert 'class="card mb-4 table-responsive"' in page
+    css = alice.get("/static/css/pages.css").text
+    assert "a.font-monospace { text-decoration: none; }" in css
+
+
+def test_reused_statuses_are_updated_no_earlier_than_created(server: Server, tmp_path: Path):
+    work = make_work_repo(tmp_path / "w", {"keep.py": INIT, "edit.py": INIT}, "one")
+    git(work, "push", server.url("alice/reuse.git", "alice"), "main")
+    first = wait_final(server, "alice/reuse", "main")["sha"]
+    with server_db(server):  # checked an hour ago: a reused copy keeps that time
+        checks = list(Check.select().join(Commit).where(Commit.sha == first))
+        earlier = min(c.checked_at for c in checks) - dt.timedelta(hours=1)
+        Check.update(checked_at=earlier).where(Check.id.in_([c.id for c in checks])).execute()
+    second = commit_files(work, {"edit.py": '"""Edited."""\n'}, "two")
+    git(work, "push", server.url("alice/reuse.git", "alice"), "main")
+    checks = wait_final(server, "alice/reuse", second)
+    assert {f["path"]: f["reused"] for f in checks["files"]}["keep.py"] is True
+    statuses = httpx.get(server.url(f"api/v1/repos/alice/reuse/commits/{second}/status"),
+                         auth=("alice", PASSWORD), timeout=30).json()["statuses"]
+    for status in statuses:
+        assert status["updated_at"] >= status["created_at"], status
