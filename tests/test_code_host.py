@@ -201,7 +201,7 @@ def test_compare_shows_the_diff_and_the_messages_new_and_fixed(host: Host, alice
     assert "unused-import" in new
     assert 'data-file="tools.py"' in forward and 'data-new-line="2"' in forward
     assert "1 commit" in forward and "Import os" in forward
-    backward = text_of(alice.get(f"/alice/tools/compare/main...v1"))
+    backward = text_of(alice.get("/alice/tools/compare/main...v1"))
     fixed = re.search(r'id="fixed-messages">(.*?)</ul>', backward, re.S).group(1)
     assert "unused-import" in fixed
     assert 'class="diff-del has-messages"' in backward and "fixed-mark" in backward

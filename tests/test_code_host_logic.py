@@ -26,7 +26,7 @@ def message(line: int, symbol: str, text: str) -> dict:
 
 def test_hunks_number_lines_like_git():
     old = [f"line {n}" for n in range(1, 21)]
-    new = old[:9] + ["inserted"] + old[9:]
+    new = [*old[:9], "inserted", *old[9:]]
     (hunk,) = hunks_of(old, new)
     assert hunk.header == "@@ -7,6 +7,7 @@"
     added = [line for line in hunk.lines if line.kind == KIND_ADD]

@@ -1,5 +1,6 @@
 """What a signed-in user's dashboard lists: their latest pushes with the state they reached."""
 
+# pylint: disable=not-an-iterable  # peewee queries iterate through a metaclass pylint cannot see
 from __future__ import annotations
 
 import json

@@ -87,19 +87,21 @@ def hunks_of(old: Sequence[str], new: Sequence[str], context: int = CONTEXT) -> 
     found = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for group in matcher.get_grouped_opcodes(context):
-        lines: list[DiffLine] = []
-        for tag, i1, i2, j1, j2 in group:
-            if tag == "equal":
-                lines.extend(DiffLine(KIND_CONTEXT, i + 1, j + 1, old[i])
-                             for i, j in zip(range(i1, i2), range(j1, j2), strict=True))
-                continue
-            lines.extend(DiffLine(KIND_DEL, i + 1, None, old[i]) for i in range(i1, i2))
-            lines.extend(DiffLine(KIND_ADD, None, j + 1, new[j]) for j in range(j1, j2))
-        first, last = group[0], group[-1]
-        old_count, new_count = last[2] - first[1], last[4] - first[3]
-        found.append(Hunk(first[1] + (1 if old_count else 0), old_count,
-                          first[3] + (1 if new_count else 0), new_count, lines))
+        lines = [line for opcode in group for line in _opcode_lines(opcode, old, new)]
+        old_count, new_count = group[-1][2] - group[0][1], group[-1][4] - group[0][3]
+        found.append(Hunk(group[0][1] + (1 if old_count else 0), old_count,
+                          group[0][3] + (1 if new_count else 0), new_count, lines))
     return found
+
+
+def _opcode_lines(opcode: tuple[str, int, int, int, int], old: Sequence[str],
+                  new: Sequence[str]) -> list[DiffLine]:
+    tag, i1, i2, j1, j2 = opcode
+    if tag == "equal":
+        return [DiffLine(KIND_CONTEXT, i + 1, j + 1, old[i])
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)]
+    return [*(DiffLine(KIND_DEL, i + 1, None, old[i]) for i in range(i1, i2)),
+            *(DiffLine(KIND_ADD, None, j + 1, new[j]) for j in range(j1, j2))]
 
 
 # pylint: disable-next=too-many-arguments  # keyword-only, each side of the comparison

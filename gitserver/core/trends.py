@@ -38,10 +38,26 @@ class Plot:
     points: list[PlottedPoint]
     line: str  # the `points` attribute of an SVG polyline
     grid: list[tuple[float, str]]  # (y, label)
-    first: float
-    last: float
-    low: float
-    high: float
+
+    @property
+    def first(self) -> float:
+        """The oldest score."""
+        return self.points[0].point.score
+
+    @property
+    def last(self) -> float:
+        """The newest score."""
+        return self.points[-1].point.score
+
+    @property
+    def low(self) -> float:
+        """The lowest score."""
+        return min(p.point.score for p in self.points)
+
+    @property
+    def high(self) -> float:
+        """The highest score."""
+        return max(p.point.score for p in self.points)
 
 
 def plot(series: Sequence[TrendPoint], width: int = 640, height: int = 140,
@@ -58,7 +74,5 @@ def plot(series: Sequence[TrendPoint], width: int = 640, height: int = 140,
 
     points = [PlottedPoint(round(margin + (index * step if len(series) > 1 else inner_w / 2), 1),
                            y_of(point.score), point) for index, point in enumerate(series)]
-    scores = [p.score for p in series]
     return Plot(width, height, points, " ".join(f"{p.x},{p.y}" for p in points),
-                [(y_of(value), f"{value:g}") for value in (0.0, 5.0, 10.0)],
-                scores[0], scores[-1], min(scores), max(scores))
+                [(y_of(value), f"{value:g}") for value in (0.0, 5.0, 10.0)])

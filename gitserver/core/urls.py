@@ -63,10 +63,9 @@ def archive_url(owner: str, repo: str, ref: str) -> str:
     return f"/{owner}/{repo}/archive/{_path(ref)}.zip"
 
 
-def compare_url(base: str, owner: str, name: str, old: str, new: str, path: str = "") -> str:
-    """The diff and the messages new and fixed from commit `old` to `new` (`path`: one file)."""
-    query = f"?path={quote(path, safe='/')}" if path else ""
-    return f"{repo_url(base, owner, name)}/compare/{_path(old)}...{_path(new)}{query}"
+def compare_url(base: str, owner: str, name: str, old: str, new: str) -> str:
+    """The diff and the messages new and fixed from commit `old` to `new`."""
+    return f"{repo_url(base, owner, name)}/compare/{_path(old)}...{_path(new)}"
 
 
 def repo_settings_url(base: str, owner: str, name: str) -> str:

@@ -114,37 +114,53 @@ def _split(spec: str) -> tuple[str, str]:
     return base, head
 
 
-@page_repo()
-def compare_page(request: Request, access: Access) -> Response:
-    """/{owner}/{repo}/compare/{base}...{head}: the diff from base to head, the messages new
-    and fixed, the commits in between; `?path=` keeps one file."""
-    repo = access.repo
-    assert repo is not None
+def _resolved(request: Request, access: Access) -> tuple[GitRepo, str, str]:
+    """(the repository, base sha, head sha) of the URL's `{base}...{head}`; 404 if unknown."""
+    assert access.repo is not None
     base_ref, head_ref = _split(request.path_params["spec"])
-    git = GitRepo.find(request.app.state.settings.repos_dir, repo)
-    base, head = resolve_ref(git, repo, base_ref), resolve_ref(git, repo, head_ref)
+    git = GitRepo.find(request.app.state.settings.repos_dir, access.repo)
+    base = resolve_ref(git, access.repo, base_ref)
+    head = resolve_ref(git, access.repo, head_ref)
     if git is None or base is None or head is None:
         missing = base_ref if base is None else head_ref
         raise HTTPException(404, f"There is no branch, tag or commit {missing!r} in "
                                  f"{access.full_name}.")
-    only = request.query_params.get("path", "")[:4096]
-    head_checks, base_checks = _checks_of(get_commit(repo, head)), _checks_of(get_commit(repo,
-                                                                                         base))
-    now = {c.path: c for c in head_checks or []}
-    before = {c.path: c for c in base_checks} if base_checks else None
-    shown, more = file_diffs(git, base, head, now, before, only=only)
-    messages = compare_checks(base, [c for c in head_checks or [] if not only or c.path == only],
-                              [c for c in base_checks or [] if not only or c.path == only])
-    context = repo_context(request, access, "commits")
+    return git, base, head
+
+
+def _commits_between(git: GitRepo, access: Access, base: str, head: str) -> list[Commit]:
     shas = git.commits_between(base, head, MAX_COMMITS)
-    commits = {c.sha: c for c in Commit.select().where((Commit.repo == repo)
-                                                       & Commit.sha.in_(shas))} if shas else {}
+    if not shas:
+        return []
+    rows = {c.sha: c for c in Commit.select().where((Commit.repo == access.repo)
+                                                    & Commit.sha.in_(shas))}
+    return [rows[s] for s in shas if s in rows]
+
+
+@page_repo()
+def compare_page(request: Request, access: Access) -> Response:
+    """/{owner}/{repo}/compare/{base}...{head}: the diff from base to head, the messages new
+    and fixed, the commits in between; `?path=` keeps one file."""
+    assert access.repo is not None
+    git, base, head = _resolved(request, access)
+    base_ref, head_ref = _split(request.path_params["spec"])
+    only = request.query_params.get("path", "")[:4096]
+    head_checks = [c for c in _checks_of(get_commit(access.repo, head)) or []
+                   if not only or c.path == only]
+    base_checks = [c for c in _checks_of(get_commit(access.repo, base)) or []
+                   if not only or c.path == only]
+    shown, more = file_diffs(git, base, head, {c.path: c for c in head_checks},
+                             {c.path: c for c in base_checks} if base_checks else None,
+                             only=only)
+    messages = compare_checks(base, head_checks, base_checks)
+    context = repo_context(request, access, "commits")
+    commits = _commits_between(git, access, base, head)
     context.update(
-        base_ref=base_ref, head_ref=head_ref, base=base, head=head, only=only,
-        commits=[commits[s] for s in shas if s in commits], more_commits=len(shas) == MAX_COMMITS,
+        base_ref=base_ref, head_ref=head_ref, base=base, head=head, only=only, commits=commits,
+        more_commits=len(commits) == MAX_COMMITS, messages=messages,
         head_state=combined_state([c.state for c in head_checks]) if head_checks else None,
-        head_score=commit_score(head_checks or []), messages=messages,
-        all_files_url=compare_url("", access.owner, repo.name, base_ref, head_ref),
+        head_score=commit_score(head_checks),
+        all_files_url=compare_url("", access.owner, access.repo.name, base_ref, head_ref),
         since_html=Markup(templates.env.get_template("_since_parent.html").render(
             repo_url=context["repo_url"], sha=head, diff=messages, against=base_ref)),
         diffs=diffs_html(context["repo_url"], head, base, shown, more), file_count=len(shown))

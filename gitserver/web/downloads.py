@@ -22,19 +22,20 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from gitserver.core.access import NOT_FOUND, Access
+from gitserver.core.diffs import is_binary
 from gitserver.core.gitrepo import GitRepo, TreeEntry
 from gitserver.core.queries import resolve_ref
-from gitserver.web.auth import repo_access
 from gitserver.core.urls import archive_url, raw_url
+from gitserver.web.auth import repo_access
 from gitserver.web.page_access import throttled
 from gitserver.web.templating import templates
 
 CHUNK = 64 * 1024
-SNIFF = 8000  # like git: a NUL byte in the first 8000 bytes makes a file binary
 # A downloaded file is shown as text at most: no script, no style, no plugin, in any browser.
 DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff",
                     "Content-Security-Policy": "default-src 'none'; sandbox",
                     "Cache-Control": "private, no-cache"}
+ZipDate = tuple[int, int, int, int, int, int]
 ZIP_EPOCH = 315532800  # 1980-01-01: zip cannot store an earlier time
 
 # The blob and repo pages link here.
@@ -42,14 +43,8 @@ templates.env.globals.update(raw_url=raw_url, archive_url=archive_url)
 
 
 def is_text(data: bytes) -> bool:
-    """UTF-8 without NUL bytes in its head: shown as text/plain."""
-    if b"\0" in data[:SNIFF]:
-        return False
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    """UTF-8 without NUL bytes in its head: served as text/plain."""
+    return not is_binary(data)
 
 
 def disposition(kind: str, filename: str) -> str:
@@ -117,8 +112,8 @@ class _Sink:
         return data
 
 
-def _zip_info(top: str, entry: TreeEntry, date: tuple[int, ...]) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(f"{top}/{entry.name}", date_time=date[:6])
+def _zip_info(top: str, entry: TreeEntry, date: ZipDate) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(f"{top}/{entry.name}", date_time=date)
     info.compress_type = zipfile.ZIP_DEFLATED
     mode = entry.mode if stat.S_ISLNK(entry.mode) else \
         (0o100755 if entry.mode & 0o111 else 0o100644)
@@ -127,7 +122,7 @@ def _zip_info(top: str, entry: TreeEntry, date: tuple[int, ...]) -> zipfile.ZipI
     return info
 
 
-def zip_stream(git: GitRepo, sha: str, top: str, date: tuple[int, ...]) -> Iterator[bytes]:
+def zip_stream(git: GitRepo, sha: str, top: str, date: ZipDate) -> Iterator[bytes]:
     """The zip of the commit's tree, under folder `top`, produced file by file."""
     sink = _Sink()
     with zipfile.ZipFile(cast(IO[bytes], sink), "w", zipfile.ZIP_DEFLATED) as zipped:
@@ -153,7 +148,8 @@ def archive(request: Request) -> Response:
                                  f"{access.full_name}.")
     top = f"{access.repo.name}-{ref.replace('/', '-')}"
     committed = git.commit(sha).committed_at
-    date = tuple(time.gmtime(max(committed, ZIP_EPOCH))[:6])
+    when = time.gmtime(max(committed, ZIP_EPOCH))
+    date = (when.tm_year, when.tm_mon, when.tm_mday, when.tm_hour, when.tm_min, when.tm_sec)
     headers = {**DOWNLOAD_HEADERS, "Content-Disposition": disposition("attachment", f"{top}.zip")}
     return StreamingResponse(zip_stream(git, sha, top, date), media_type="application/zip",
                              headers=headers)

@@ -34,8 +34,8 @@ from gitserver.web import badge, pages_format, repo_settings, status_page, web_e
 from gitserver.web.highlight import lines_for_blob
 from gitserver.web.page_access import page_repo, page_viewer, repo_context
 from gitserver.web.refs import switcher
-from gitserver.web.trends import file_trend, repo_trend
 from gitserver.web.templating import render
+from gitserver.web.trends import file_trend, repo_trend
 from gitserver.web.webforms import PageRoute
 
 PER_PAGE = 30
@@ -226,6 +226,18 @@ def _in_history_order(items: list[Any], shas: list[str]) -> list[Any]:
                                            -item.commit.committed_at.timestamp()))
 
 
+def _file_history(git: GitRepo, access: Access, ref: str, path: str,
+                  walk: list[str]) -> dict[str, Any]:
+    """The file's versions with its score trend, and the switcher to it at other refs."""
+    assert access.repo is not None
+    name = access.repo.name
+    versions = _versions(access.repo, path, walk)
+    return {"versions": versions,
+            "switch": switcher(git, ref, lambda r: blob_url("", access.owner, name, r, path)),
+            "trend": file_trend(access.owner, name,
+                                [(v["commit"], v["check"]) for v in reversed(versions)])}
+
+
 @page_repo()
 def blob_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/blob/{ref}/{path}: highlighted source, messages under their lines,
@@ -244,14 +256,10 @@ def blob_page(request: Request, access: Access) -> Response:
     by_line, loose = _messages_by_line(check, len(lines))
     walk = git.history(sha, HISTORY_WALK)
     context = repo_context(request, access, "code")
-    versions = _versions(access.repo, path, walk)
-    name = access.repo.name
     context.update(
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
-        loose=loose, size=len(found[1]), is_branch=ref in git.branches(), versions=versions,
-        switch=switcher(git, ref, lambda r: blob_url("", access.owner, name, r, path)),
-        trend=file_trend(access.owner, name,
-                         [(v["commit"], v["check"]) for v in reversed(versions)]),
+        loose=loose, size=len(found[1]), is_branch=ref in git.branches(),
+        **_file_history(git, access, ref, path, walk),
         log=_log_runs(_in_history_order(
             list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))
     return render(request, "blob.html", context)

@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from gitserver.core.access import Access
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.lru import LruCache
-from gitserver.core.models import Check, Commit
+from gitserver.core.models import CHANGE_UNCHANGED, Check, Commit
 from gitserver.core.queries import (
     FULL_SHA_RE,
     ParentDiff,
@@ -162,6 +162,13 @@ def _diff_html(repo_url: str, commit: Commit, checks: list[CheckRow],
     return found if found is not None else _fragments.put(key, make())
 
 
+def _changed_first(cards: list[FileCard], checks: list[CheckRow]) -> dict[str, list[FileCard]]:
+    """The cards of the files the commit changed, and the unchanged ones, listed apart."""
+    pairs = list(zip(cards, checks, strict=True))
+    return {"cards": [card for card, c in pairs if c.change != CHANGE_UNCHANGED],
+            "unchanged_cards": [card for card, c in pairs if c.change == CHANGE_UNCHANGED]}
+
+
 def _changes_html(request: Request, access: Access, commit: Commit, checks: list[CheckRow],
                   before: list[CheckRow] | None) -> Markup:
     """Each changed file's diff against the first parent, messages at their lines."""
@@ -209,16 +216,13 @@ def commit_page(request: Request, access: Access) -> Response:
     before = None if not commit.parent_sha else _light_checks(
         (Commit.repo == commit.repo_id) & (Commit.sha == commit.parent_sha))
     diff, diff_html = _diff_html(repo_url, commit, checks, before)
-    changes = _changes_html(request, access, commit, checks, before)
-    changed = {c.path for c in checks if c.change != "unchanged"}
     return render(request, "commit.html", {
         **context, "commit": commit, "checks": checks,
         "state": combined_state([c.state for c in checks]),
         "state_reason": commit_reason([c.state for c in checks]),
-        "score": commit_score(checks), "changes_html": changes,
-        "cards": [card for card, c in zip(cards, checks, strict=True) if c.path in changed],
-        "unchanged_cards": [card for card, c in zip(cards, checks, strict=True)
-                            if c.path not in changed],
+        "score": commit_score(checks),
+        "changes_html": _changes_html(request, access, commit, checks, before),
+        **_changed_first(cards, checks),
         "pending": any(c.state == STATE_PENDING for c in checks),
         "message_count": sum(types.values()),
         "types": sorted(types.items(), key=lambda t: TYPE_ORDER.get(t[0], 9)),

@@ -1,6 +1,7 @@
 """Score trends on the pages: a repository's branch (on its page) and a file's versions (on its
 blob page), drawn by the server as inline SVG (`_trend.html`), so they need no script."""
 
+# pylint: disable=not-an-iterable  # peewee queries iterate through a metaclass pylint cannot see
 from __future__ import annotations
 
 from collections.abc import Sequence
