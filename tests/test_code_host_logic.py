@@ -16,6 +16,7 @@ from gitserver.core.diffs import (
 )
 from gitserver.core.trends import TrendPoint, plot
 from gitserver.web.api_docs import type_label
+from gitserver.web.diffs import LARGE_DIFF, ShownDiff
 from gitserver.web.downloads import disposition, is_text
 
 
@@ -105,3 +106,9 @@ def test_downloads_serve_utf8_as_text_and_name_files_safely():
     assert is_text("café".encode()) and not is_text(b"\xff\xfe") and not is_text(b"a\0b")
     assert disposition("attachment", 'a "b".py') == \
         "attachment; filename=\"a _b_.py\"; filename*=UTF-8''a%20%22b%22.py"
+
+
+def test_a_large_diff_starts_folded_and_a_small_one_open():
+    big = file_diff("x.py", "added", old=None, new=b"A = 1\n" * (LARGE_DIFF + 1))
+    small = file_diff("x.py", "added", old=None, new=b"A = 1\n")
+    assert ShownDiff(big, [], [], None).folded and not ShownDiff(small, [], [], None).folded

@@ -33,6 +33,7 @@ from gitserver.web.webforms import PageRoute
 
 MAX_FILES = 100  # diffs per page; the other changed files are listed by name
 MAX_COMMITS = 100  # commits listed on the compare page
+LARGE_DIFF = 400  # lines: a longer diff starts folded, so a big commit's page stays light
 
 
 @dataclass
@@ -42,6 +43,16 @@ class ShownDiff:
     old_html: list[Markup]
     new_html: list[Markup]
     check: Any | None
+
+    @property
+    def lines(self) -> int:
+        """How many diff lines are shown."""
+        return sum(len(hunk.lines) for hunk in self.diff.hunks)
+
+    @property
+    def folded(self) -> bool:
+        """Shown folded: a large diff."""
+        return self.lines > LARGE_DIFF
 
     def html(self, line: DiffLine) -> Markup:
         """The highlighted text of a diff line (its old side for a removed line)."""
