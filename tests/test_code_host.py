@@ -47,7 +47,9 @@ def fixture_host(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Ho
     git(work, "tag", "v1")
     second = commit_files(work, {"tools.py": V2}, "Import os")
     git(work, "branch", "feature", first)
-    git(work, "push", server.url("alice/tools.git", "alice"), "main", "feature", "v1")
+    git(work, "branch", "topic/deep", first)
+    git(work, "push", server.url("alice/tools.git", "alice"), "main", "feature", "topic/deep",
+        "v1")
     shared = make_work_repo(tmp_path_factory.mktemp("shared") / "w", {"s.py": INIT}, "shared")
     git(shared, "push", server.url("alice/shared.git", "alice"), "main")
     response = httpx.patch(server.url("api/v1/repos/alice/shared"), json={"private": False},
@@ -283,3 +285,16 @@ def test_reused_statuses_are_updated_no_earlier_than_created(server: Server, tmp
                          auth=("alice", PASSWORD), timeout=30).json()["statuses"]
     for status in statuses:
         assert status["updated_at"] >= status["created_at"], status
+
+
+def test_refs_with_slashes_work_in_tree_blob_raw_and_zip(alice: httpx.Client):
+    tree = text_of(alice.get("/alice/tools/tree/topic/deep"))
+    assert 'id="current-ref">topic/deep<' in tree
+    assert 'href="/alice/tools/blob/topic/deep/tools.py"' in tree
+    assert ">__init__.py</a>" in text_of(alice.get("/alice/tools/tree/topic/deep/pkg"))
+    blob = text_of(alice.get("/alice/tools/blob/topic/deep/tools.py"))
+    assert 'id="current-ref">topic/deep<' in blob and '<span class="nf">double</span>' in blob
+    assert alice.get("/alice/tools/raw/topic/deep/tools.py").content == V1.encode()
+    archive = alice.get("/alice/tools/archive/topic/deep.zip")
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
+        assert zipped.read("tools-topic-deep/tools.py") == V1.encode()

@@ -28,6 +28,7 @@ from gitserver.core.queries import resolve_ref
 from gitserver.core.urls import archive_url, raw_url
 from gitserver.web.auth import repo_access
 from gitserver.web.page_access import throttled
+from gitserver.web.refs import ref_and_path
 from gitserver.web.templating import templates
 
 CHUNK = 64 * 1024
@@ -75,7 +76,8 @@ def raw(request: Request) -> Response:
     """/{owner}/{repo}/raw/{ref}/{path}: the file's bytes."""
     access, git = _readable(request)
     assert access.repo is not None
-    ref, path = request.path_params["ref"], request.path_params["path"]
+    ref, path = ref_and_path(git, access.repo, request.path_params["ref"],
+                             request.path_params["path"])
     sha = resolve_ref(git, access.repo, ref)
     found = git.blob_at(sha, path) if sha else None
     if found is None:

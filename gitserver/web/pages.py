@@ -33,7 +33,7 @@ from gitserver.core.urls import blob_url, commits_url, repo_url, tree_url
 from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
 from gitserver.web.highlight import lines_for_blob
 from gitserver.web.page_access import page_repo, page_viewer, repo_context
-from gitserver.web.refs import switcher
+from gitserver.web.refs import ref_and_path, switcher
 from gitserver.web.templating import render
 from gitserver.web.trends import file_trend, repo_trend
 from gitserver.web.webforms import PageRoute
@@ -97,8 +97,11 @@ def repo_page(request: Request, access: Access) -> Response:
 @page_repo()
 def tree_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/tree/{ref}[/{folder}]: the repo page at any branch, tag or commit."""
-    return _code_page(request, access, request.path_params["ref"],
-                      request.path_params.get("path", "").strip("/"))
+    assert access.repo is not None
+    ref, folder = ref_and_path(_git(request, access.repo), access.repo,
+                               request.path_params["ref"],
+                               request.path_params.get("path", "").strip("/"))
+    return _code_page(request, access, ref, folder)
 
 
 def _code_page(request: Request, access: Access, ref: str, folder: str) -> Response:
@@ -243,8 +246,9 @@ def blob_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/blob/{ref}/{path}: highlighted source, messages under their lines,
     the file's versions and its check log."""
     assert access.repo is not None
-    ref, path = request.path_params["ref"], request.path_params["path"]
     git = _git(request, access.repo)
+    ref, path = ref_and_path(git, access.repo, request.path_params["ref"],
+                             request.path_params["path"])
     sha = resolve_ref(git, access.repo, ref)
     found = git.blob_at(sha, path) if sha and git else None
     if sha is None or git is None or found is None:

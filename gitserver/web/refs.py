@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitserver.core.gitrepo import GitRepo
+from gitserver.core.models import Repo
+from gitserver.core.queries import resolve_ref
 
 MAX_REFS = 200  # per kind; a repository with more is browsed by URL
 
@@ -37,3 +39,16 @@ def switcher(git: GitRepo | None, shown: str, link: Callable[[str], str]) -> Swi
     kind = "branch" if shown in branches else "tag" if shown in tags else "commit"
     label = shown[:7] if kind == "commit" and len(shown) == 40 else shown
     return Switcher(label, kind, links)
+
+
+def ref_and_path(git: GitRepo | None, repo: Repo, ref: str, path: str) -> tuple[str, str]:
+    """Where the ref ends in `.../{ref}/{path}` when a branch or tag name holds slashes:
+    `/tree/topic/x/pkg` is branch `topic/x`, folder `pkg`, when `topic` names nothing."""
+    if git is None or resolve_ref(git, repo, ref) is not None:
+        return ref, path
+    parts = path.split("/")
+    for taken in range(1, len(parts) + 1):
+        candidate = "/".join([ref, *parts[:taken]])
+        if git.names_ref(candidate):
+            return candidate, "/".join(parts[taken:])
+    return ref, path
