@@ -103,7 +103,8 @@ def test_explore_lists_public_repos_only(host: Host):
     assert "alice/shared" in page and "alice/tools" not in page
 
 
-def test_new_creates_a_repo_and_refuses_bad_or_taken_names(host: Host, alice: httpx.Client):
+def test_new_creates_a_repo_and_refuses_bad_or_taken_names(host: Host, alice: httpx.Client,
+                                                           tmp_path: Path):
     token = CSRF_RE.search(alice.get("/new").text).group(1)
     bad = alice.post("/new", data={"name": "no spaces", "visibility": "private",
                                    "csrf_token": token})
@@ -116,6 +117,11 @@ def test_new_creates_a_repo_and_refuses_bad_or_taken_names(host: Host, alice: ht
     assert made.status_code == 303 and made.headers["location"] == "/alice/fresh"
     with anonymous(host) as client:
         assert "git push -u origin main" in text_of(client.get("/alice/fresh"))
+    work = make_work_repo(tmp_path / "fresh", {"fresh.py": INIT}, "Into the new repo")
+    git(work, "push", host.server.url("alice/fresh.git", "alice"), "main")
+    wait_final(host.server, "alice/fresh", "main")
+    with anonymous(host) as client:  # public, as chosen
+        assert "Into the new repo" in text_of(client.get("/alice/fresh"))
     no_csrf = alice.post("/new", data={"name": "other", "visibility": "private"})
     assert no_csrf.status_code == 403
 

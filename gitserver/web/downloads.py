@@ -67,6 +67,8 @@ def _readable(request: Request) -> tuple[Access, GitRepo]:
     return access, git
 
 
+# A blob is at most `limits.max_file_bytes` (the push policy and the browser's commits refuse
+# bigger files), so one is read whole and sent in chunks; a zip holds one blob at a time.
 def _chunks(data: bytes) -> Iterator[bytes]:
     for start in range(0, len(data), CHUNK):
         yield data[start:start + CHUNK]
