@@ -60,7 +60,7 @@ class Plot:
         return max(p.point.score for p in self.points)
 
 
-def plot(series: Sequence[TrendPoint], width: int = 640, height: int = 140,
+def plot(series: Sequence[TrendPoint], width: int = 400, height: int = 120,
          margin: int = 28) -> Plot | None:
     """The chart of `series` (oldest first); None when it has no point."""
     if not series:
