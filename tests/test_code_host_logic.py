@@ -1,8 +1,11 @@
-"""The pure parts of the code host: diffs and their bounds, messages placed at diff lines,
-trend geometry, the API reference's type labels, what a download is served as."""
+"""The pure parts of the code host (and one page of diffs over a real repository): diffs and
+their bounds, messages placed at diff lines, trend geometry, the API reference's type labels,
+what a download is served as."""
 # pylint: disable=missing-function-docstring  # the test name says it
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from gitserver.core.diffs import (
     KIND_ADD,
@@ -14,10 +17,13 @@ from gitserver.core.diffs import (
     place_messages,
     split_lines,
 )
+from gitserver.core.gitrepo import GitRepo
 from gitserver.core.trends import TrendPoint, plot
 from gitserver.web.api_docs import type_label
-from gitserver.web.diffs import LARGE_DIFF, ShownDiff
+from gitserver.web.diffs import LARGE_DIFF, ShownDiff, file_diffs
 from gitserver.web.downloads import disposition, is_text
+
+from .support import commit_files, git, make_work_repo
 
 
 def message(line: int, symbol: str, text: str) -> dict:
@@ -52,7 +58,7 @@ def test_file_diff_is_cut_after_max_lines_with_a_notice():
     old = b"".join(f"{n}\n".encode() for n in range(400))
     new = b"".join(f"{n}{'x' if n % 20 == 0 else ''}\n".encode() for n in range(400))
     diff = file_diff("x.py", "modified", old=old, new=new, max_lines=50)
-    assert sum(len(h.lines) for h in diff.hunks) <= 50 and "cut after" in diff.notice
+    assert sum(len(h.lines) for h in diff.hunks) == 50 and "cut after 50 lines" in diff.notice
     assert diff.added == diff.removed == 20  # counted in full
 
 
@@ -112,3 +118,16 @@ def test_a_large_diff_starts_folded_and_a_small_one_open():
     big = file_diff("x.py", "added", old=None, new=b"A = 1\n" * (LARGE_DIFF + 1))
     small = file_diff("x.py", "added", old=None, new=b"A = 1\n")
     assert ShownDiff(big, [], [], None).folded and not ShownDiff(small, [], [], None).folded
+
+
+def test_one_page_of_diffs_is_bounded_in_lines_and_lists_the_rest(tmp_path: Path):
+    git_dir = tmp_path / "r"
+    work = make_work_repo(git_dir, {f"m{n}.py": "A = 1\n" for n in range(4)}, "one")
+    old = git(work, "rev-parse", "HEAD").stdout.strip()
+    new = commit_files(work, {f"m{n}.py": "B = 2\n" * 600 for n in range(4)}, "two")
+    repo = GitRepo(str(work / ".git"))
+    shown, more = file_diffs(repo, old, new, {}, None, page_lines=1000)
+    assert [item.diff.path for item in shown] == ["m0.py", "m1.py"]
+    assert more == ["m2.py", "m3.py"]
+    assert shown[0].lines == 601 and shown[1].lines == 1000 - 601
+    assert "cut after 399 lines" in shown[1].diff.notice

@@ -124,10 +124,12 @@ def file_diff(path: str, change: str, *, old: bytes | None, new: bytes | None,
     for hunk in hunks:
         diff.added += sum(1 for line in hunk.lines if line.kind == KIND_ADD)
         diff.removed += sum(1 for line in hunk.lines if line.kind == KIND_DEL)
-        if shown + len(hunk.lines) > max_lines and diff.hunks:
-            diff.notice = (f"The diff is cut after {shown} lines: open the file to see the "
-                           "rest.")
+        if shown >= max_lines:
             continue
+        if shown + len(hunk.lines) > max_lines:
+            hunk.lines = hunk.lines[:max_lines - shown]
+            diff.notice = (f"The diff is cut after {max_lines} lines: open the file to see "
+                           "the rest.")
         diff.hunks.append(hunk)
         shown += len(hunk.lines)
     return diff

@@ -20,8 +20,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from gitserver.core.access import Access
-from gitserver.core.diffs import KIND_DEL, DiffLine, FileDiff, file_diff, place_messages
-from gitserver.core.gitrepo import GitRepo
+from gitserver.core.diffs import (
+    KIND_DEL,
+    MAX_DIFF_LINES,
+    DiffLine,
+    FileDiff,
+    file_diff,
+    place_messages,
+)
+from gitserver.core.gitrepo import GitRepo, PathChange
 from gitserver.core.models import CHANGE_ADDED, CHANGE_DELETED, Check, Commit
 from gitserver.core.queries import compare_checks, get_commit, resolve_ref
 from gitserver.core.states import combined_state, commit_score
@@ -33,6 +40,7 @@ from gitserver.web.webforms import PageRoute
 
 MAX_FILES = 100  # diffs per page; the other changed files are listed by name
 MAX_COMMITS = 100  # commits listed on the compare page
+MAX_PAGE_LINES = 20_000  # diff lines of all files of one page together
 LARGE_DIFF = 400  # lines: a longer diff starts folded, so a big commit's page stays light
 
 
@@ -69,16 +77,17 @@ def _highlighted(blob: str | None, data: bytes | None, diff: FileDiff) -> list[M
     return lines_for_blob(blob, data.decode("utf-8"))
 
 
-# pylint: disable-next=too-many-arguments,too-many-locals  # both sides of the comparison
+# pylint: disable-next=too-many-arguments  # both sides of the comparison
 def file_diffs(git: GitRepo, old_sha: str | None, new_sha: str, now: Mapping[str, Any],
                before: Mapping[str, Any] | None, *, only: str = "",
-               load: Callable[[list[Any]], None] | None = None
-               ) -> tuple[list[ShownDiff], list[str]]:
+               load: Callable[[list[Any]], None] | None = None,
+               page_lines: int = MAX_PAGE_LINES) -> tuple[list[ShownDiff], list[str]]:
     """(the diffs of the files changed from `old_sha` to `new_sha`, the paths past MAX_FILES).
 
     `now`/`before`: path -> check (with `message_list`) of either commit; `before` None when
     the old commit was never checked. `only`: just that path. `load(checks)`: reads the
     messages of the checks about to be shown, when the caller read them without.
+    `page_lines`: the diff lines of all files together; the files past it are listed.
     """
     changes = sorted(git.changed_files(old_sha, new_sha), key=lambda c: c.path)
     if only:
@@ -86,21 +95,38 @@ def file_diffs(git: GitRepo, old_sha: str | None, new_sha: str, now: Mapping[str
     if load is not None:
         load([found for c in changes[:MAX_FILES] for found in
               (now.get(c.path), (before or {}).get(c.path)) if found is not None])
-    shown = []
-    for change in changes[:MAX_FILES]:
-        old = git.blob_at(old_sha, change.path) \
-            if old_sha is not None and change.kind != CHANGE_ADDED else None
-        new = git.blob(change.blob) if change.blob is not None else None
-        diff = file_diff(change.path, change.kind, old=old[1] if old else None, new=new,
-                         old_blob=old[0] if old else None, new_blob=change.blob)
-        check, old_check = now.get(change.path), (before or {}).get(change.path)
-        if not diff.binary and (check is not None or old_check is not None):
-            prior = old_check.message_list if old_check is not None else \
-                ([] if before is not None or change.kind == CHANGE_ADDED else None)
-            place_messages(diff, check.message_list if check is not None else [], prior)
-        shown.append(ShownDiff(diff, _highlighted(diff.old_blob, old[1] if old else None, diff),
-                               _highlighted(change.blob, new, diff), check))
+    shown: list[ShownDiff] = []
+    budget = page_lines
+    for index, change in enumerate(changes[:MAX_FILES]):
+        if budget <= 0:
+            return shown, [c.path for c in changes[index:]]
+        item = _one_diff(git, old_sha, change, (now.get(change.path),
+                                                (before or {}).get(change.path)),
+                         known=before is not None, max_lines=min(MAX_DIFF_LINES, budget))
+        budget -= item.lines
+        shown.append(item)
     return shown, [c.path for c in changes[MAX_FILES:]]
+
+
+# pylint: disable-next=too-many-arguments  # the two keyword-only ones bound the work
+def _one_diff(git: GitRepo, old_sha: str | None, change: PathChange,
+              checks: tuple[Any | None, Any | None], *, known: bool,
+              max_lines: int) -> ShownDiff:
+    """One file's diff; `checks`: its check now and before; `known`: the old commit was
+    checked."""
+    old = git.blob_at(old_sha, change.path) \
+        if old_sha is not None and change.kind != CHANGE_ADDED else None
+    new = git.blob(change.blob) if change.blob is not None else None
+    diff = file_diff(change.path, change.kind, old=old[1] if old else None, new=new,
+                     old_blob=old[0] if old else None, new_blob=change.blob,
+                     max_lines=max_lines)
+    check, old_check = checks
+    if not diff.binary and (check is not None or old_check is not None):
+        prior = old_check.message_list if old_check is not None else \
+            ([] if known or change.kind == CHANGE_ADDED else None)
+        place_messages(diff, check.message_list if check is not None else [], prior)
+    return ShownDiff(diff, _highlighted(diff.old_blob, old[1] if old else None, diff),
+                     _highlighted(change.blob, new, diff), check)
 
 
 def diffs_html(repo_url: str, sha: str, old_sha: str | None, shown: list[ShownDiff],
