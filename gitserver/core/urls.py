@@ -48,6 +48,26 @@ def blob_url(base: str, owner: str, name: str, ref: str, path: str) -> str:
     return f"{repo_url(base, owner, name)}/blob/{ref}/{_path(path)}"
 
 
+def tree_url(base: str, owner: str, name: str, ref: str) -> str:
+    """The repo page at a branch, tag or commit."""
+    return f"{repo_url(base, owner, name)}/tree/{_path(ref)}"
+
+
+def raw_url(owner: str, repo: str, ref: str, path: str) -> str:
+    """A file's bytes at a ref (site-relative)."""
+    return f"/{owner}/{repo}/raw/{_path(ref)}/{_path(path)}"
+
+
+def archive_url(owner: str, repo: str, ref: str) -> str:
+    """The tree at a ref as a zip (site-relative)."""
+    return f"/{owner}/{repo}/archive/{_path(ref)}.zip"
+
+
+def compare_url(base: str, owner: str, name: str, old: str, new: str) -> str:
+    """The diff and the messages new and fixed from commit `old` to `new`."""
+    return f"{repo_url(base, owner, name)}/compare/{_path(old)}...{_path(new)}"
+
+
 def repo_settings_url(base: str, owner: str, name: str) -> str:
     """The repository's settings page (owner only)."""
     return f"{repo_url(base, owner, name)}/settings"

@@ -123,7 +123,8 @@ def status_shape(request: Request, repo: Repo, sha: str, check: Check) -> dict[s
     return {"id": check.id, "state": check.state, "description": states.status_description(check),
             "target_url": blob_url(root, owner, repo.name, sha, check.path),
             "context": f"pylint/{check.path}", "created_at": iso(check.created_at),
-            "updated_at": iso(check.checked_at or check.created_at),
+            # A reused result keeps the time it was checked, before this status existed.
+            "updated_at": iso(max(check.checked_at or check.created_at, check.created_at)),
             "url": api_statuses_url(root, owner, repo.name, sha)}
 
 
