@@ -28,8 +28,8 @@ MAIL_REPORT_CHOICES = ("all", "failures", "off")
 MAX_TOKEN_NAME = 100
 # Top-level paths of the site: a user named like one would have no /{owner} page.
 RESERVED_USERNAMES = frozenset({
-    "activate", "admin", "api", "healthz", "login", "logout", "metrics", "new", "register",
-    "settings", "static", "user", "users",
+    "activate", "admin", "api", "healthz", "login", "logout", "metrics", "new", "orgs",
+    "register", "settings", "static", "user", "users",
 })
 
 

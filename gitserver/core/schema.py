@@ -10,11 +10,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from peewee import CharField, FloatField, IntegerField
+from peewee import BooleanField, CharField, FloatField, IntegerField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
-from gitserver.core.models import ALL_MODELS, BlobImports, LintClaim, SchemaVersion, database
+from gitserver.core.models import (
+    ALL_MODELS,
+    ORG_MODELS,
+    BlobImports,
+    LintClaim,
+    SchemaVersion,
+    database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +59,24 @@ def _result_keys_v3(db: Any) -> None:
     db.create_tables([LintClaim, BlobImports], safe=True)
 
 
+def _organizations_v7(db: Any) -> None:
+    """Organizations (courses): the account flag, members, assignments, late pushes.
+
+    Each column and table is added only where missing (step 1 on a fresh database has them).
+    """
+    migrator = SchemaMigrator.from_database(db)
+    operations = []
+    if "is_org" not in {column.name for column in db.get_columns("user")}:
+        operations.append(migrator.add_column("user", "is_org", BooleanField(default=False)))
+    if "late" not in {column.name for column in db.get_columns("push")}:
+        operations.append(migrator.add_column("push", "late", BooleanField(default=False)))
+    apply_operations(*operations)
+    db.create_tables(ORG_MODELS, safe=True)
+
+
 # version -> step; append only, never edit a released step.
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
-                                           3: _result_keys_v3}
+                                           3: _result_keys_v3, 7: _organizations_v7}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 
