@@ -304,7 +304,8 @@ def token_of(client: httpx.Client, path: str) -> str:
 
 
 def test_org_people_and_assignment_forms(course: Course) -> None:
-    with signed_in(course.server, "teach") as teach:
+    teach = signed_in(course.server, "teach")
+    try:
         token = token_of(teach, f"/{ORG}/people")
         added = teach.post(f"/{ORG}/people", data={"csrf_token": token, "action": "add",
                                                    "username": "carol", "role": "student"})
@@ -331,13 +332,18 @@ def test_org_people_and_assignment_forms(course: Course) -> None:
         bad_due = teach.post(f"/orgs/{ORG}/assignments", data={
             "csrf_token": token, "name": "lab2", "due": "tomorrow"})
         assert bad_due.status_code == 422 and "ISO 8601" in html.unescape(bad_due.text)
-    with signed_in(course.server, "alice") as alice:
+    finally:
+        teach.close()
+    alice = signed_in(course.server, "alice")
+    try:
         page = html.unescape(alice.get(f"/{ORG}").text)
         assert "you are student" in page and f"{ORG}/lab1-alice" in page
         assert "assignment-form" not in page and "hw1-bob" not in page
         token = token_of(alice, f"/{ORG}")
         assert alice.post(f"/orgs/{ORG}/assignments", data={
             "csrf_token": token, "name": "lab3"}).status_code == 404
+    finally:
+        alice.close()
 
 
 def test_a_users_repo_called_people_is_still_a_repo_page(course: Course) -> None:
