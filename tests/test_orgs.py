@@ -22,8 +22,8 @@ from .support import (
     assert_one_line_error,
     commit_files,
     git,
-    make_work_repo,
     maildir_messages,
+    make_work_repo,
     start_server,
     wait_until,
 )
@@ -351,3 +351,34 @@ def test_a_users_repo_called_people_is_still_a_repo_page(course: Course) -> None
     git(work, "push", course.server.url("alice/people.git", "alice"), "HEAD:main")
     assert course.get("alice/people", "alice").status_code == 200
     assert course.get("alice", "alice").status_code == 200
+
+
+# -- the staff's daily digest -------------------------------------------------------------------
+
+def test_org_daily_digest_tells_staff_who_pushed_failed_and_the_top_messages(
+        course: Course) -> None:
+    final_rows(course)
+    teach = signed_in(course.server, "teach")
+    try:
+        token = token_of(teach, f"/{ORG}")
+        assert 'id="digest-daily"' in teach.get(f"/{ORG}").text
+        turned_on = teach.post(f"/orgs/{ORG}/settings", data={"csrf_token": token,
+                                                              "digest": "daily"})
+        assert turned_on.status_code == 303
+        assert "checked" in teach.get(f"/{ORG}").text.split('id="digest-daily"')[1][:20]
+    finally:
+        teach.close()
+
+    def digests() -> list:
+        return [m for m in maildir_messages(course.server)
+                if str(m["Subject"]).startswith(f"[{ORG}] daily digest")]
+    mail = wait_until("the digest mail", digests)
+    assert len(mail) == 1 and str(mail[0]["To"]).startswith("teach")
+    text = mail[0].get_body(("plain",)).get_content()
+    pushed = text.split("Pushed (")[1].split("Failing (")[0]
+    assert "alice" in pushed and "bob" in pushed
+    failing = text.split("Failing (")[1].split("Most frequent")[0]
+    assert "bob" in failing and "alice" not in failing
+    assert "undefined-variable (E0602)" in text
+    assert course.server.url("help/pylint/undefined-variable") in text
+    assert course.server.url(f"orgs/{ORG}/dashboard") in text
