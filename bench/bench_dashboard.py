@@ -1,6 +1,6 @@
 """Render time of the staff dashboard of a big course, and the queries it takes.
 
-Builds an organization of --students students × --assignments assignments directly in a fresh
+Builds an organization of --students students x --assignments assignments directly in a fresh
 SQLite database (each student's repo of each assignment with --pushes pushes, each tip commit
 with --files checked files and a few messages), then builds the dashboard
 (`core.org_dashboard.build`), renders its page template and its CSV, --runs times, and prints

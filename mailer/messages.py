@@ -224,8 +224,9 @@ def build_address_taken_notice(*, to_addr: str, username: str, from_addr: str, b
 
 # pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
 def compose(*, subject: str, from_addr: str, to: Address, message_id: str, template: str,
-             context: Mapping[str, Any], headers: Mapping[str, str] | None = None
-             ) -> EmailMessage:
+            context: Mapping[str, Any], headers: Mapping[str, str] | None = None
+            ) -> EmailMessage:
+    """A mail of `template` (its .txt and .html under templates/mail/) with our headers."""
     env = _environment()
     message = EmailMessage()
     message["Subject"] = subject

@@ -33,7 +33,7 @@ MANAGERS_ONLY = ("Only the owner of the repository (for an organization's reposi
 
 
 @dataclass
-class Access:
+class Access:  # pylint: disable=too-many-instance-attributes  # the verdict's facts, one each
     """The verdict on one request for one repo: who asks, the repo found, the refusal if any."""
     owner: str
     name: str

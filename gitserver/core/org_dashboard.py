@@ -95,35 +95,48 @@ class _Mark:
     score: float | None
 
 
+@dataclass
+class _Facts:
+    """What the rows are made of, each read in one query."""
+    repos: dict[str, Repo]  # by lowercase name
+    history: dict[int, list[tuple[Any, str | None]]]  # repo id -> pushes with their tips
+    commits: dict[tuple[int, str], int]  # (repo id, sha) -> commit id
+    marks: dict[int, _Mark]  # commit id -> state and score
+
+
+def _facts(org: User) -> _Facts:
+    repos = {r.name.lower(): r for r in Repo.select(Repo.id, Repo.name, Repo.default_branch)
+             .where(Repo.owner == org).iterator()}
+    commits = {(c.repo_id, c.sha): c.id for c in Commit.select(Commit.id, Commit.repo, Commit.sha)
+               .join(Repo).where(Repo.owner == org).iterator()}
+    return _Facts(repos, _push_history(org, {r.id: r.default_branch for r in repos.values()}),
+                  commits, _commit_marks(org))
+
+
 def build(org: User, sort: str = "student", descending: bool = False) -> Dashboard:
     """The dashboard of `org`, each assignment's rows sorted by `sort` (one of SORT_KEYS)."""
     students = [m.user.username for m in Membership.select(Membership, User)
-                .join(User, on=(Membership.user == User.id))
+                .join(User, on=Membership.user == User.id)
                 .where((Membership.org == org) & (Membership.role == STUDENT))
-                .order_by(User.username)]
+                .order_by(User.username).iterator()]
     work = list(Assignment.select().where(Assignment.org == org).order_by(Assignment.name))
-    repos = {r.name.lower(): r for r in Repo.select(Repo.id, Repo.name, Repo.default_branch)
-             .where(Repo.owner == org)}
-    history = _push_history(org, {r.id: r.default_branch for r in repos.values()})
-    commits = {(c.repo_id, c.sha): c.id for c in Commit.select(Commit.id, Commit.repo, Commit.sha)
-               .join(Repo).where(Repo.owner == org).iterator()}
-    marks = _commit_marks(org)
-    views = []
+    facts = _facts(org)
     latest: dict[int, str] = {}  # commit id -> student, for the frequent messages
-    for assignment in work:
-        rows = []
-        for student in students:
-            repo = repos.get(student_repo_name(assignment.name, student))
-            row = StudentRow(assignment.name, student)
-            if repo is not None:
-                _fill(row, repo, history.get(repo.id, []), commits, marks)
-                commit_id = commits.get((repo.id, row.sha or ""))
-                if commit_id is not None:
-                    latest[commit_id] = student
-            rows.append(row)
-        views.append(AssignmentView(assignment.name, assignment.due_at,
-                                    sort_rows(rows, sort, descending)))
+    views = [AssignmentView(a.name, a.due_at, sort_rows(
+        [_row(a.name, student, facts, latest) for student in students], sort, descending))
+        for a in work]
     return Dashboard(students, views, _frequent_messages(latest))
+
+
+def _row(assignment: str, student: str, facts: _Facts, latest: dict[int, str]) -> StudentRow:
+    row = StudentRow(assignment, student)
+    repo = facts.repos.get(student_repo_name(assignment, student))
+    if repo is not None:
+        _fill(row, repo, facts)
+        commit_id = facts.commits.get((repo.id, row.sha or ""))
+        if commit_id is not None:
+            latest[commit_id] = student
+    return row
 
 
 def _push_history(org: User, branches: dict[int, str]
@@ -140,8 +153,8 @@ def _push_history(org: User, branches: dict[int, str]
     return found
 
 
-def _fill(row: StudentRow, repo: Repo, pushes: list[tuple[Any, str | None]],
-          commits: dict[tuple[int, str], int], marks: dict[int, _Mark]) -> None:
+def _fill(row: StudentRow, repo: Repo, facts: _Facts) -> None:
+    pushes, commits, marks = facts.history.get(repo.id, []), facts.commits, facts.marks
     row.repo = repo.name
     row.pushes = len(pushes)
     if pushes:
@@ -169,6 +182,19 @@ def _commit_marks(org: User) -> dict[int, _Mark]:
     the summed counts of the scored files (the mean of their scores for results stored before
     counts were kept).
     """
+    marks = {}
+    for cid, bad, pending, n_scored, n_counted, mean, *sums in _marks_query(org).iterator():
+        state = STATE_FAILURE if bad else STATE_PENDING if pending else STATE_SUCCESS
+        score = None
+        if n_scored:
+            score = evaluation(LintCounts(*(int(s) for s in sums))) if n_counted == n_scored \
+                else round(float(mean), 2)
+        marks[cid] = _Mark(state, score)
+    return marks
+
+
+def _marks_query(org: User) -> Any:
+    """Per commit of the org: (id, bad, pending, scored, counted, mean score, summed counts)."""
     scored = Check.score.is_null(False)
     counted = scored & Check.statements.is_null(False) & Check.fatal_count.is_null(False) & \
         Check.error_count.is_null(False) & Check.warning_count.is_null(False) & \
@@ -180,7 +206,7 @@ def _commit_marks(org: User) -> dict[int, _Mark]:
     def how_many(condition: Any) -> Any:
         return fn.SUM(Case(None, [(condition, 1)], 0))
 
-    query = (Check.select(
+    return (Check.select(
         Check.commit, how_many(Check.state.in_([STATE_FAILURE, STATE_ERROR])).alias("bad"),
         how_many(Check.state == STATE_PENDING).alias("pending"),
         how_many(scored).alias("scored"), how_many(counted).alias("counted"),
@@ -189,17 +215,8 @@ def _commit_marks(org: User) -> dict[int, _Mark]:
         total(Check.warning_count).alias("warning"),
         total(Check.refactor_count).alias("refactor"),
         total(Check.convention_count).alias("convention"))
-        .join(Repo, on=(Check.repo == Repo.id)).where(Repo.owner == org)
+        .join(Repo, on=Check.repo == Repo.id).where(Repo.owner == org)
         .group_by(Check.commit).tuples())
-    marks = {}
-    for cid, bad, pending, n_scored, n_counted, mean, *sums in query.iterator():
-        state = STATE_FAILURE if bad else STATE_PENDING if pending else STATE_SUCCESS
-        score = None
-        if n_scored:
-            score = evaluation(LintCounts(*(int(s) for s in sums))) if n_counted == n_scored \
-                else round(float(mean), 2)
-        marks[cid] = _Mark(state, score)
-    return marks
 
 
 def _frequent_messages(latest: dict[int, str]) -> list[FrequentMessage]:

@@ -76,7 +76,7 @@ def role_of(org: User, user: User | None) -> str | None:
 def members(org: User) -> list[Membership]:
     """The members with their users joined: staff first, then students, by username."""
     return list(Membership.select(Membership, User)
-                .join(User, on=(Membership.user == User.id))
+                .join(User, on=Membership.user == User.id)
                 .where(Membership.org == org)
                 .order_by(Membership.role, User.username))
 
@@ -104,7 +104,7 @@ def grant(owner: str, repo_name: str, user: User) -> OrgGrant | None:
     None when `owner` is no organization or `user` no member of it."""
     org_user = User.alias()
     member = (Membership.select(Membership, org_user)
-              .join(org_user, on=(Membership.org == org_user.id))
+              .join(org_user, on=Membership.org == org_user.id)
               .where((org_user.username == owner.lower()) & org_user.is_org
                      & (Membership.user == user)).first())
     if member is None:

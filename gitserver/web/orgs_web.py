@@ -42,15 +42,15 @@ def staff_org(request: Request, me: User | None) -> User:
 
 # -- /{org} -------------------------------------------------------------------------------------
 
-def owner_page(request: Request) -> Response:
+@page_viewer
+def owner_page(request: Request, me: User | None) -> Response:
     """/{owner}: an organization's page, or a user's repositories."""
     org = orgs.get_org(request.path_params["owner"])
     if org is None:
-        return pages.user_page(request)
-    return _org_page(request, org)
+        return pages.user_page(request)  # pylint: disable=no-value-for-parameter  # @page_viewer
+    return _org_page(request, me, org)
 
 
-@page_viewer
 def _org_page(request: Request, me: User | None, org: User, error: str = "",
               status_code: int = 200) -> Response:
     role = orgs.role_of(org, me)
@@ -76,7 +76,7 @@ def assignment_post(request: Request, me: User | None, form: FormData) -> Respon
         due = orgs.parse_due(field(form, "due", 64))
         assignment, new = orgs.set_assignment(org, field(form, "name", 64), due)
     except orgs.OrgError as exc:
-        return _org_page(request, org, error=str(exc), status_code=422)
+        return _org_page(request, me, org, error=str(exc), status_code=422)
     sessions.flash(request, f"Assignment {assignment.name} {'created' if new else 'updated'} "
                    f"({orgs.format_due(due)}).", "success")
     return redirect(request, user_url("", org.username))
@@ -95,18 +95,17 @@ def settings_post(request: Request, me: User | None, form: FormData) -> Response
 
 # -- /{org}/people ------------------------------------------------------------------------------
 
-def people_page(request: Request) -> Response:
+@page_viewer
+def people_page(request: Request, me: User | None) -> Response:
     """/{org}/people: members and their roles; a user's repo called `people` otherwise."""
     if orgs.get_org(request.path_params["owner"]) is None:
         request.path_params["repo"] = "people"
-        return pages.repo_page(request)
-    return _people(request)
+        return pages.repo_page(request)  # pylint: disable=no-value-for-parameter  # @page_repo
+    return _people(request, staff_org(request, me))
 
 
-@page_viewer
-def _people(request: Request, me: User | None, error: str = "", status_code: int = 200,
+def _people(request: Request, org: User, error: str = "", status_code: int = 200,
             typed: dict[str, Any] | None = None) -> Response:
-    org = staff_org(request, me)
     return render(request, "org_people.html", {
         "org": org, "members": orgs.members(org), "roles": orgs.ROLES, "error": error,
         "typed": typed or {}}, status_code=status_code)
@@ -126,7 +125,7 @@ def people_post(request: Request, me: User | None, form: FormData) -> Response:
             user, new = orgs.add_member(org, username, role)
             message = f"{'Added' if new else 'Made'} {user.username} {role}."
     except orgs.OrgError as exc:
-        return _people(request, error=str(exc), status_code=422,
+        return _people(request, org, error=str(exc), status_code=422,
                        typed={"username": username, "role": role})
     sessions.flash(request, message, "success")
     return redirect(request, org_people_url("", org.username))

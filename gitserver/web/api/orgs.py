@@ -22,8 +22,8 @@ from gitserver.web.api.common import ApiError, base, iso, page_params, paginated
 
 # GitHub's `type` filter of GET /orgs/{org}/repos; the others (forks, sources...) mean all here.
 TYPES = ("all", "public", "private", "forks", "sources", "member")
-SORTS = {"created": Repo.created_at, "updated": Repo.updated_at, "pushed": Repo.updated_at,
-         "full_name": Repo.name}
+SORTS: dict[str, Any] = {"created": Repo.created_at, "updated": Repo.updated_at,
+                         "pushed": Repo.updated_at, "full_name": Repo.name}
 
 
 def _org(request: Request) -> User:
