@@ -27,6 +27,7 @@ from .support import (
     start_server,
     wait_until,
 )
+from .test_api_pages import documented, validate
 from .test_pages import signed_in
 
 CLEAN = '"""Clean."""\n\n\ndef double(value):\n    """Twice."""\n    return value * 2\n'
@@ -382,3 +383,28 @@ def test_org_daily_digest_tells_staff_who_pushed_failed_and_the_top_messages(
     assert "undefined-variable (E0602)" in text
     assert course.server.url("help/pylint/undefined-variable") in text
     assert course.server.url(f"orgs/{ORG}/dashboard") in text
+
+
+def test_org_api_answers_match_the_openapi_document(course: Course) -> None:
+    doc = course.get("api/v1/openapi.json").json()
+    for template, path in (("/orgs/{org}", f"api/v1/orgs/{ORG}"),
+                           ("/orgs/{org}/repos", f"api/v1/orgs/{ORG}/repos")):
+        response = course.get(path)
+        assert response.status_code == 200
+        validate(doc, documented(doc, template, "get", 200), response.json())
+
+
+def test_org_pygithub_reads_the_organization_and_its_repos(course: Course) -> None:
+    github = pytest.importorskip("github")
+    client = github.Github(base_url=course.server.url("api/v1"),
+                           auth=github.Auth.Login("alice", PASSWORD))
+    try:
+        org = client.get_organization(ORG)
+        assert (org.login, org.type, org.html_url) == (ORG, "Organization",
+                                                       course.server.url(ORG))
+        repos = {repo.full_name: repo for repo in org.get_repos()}
+        assert f"{ORG}/hw1-alice" in repos and f"{ORG}/hw1-bob" not in repos
+        assert repos[f"{ORG}/hw1-alice"].private is True
+        assert repos[f"{ORG}/hw1-alice"].owner.login == ORG
+    finally:
+        client.close()
