@@ -287,6 +287,9 @@ def test_org_api_shapes_and_visibility(course: Course) -> None:
     assert {"hw1-alice", "hw1-bob", "notes", "handout"} <= staff
     assert names("alice") == {"handout", "hw1-alice"} | ({"hw0-alice", "hw2-alice"} & staff)
     assert names(None) == names("carol") == {"handout"}
+    as_user = course.get(f"api/v1/users/{ORG}", None).json()  # GitHub answers orgs there too
+    assert (as_user["login"], as_user["type"]) == (ORG, "Organization")
+    assert "email" not in as_user
     assert course.get("api/v1/orgs/nosuch").status_code == 404
     assert course.get("api/v1/orgs/alice").status_code == 404
     document = course.get("api/v1/openapi.json").json()
