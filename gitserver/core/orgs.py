@@ -91,14 +91,6 @@ def student_repo_name(assignment: str, username: str) -> str:
     return f"{assignment}-{username}"
 
 
-def assignment_part(repo_name: str, username: str) -> str | None:
-    """The assignment a repo called `repo_name` would be of for `username`, if named so."""
-    name, suffix = repo_name.lower(), f"-{username}"
-    if not name.endswith(suffix) or len(name) == len(suffix):
-        return None
-    return name[:-len(suffix)]
-
-
 def grant(owner: str, repo_name: str, user: User) -> OrgGrant | None:
     """What `user` may do with `owner/repo_name` as a member of the organization `owner`;
     None when `owner` is no organization or `user` no member of it."""
@@ -111,10 +103,30 @@ def grant(owner: str, repo_name: str, user: User) -> OrgGrant | None:
         return None
     if member.role == STAFF:
         return OrgGrant(member.org, STAFF, full=True)
-    part = assignment_part(repo_name, user.username)
-    own = part is not None and Assignment.select().where(
-        (Assignment.org == member.org_id) & (Assignment.name == part)).exists()
-    return OrgGrant(member.org, member.role, full=own)
+    return OrgGrant(member.org, member.role,
+                    full=claimants(member.org_id, repo_name) == {user.username})
+
+
+def claimants(org_id: int, repo_name: str) -> set[str]:
+    """The students whose `{assignment}-{username}` the repo name is.
+
+    Names may hold '-' on both sides, so `hw1-bob-x` could be bob-x's `hw1` or x's `hw1-bob`:
+    a name more than one student could claim belongs to none of them (staff still reach it).
+    """
+    name = repo_name.lower()
+    splits = [(name[:i], name[i + 1:]) for i, char in enumerate(name)
+              if char == "-" and 0 < i < len(name) - 1]
+    if not splits:
+        return set()
+    known = {a.name for a in Assignment.select(Assignment.name).where(
+        (Assignment.org == org_id) & Assignment.name.in_([a for a, _ in splits]))}
+    wanted = [u for a, u in splits if a in known]
+    if not wanted:
+        return set()
+    return {m.user.username for m in Membership.select(Membership, User)
+            .join(User, on=Membership.user == User.id)
+            .where((Membership.org == org_id) & (Membership.role == STUDENT)
+                   & User.username.in_(wanted))}
 
 
 def push_is_late(repo: Repo, now: dt.datetime | None = None) -> bool:
