@@ -119,14 +119,14 @@ def claimants(org_id: int, repo_name: str) -> set[str]:
     if not splits:
         return set()
     known = {a.name for a in Assignment.select(Assignment.name).where(
-        (Assignment.org == org_id) & Assignment.name.in_([a for a, _ in splits]))}
+        (Assignment.org == org_id) & Assignment.name.in_([a for a, _ in splits])).iterator()}
     wanted = [u for a, u in splits if a in known]
     if not wanted:
         return set()
     return {m.user.username for m in Membership.select(Membership, User)
             .join(User, on=Membership.user == User.id)
             .where((Membership.org == org_id) & (Membership.role == STUDENT)
-                   & User.username.in_(wanted))}
+                   & User.username.in_(wanted)).iterator()}
 
 
 def push_is_late(repo: Repo, now: dt.datetime | None = None) -> bool:
