@@ -4,31 +4,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from playhouse.migrate import SchemaMigrator, migrate
 
 from gitserver.core import schema
 from gitserver.core.models import Push, Repo, User, database, init_db
 
-from .support import drop_postgres_database, fresh_postgres_database, postgres_url
+# The SQLite and PostgreSQL databases of the schema tests (a fixture, used by name).
+from .test_schema import fixture_empty_database  # noqa: F401  # pylint: disable=unused-import
 
 STEP = 7  # the organizations' step (the lead may renumber it on merge)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"], name="empty_database")
-def fixture_empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    url, name = fresh_postgres_database(postgres_url())
-    try:
-        yield url
-    finally:
-        database.close()
-        drop_postgres_database(postgres_url(), name)
 
 
 def test_schema_organizations_step_adds_organizations_and_keeps_data(empty_database: str) -> None:
