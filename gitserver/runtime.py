@@ -22,6 +22,7 @@ from gitserver.web.app import create_app
 from hooks.enqueue import finish_unrecorded_pushes
 from hooks.enqueue import schedule_history as schedule_pushed_history
 from hooks.service import HookService
+from mailer.digest import send_due_digests
 from mailer.tasks import send_push_report
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def build_workers(settings: Settings) -> Workers:
     tasks = build_tasks(settings, worker)
     return Workers(settings, tasks, worker, maintenance=(
         lambda: requeue_lost_work(tasks),
-        lambda: finish_unrecorded_pushes(settings, tasks)))
+        lambda: finish_unrecorded_pushes(settings, tasks),
+        lambda: send_due_digests(settings)))
 
 
 def build_app(settings: Settings, embedded_workers: bool = False) -> Starlette:

@@ -25,6 +25,7 @@ from gitserver.core.models import (
     database,
     utcnow,
 )
+from gitserver.core.orgs import push_is_late
 
 from .updates import RefUpdate
 
@@ -107,7 +108,7 @@ def _file_versions(batch: GitBatch, details: list[CommitDetails],
 def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> Push:
     """The Push row of these ref updates (its commits are recorded by record_commits)."""
     return Push.create(repo=repo, pusher=pusher_id, ref_updates=json.dumps(
-        [[u.ref, u.old, u.new] for u in updates]))
+        [[u.ref, u.old, u.new] for u in updates]), late=push_is_late(repo))
 
 
 def _tip_commits(batch: GitBatch, updates: list[tuple[str, str, str]]) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Repo and owner names in any case, as on GitHub; invalid names told so; the refused push that
-says how to push to one's own account. End to end with the real git, plus schema step 9 on
+says how to push to one's own account. End to end with the real git, plus schema step 5 on
 SQLite and PostgreSQL."""
 # The test names say what each test checks; a docstring would repeat them.
 # pylint: disable=missing-function-docstring
@@ -90,12 +90,12 @@ def test_refused_push_gives_the_command_to_push_to_ones_own_account(server: Serv
     assert (clone / "b.py").exists()
 
 
-def test_schema_step_9_keeps_repos_that_differ_only_in_case_reachable(
+def test_schema_step_5_keeps_repos_that_differ_only_in_case_reachable(
         empty_database: str) -> None:
     from playhouse.migrate import SchemaMigrator, migrate  # pylint: disable=import-outside-toplevel
     init_db(empty_database)
-    schema.migrate(target=3)
-    # Step 1 builds today's models: take away what step 9 brings, as a version-3 schema was.
+    schema.migrate(target=4)
+    # Step 1 builds today's models: take away what step 5 brings, as a version-4 schema was.
     database.execute_sql('DROP INDEX IF EXISTS "repo_owner_id_name_lower"')
     migrate(SchemaMigrator.from_database(database.obj).drop_column("repo", "name_lower"))
     owner = User.create(username="old", email="old@example.com", password_hash="x")
@@ -105,7 +105,7 @@ def test_schema_step_9_keeps_repos_that_differ_only_in_case_reachable(
                              f"({owner.id}, '{name}', true, 'main', "
                              "'2026-01-01 00:00:00', '2026-01-01 00:00:00')")
 
-    assert schema.migrate() == 3
+    assert schema.migrate() == 4
     lowers = {r.name: r.name_lower for r in Repo.select()}
     first_id = Repo.get(Repo.name == "My_Repo").id
     second_id = Repo.get(Repo.name == "my_repo").id
@@ -115,6 +115,6 @@ def test_schema_step_9_keeps_repos_that_differ_only_in_case_reachable(
     assert get_repo("OLD", "My_Repo").id == first_id
     assert get_repo("old", "MY_REPO").id == first_id  # any other spelling: the oldest
     assert get_repo("old", "other").name == "Other"
-    schema.STEPS[9](database.obj)  # idempotent: a second run changes nothing
+    schema.STEPS[5](database.obj)  # idempotent: a second run changes nothing
     assert {r.name: r.name_lower for r in Repo.select()} == lowers
     database.close()

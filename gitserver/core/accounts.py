@@ -29,7 +29,7 @@ MAX_TOKEN_NAME = 100
 # Top-level paths of the site: a user named like one would have no /{owner} page.
 RESERVED_USERNAMES = frozenset({
     "activate", "admin", "api", "explore", "healthz", "login", "logout", "metrics", "new",
-    "password", "register", "settings", "static", "user", "users",
+    "orgs", "password", "register", "settings", "static", "user", "users",
 })
 
 

@@ -70,6 +70,8 @@ class User(BaseModel):
     # all | failures | off: which push reports this user gets by mail
     mail_reports = CharField(max_length=16, default="all")
     created_at = DateTimeField(default=utcnow)
+    # An organization's account (gitserver.core.orgs): it owns repos, nobody signs in as it.
+    is_org = BooleanField(default=False)
 
 
 class Token(BaseModel):
@@ -132,6 +134,8 @@ class Push(BaseModel):
     # such commits is done at once). A push is final only once done.
     history_queued_at = DateTimeField(null=True)
     history_at = DateTimeField(null=True)
+    # Pushed to an organization's assignment repo after the assignment's due time.
+    late = BooleanField(default=False)
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:
@@ -395,5 +399,45 @@ class AccountKey(BaseModel):
     used_at = DateTimeField(null=True)
 
 
+# -- organizations (courses: gitserver.core.orgs) ---------------------------------------------
+
+class Organization(BaseModel):
+    """The settings of an organization; its name and repos are those of its `account`."""
+    account = ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    account_id: int  # the foreign key's column, for type checkers
+    digest = BooleanField(default=False)  # a daily digest mail to the staff
+    digest_sent_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Membership(BaseModel):
+    """A user's role in an organization: `staff` or `student`."""
+    org = ForeignKeyField(User, backref="members", on_delete="CASCADE")
+    org_id: int  # the foreign key's column, for type checkers
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
+    role = CharField(max_length=16)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        """One role per user and organization."""
+        indexes = ((("org", "user"), True),)
+
+
+class Assignment(BaseModel):
+    """An assignment of an organization; each student pushes to `{org}/{name}-{username}`."""
+    org = ForeignKeyField(User, backref="assignments", on_delete="CASCADE")
+    org_id: int  # the foreign key's column, for type checkers
+    name = CharField(max_length=50)
+    due_at = DateTimeField(null=True)  # naive UTC; pushes after it are marked late
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        """One assignment of a name per organization."""
+        indexes = ((("org", "name"), True),)
+
+
+ORG_MODELS = (Organization, Membership, Assignment)
 ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion,
-              ActivationKey, SessionVersion, LintClaim, BlobImports, WebSession, AccountKey)
+              ActivationKey, SessionVersion, LintClaim, BlobImports, WebSession, AccountKey,
+              *ORG_MODELS)

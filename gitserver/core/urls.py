@@ -150,3 +150,40 @@ def api_statuses_url(base: str, owner: str, name: str, sha: str) -> str:
 def api_contents_url(base: str, owner: str, name: str, path: str) -> str:
     """`GET .../contents/{path}`: a file or folder."""
     return f"{api_repo_url(base, owner, name)}/contents/{_path(path)}"
+
+
+# -- organizations ------------------------------------------------------------------------------
+
+def org_people_url(base: str, org: str) -> str:
+    """The organization's members page (staff manage them there)."""
+    return f"{user_url(base, org)}/people"
+
+
+def org_dashboard_url(base: str, org: str) -> str:
+    """The staff's view of the whole class."""
+    return f"{base}/orgs/{org}/dashboard"
+
+
+def org_dashboard_csv_url(base: str, org: str) -> str:
+    """The dashboard as CSV, one row per student and assignment."""
+    return f"{org_dashboard_url(base, org)}.csv"
+
+
+def org_form_url(base: str, org: str, form: str) -> str:
+    """Where the organization page's forms post (`assignments`, `settings`)."""
+    return f"{base}/orgs/{org}/{form}"
+
+
+def pylint_help_url(base: str, symbol: str) -> str:
+    """What a pylint message means and how to fix it."""
+    return f"{base}/help/pylint/{quote(symbol, safe='')}"
+
+
+def api_org_url(base: str, org: str) -> str:
+    """`GET /orgs/{org}`."""
+    return f"{api_url(base)}/orgs/{org}"
+
+
+def api_org_repos_url(base: str, org: str) -> str:
+    """`GET /orgs/{org}/repos`."""
+    return f"{api_org_url(base, org)}/repos"

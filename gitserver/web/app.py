@@ -27,7 +27,17 @@ from gitserver.core.auth import Authenticator
 from gitserver.core.config import Settings
 from gitserver.core.models import database
 from gitserver.core.throttle import Throttle
-from gitserver.web import accounts_web, api_docs, diffs, downloads, errors, home, pages
+from gitserver.web import (
+    accounts_web,
+    api_docs,
+    diffs,
+    downloads,
+    errors,
+    home,
+    org_dashboard_web,
+    orgs_web,
+    pages,
+)
 from gitserver.web.api import create_api
 from gitserver.web.auth import CredentialsBackend
 from gitserver.web.git_http import GitHttp
@@ -89,6 +99,8 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
             Route("/{owner}/{repo}/git-receive-pack", git.receive_pack, methods=["POST"]),
             *downloads.routes,
             *diffs.routes,
+            *org_dashboard_web.routes,
+            *orgs_web.routes,
             *pages.routes,
         ], middleware=authenticated),
     ]

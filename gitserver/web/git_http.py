@@ -250,8 +250,9 @@ class GitHttp:
 
     async def _ensure_repo(self, access: Access) -> Path:
         if access.repo is None:  # push-to-create: repo_access allowed it for the owner
-            owner = access.user
-            assert owner is not None  # decide() lets only a signed-in owner create
+            # ... or for a member of the owning organization, whose account owns the repo
+            owner = access.org_grant.org if access.org_grant is not None else access.user
+            assert owner is not None  # decide() lets only a signed-in owner or member create
             access.repo = await asyncio.to_thread(
                 create_repo, self.settings.repos_dir, owner, access.name)
             logger.info("created %s on first push by %s", access.full_name, owner.username)
