@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from gitserver.core.models import ThreadPool, database, init_db
+from gitserver.core.models import PostgresThreadPool, database, init_db
 
 from .support import drop_postgres_database, fresh_postgres_database, postgres_url
 
@@ -16,7 +16,7 @@ def test_threads_that_end_without_closing_give_their_connections_back() -> None:
     url, name = fresh_postgres_database(postgres_url())
     try:
         db = init_db(url)
-        assert isinstance(db, ThreadPool)
+        assert isinstance(db, PostgresThreadPool)
 
         def query_and_end() -> None:  # as a request thread: a query, no close, then it ends
             assert database.execute_sql("SELECT 1").fetchone() == (1,)

@@ -310,7 +310,7 @@ class ImmediateSqliteDatabase(SqliteDatabase):  # pylint: disable=abstract-metho
         super().begin(lock_type or "IMMEDIATE")
 
 
-class ThreadPool(PooledPostgresqlDatabase):  # pylint: disable=abstract-method  # peewee's own
+class PostgresThreadPool(PooledPostgresqlDatabase):  # pylint: disable=abstract-method  # peewee's own
     """peewee's pool, which also takes back the connection of a thread that ended without
     closing it.
 
@@ -350,7 +350,7 @@ def init_db(url: str) -> Any:
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
         # Pooled connections: one per thread, returned on close, reconnected when stale.
-        db = ThreadPool(**parse(url), max_connections=32, stale_timeout=300, timeout=10)
+        db = PostgresThreadPool(**parse(url), max_connections=32, stale_timeout=300, timeout=10)
     database.initialize(db)
     return db
 

@@ -10,7 +10,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from peewee import BooleanField, CharField, DateTimeField, FloatField, IntegerField
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    FloatField,
+    IntegerField,
+    PostgresqlDatabase,
+)
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
@@ -141,7 +148,7 @@ def current_version(db: Any) -> int:
 def migrate(target: int = LATEST) -> int:
     """Bring the schema to `target` (the newest by default); return the version found before."""
     db = database.obj
-    postgres = "postgres" in type(db).__name__.lower()
+    postgres = isinstance(db, PostgresqlDatabase)
     # IMMEDIATE on SQLite and an advisory lock on PostgreSQL: when web and workers start
     # together, one upgrades and the others wait, then find nothing left to do.
     with db.atomic() if postgres else db.atomic("IMMEDIATE"):
