@@ -115,3 +115,15 @@ def api_statuses_url(base: str, owner: str, name: str, sha: str) -> str:
 def api_contents_url(base: str, owner: str, name: str, path: str) -> str:
     """`GET .../contents/{path}`: a file or folder."""
     return f"{api_repo_url(base, owner, name)}/contents/{_path(path)}"
+
+
+# -- help ---------------------------------------------------------------------------------------
+
+def help_url(base: str, symbol: str) -> str:
+    """The explanation of a pylint message (by symbol, or id such as E0602)."""
+    return f"{base}/help/pylint/{quote(symbol, safe='')}"
+
+
+def help_index_url(base: str) -> str:
+    """The list of every pylint message with a link to its explanation."""
+    return f"{base}/help/pylint"
