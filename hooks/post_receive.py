@@ -17,10 +17,10 @@ from gitserver.core.models import Repo
 from gitserver.core.queries import commit_feedback
 from gitserver.core.urls import commit_url
 
+from . import push_options
 from .enqueue import finish_push
 from .record import RecordedPush, changed_py_files, create_push, fix_default_branch
 from .updates import HookCall
-from . import push_options
 from .verdict import budget, explain_line, feedback_lines, wait_for, worth_waiting
 
 logger = logging.getLogger(__name__)
