@@ -10,11 +10,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from peewee import CharField, FloatField, IntegerField
+from peewee import CharField, FloatField, IntegerField, TextField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
-from gitserver.core.models import ALL_MODELS, BlobImports, LintClaim, SchemaVersion, database
+from gitserver.core.models import (
+    ALL_MODELS,
+    BlobImports,
+    LintClaim,
+    SchemaVersion,
+    User,
+    database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +59,22 @@ def _result_keys_v3(db: Any) -> None:
     db.create_tables([LintClaim, BlobImports], safe=True)
 
 
+def _feedback_v8(db: Any) -> None:
+    """Repo lint settings (disable, fail_under, gate) and the contract's names of the mail
+    preference (every | changes | none; they were all | failures | off)."""
+    columns = {column.name for column in db.get_columns("repo")}
+    wanted = {"lint_disable": TextField(default="[]"), "lint_fail_under": FloatField(null=True),
+              "lint_gate": CharField(max_length=8, default="all")}
+    migrator = SchemaMigrator.from_database(db)
+    apply_operations(*(migrator.add_column("repo", name, field)
+                       for name, field in wanted.items() if name not in columns))
+    for old, new in (("all", "every"), ("failures", "changes"), ("off", "none")):
+        User.update(mail_reports=new).where(User.mail_reports == old).execute()
+
+
 # version -> step; append only, never edit a released step.
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
-                                           3: _result_keys_v3}
+                                           3: _result_keys_v3, 8: _feedback_v8}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 
