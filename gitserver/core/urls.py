@@ -127,3 +127,13 @@ def help_url(base: str, symbol: str) -> str:
 def help_index_url(base: str) -> str:
     """The list of every pylint message with a link to its explanation."""
     return f"{base}/help/pylint"
+
+
+def unsubscribe_url(base: str, token: str) -> str:
+    """The one-click unsubscribe link of report mails (`core.unsubscribe`)."""
+    return f"{base}/unsubscribe/{token}"
+
+
+def mail_settings_url(base: str) -> str:
+    """Where a user chooses which report mails they get."""
+    return f"{base}/settings#mail"
