@@ -21,7 +21,7 @@ from gitserver.core.schema import migrate
 from gitserver.web.app import create_app
 from hooks.enqueue import finish_unrecorded_pushes
 from hooks.service import HookService
-from mailer.tasks import send_push_report
+from mailer.tasks import COALESCE_S, send_push_report
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
             raise RuntimeError("check_commit runs in a worker process; start `gitserver worker`")
         for push_id in worker.check_commit(commit_id):
             if claim_report(push_id):
-                report_task(push_id)
+                # A few seconds later, so that a quick next push to the branch can supersede
+                # this report (mailer.tasks.superseded_by): one mail about the newest.
+                report_task.schedule((push_id,), delay=COALESCE_S)
 
     def send_report(push_id: int) -> None:
         send_push_report(settings, push_id)

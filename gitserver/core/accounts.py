@@ -32,7 +32,7 @@ MAX_TOKEN_NAME = 100
 # Top-level paths of the site: a user named like one would have no /{owner} page.
 RESERVED_USERNAMES = frozenset({
     "activate", "admin", "api", "healthz", "login", "logout", "metrics", "new", "register",
-    "settings", "static", "user", "users",
+    "settings", "static", "user", "users", "help", "unsubscribe",
 })
 
 

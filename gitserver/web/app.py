@@ -23,11 +23,12 @@ from starlette.staticfiles import StaticFiles
 
 from checker.consumer import Workers
 from checker.tasks import Tasks
+from gitserver.core import pylint_messages
 from gitserver.core.auth import Authenticator
 from gitserver.core.config import Settings
 from gitserver.core.models import database
 from gitserver.core.throttle import Throttle
-from gitserver.web import accounts_web, errors, pages
+from gitserver.web import accounts_web, errors, help_pages, pages, unsubscribe
 from gitserver.web.api import create_api
 from gitserver.web.auth import CredentialsBackend
 from gitserver.web.git_http import GitHttp
@@ -52,6 +53,7 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pylint_messages.start_loading()  # for /help/pylint and the repo lint settings
         await hooks.start()
         if workers is not None:
             workers.start()
@@ -82,6 +84,8 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
         Mount("/api/v1", app=create_api(state, authenticated)),
         Mount("", routes=[
             *accounts_web.routes,
+            *unsubscribe.routes,
+            *help_pages.routes,
             Route("/{owner}/{repo}/info/refs", git.info_refs),
             Route("/{owner}/{repo}/git-upload-pack", git.upload_pack, methods=["POST"]),
             Route("/{owner}/{repo}/git-receive-pack", git.receive_pack, methods=["POST"]),
