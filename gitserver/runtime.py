@@ -41,9 +41,7 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
             raise RuntimeError("check_commit runs in a worker process; start `gitserver worker`")
         for push_id in worker.check_commit(commit_id):
             if claim_report(push_id):
-                # A few seconds later, so that a quick next push to the branch can supersede
-                # this report (mailer.tasks.superseded_by): one mail about the newest.
-                report_task.schedule((push_id,), delay=COALESCE_S)
+                report_soon(push_id)
 
     def send_report(push_id: int) -> None:
         send_push_report(settings, push_id)
@@ -54,7 +52,14 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
                            __module__=QUEUE_MODULE)(check_commit)
     report_task = huey.task(name="send_report", retries=20, retry_delay=30,
                             __module__=QUEUE_MODULE)(send_report)
-    return Tasks(huey=huey, check_commit=check_task, send_report=report_task)
+
+    def report_soon(push_id: int) -> None:
+        # A few seconds later, so that a quick next push to the branch can supersede this
+        # report (mailer.tasks.superseded_by): one mail about the newest.
+        report_task.schedule((push_id,), delay=COALESCE_S)
+
+    return Tasks(huey=huey, check_commit=check_task, send_report=report_task,
+                 report_soon=report_soon)
 
 
 def build_workers(settings: Settings) -> Workers:

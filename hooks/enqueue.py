@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from checker.schedule import commits_to_check, current_fingerprint, schedule_commit
+from checker.schedule import commits_to_check, repo_fingerprint, schedule_commit
 from checker.tasks import Tasks, claim_report
+from gitserver.core import lint_settings
 from gitserver.core.config import Settings
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Push, utcnow
@@ -22,19 +23,20 @@ logger = logging.getLogger(__name__)
 def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush,
              tasks: Tasks) -> dict[int, int]:
     """Create check rows and enqueue them; return commit id -> pending files for the tips."""
-    fingerprint = current_fingerprint(settings)
+    lint = lint_settings.of(recorded.push.repo)
+    fingerprint = repo_fingerprint(settings, lint)
     tip_ids = {commit.id for _, commit in recorded.tips}
     pending: dict[int, int] = {}
     chosen = commits_to_check([c for _, c in recorded.tips], recorded.new_commits,
                               settings.checker.max_commits_per_push)
     for commit in chosen:
-        count = schedule_commit(git, recorded.push, commit, fingerprint)
+        count = schedule_commit(git, recorded.push, commit, fingerprint, lint)
         if count:
             tasks.check_commit(commit.id)
         if commit.id in tip_ids:
             pending[commit.id] = count
     if recorded.tips and claim_report(recorded.push.id):
-        tasks.send_report(recorded.push.id)  # every result was reused: report at once
+        tasks.report(recorded.push.id)  # every result was reused: report now
     return pending
 
 
