@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from checker.schedule import commits_to_check, repo_fingerprint, schedule_commit
+from checker.schedule import commits_to_check, recheck_commit, repo_fingerprint, schedule_commit
 from checker.tasks import Tasks, claim_report
 from gitserver.core import lint_settings
 from gitserver.core.config import Settings
 from gitserver.core.gitrepo import GitRepo
-from gitserver.core.models import Push, utcnow
+from gitserver.core.models import Commit, Push, Repo, utcnow
+from gitserver.core.queries import get_commit, resolve_ref
 
 from .record import RecordedPush, record_commits
 
@@ -58,3 +59,17 @@ def finish_unrecorded_pushes(settings: Settings, tasks: Tasks, older_than_s: flo
                                            & (Push.created_at < cutoff)).iterator():
         logger.warning("finishing push %d, which was left unrecorded", push.id)
         finish_push(settings, push.id, tasks)
+
+
+def recheck_tip(settings: Settings, repo: Repo, tasks: Tasks) -> Commit | None:
+    """Check the default branch's tip again under the repository's current lint settings
+    (after the owner changed them); return that commit, None when there is none yet."""
+    git = GitRepo.find(settings.repos_dir, repo)
+    sha = resolve_ref(git, repo, repo.default_branch) if git is not None else None
+    commit = get_commit(repo, sha) if sha is not None else None
+    if git is None or commit is None:
+        return None
+    lint = lint_settings.of(repo)
+    if recheck_commit(git, commit, repo_fingerprint(settings, lint), lint):
+        tasks.check_commit(commit.id)
+    return commit
