@@ -158,7 +158,7 @@ def coalesced_count(push: Push) -> int:
         older = (Push.select().where((Push.repo == push.repo_id) & (Push.id < current.id)
                                      & (Push.created_at >= current.created_at
                                         - timedelta(seconds=COALESCE_S))
-                                     & (Push.report_state == SUPERSEDED))
+                                     & (Push.report_state != "sent"))
                  .order_by(Push.id.desc()).first())
         if older is None or not refs & {ref for ref, _, new in older.updates if new != ZERO}:
             return count
