@@ -37,6 +37,8 @@ LEGACY = {
                       "        self.h = h\n\n    def area(self):\n"
                       "        return self.w * self.h\n"),
     "app.py": "import sys\nfrom pkg import add\n\nprint(add(1, 2))\n",
+    "pkg/helpers.py": "".join(f"def helper_{n}(x):\n    return x + {n}\n\n\n"
+                              for n in range(12)),
 }
 ADD_ERROR = ("def add(a, b):\n    return a + b\n\n\n"
              "def scale(values, factor):\n    unused = 3\n"
@@ -95,20 +97,21 @@ def test_feedback_push_adding_one_error_prints_it_as_the_first_message_line(
     commit_files(work, {"pkg/util.py": ADD_ERROR}, "Typo in scale")
     sha, lines, _ = push(srv, work, "legacy")
     assert lines[0].startswith(f"main {sha[:7]}: failure, score ")
-    assert re.search(r"/10 \(-\d+\.\d\d\) \(4 files checked\)$", lines[0]), lines[0]
-    assert lines[1] == "  new since the parent: 1 error"
+    assert re.search(r"/10 \(-\d+\.\d\d\) \(5 files checked\)$", lines[0]), lines[0]
+    assert lines[1] == "  new since the parent: 1 error, 1 warning"  # factor is unused now
     assert message_lines(lines)[0] == (
         "    pkg/util.py:7:16: undefined-variable (E0602) Undefined variable 'factr'")
     assert lines[2] == message_lines(lines)[0]
+    assert lines[3].startswith("    pkg/util.py:5:18: unused-argument (W0613)")
     assert re.fullmatch(r"  pkg/util\.py: failure, score \d+\.\d\d \(-\d+\.\d\d\) \(1 error.*",
-                        lines[3]), lines[3]
-    assert any(ln.startswith("  unchanged and still failing: 3 files: ") for ln in lines)
+                        lines[4]), lines[4]
+    assert any(ln.startswith("  unchanged and still failing: 4 files: ") for ln in lines)
     assert lines[-2] == f"  Status: {srv.base_url}/alice/legacy/commit/{sha}"
     assert lines[-1] == f"explain: {srv.base_url}/help/pylint/undefined-variable"
 
     commit_files(work, {"pkg/util.py": LEGACY["pkg/util.py"]}, "Fix the typo")
     _, fixed_lines, _ = push(srv, work, "legacy")
-    assert "  you fixed 1: undefined-variable" in fixed_lines
+    assert "  you fixed 2: undefined-variable, unused-argument" in fixed_lines
     assert not any(ln.startswith("  new since the parent") for ln in fixed_lines)
     assert not any(ln.startswith("explain: ") for ln in fixed_lines)
 
@@ -139,7 +142,8 @@ def test_feedback_gate_new_is_green_until_a_new_message_is_added(srv: Server,
     sha, lines, _ = push(srv, work, "gated")
     assert lines[0].startswith(f"main {sha[:7]}: failure"), lines
     assert message_lines(lines)[0].startswith("    pkg/util.py:7:16: undefined-variable")
-    assert "  pkg/util.py: failure" in lines[3] and "(1 new error" in lines[3]
+    file_line = next(ln for ln in lines if ln.startswith("  pkg/util.py: "))
+    assert file_line.startswith("  pkg/util.py: failure") and "(1 new error" in file_line
     # the file's older messages are shown, marked, and do not fail it
     assert any(ln.endswith("[old: does not fail]") and "pkg/util.py" in ln for ln in lines)
     page = httpx.get(srv.url(f"alice/gated/blob/{sha}/pkg/util.py"),
