@@ -186,7 +186,7 @@ class CheckWorker:
                 release_key(key, owner)
 
 
-class _Judge:
+class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
     """A raw lint result under the repository's lint settings (`core.lint_settings.judge`);
     under the gate `new`, with the first parent's messages of the same file as the baseline."""
 

@@ -56,4 +56,3 @@ def parse(env: Mapping[str, str]) -> PushOptions:
         else:
             raise _refuse(f"unknown push option {option[:40]!r}")
     return PushOptions(wait_s=wait, notify=notify)
-

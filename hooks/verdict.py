@@ -125,7 +125,7 @@ def feedback_lines(name: str, found: Feedback, url: str, lines_left: list[int]) 
         lines.append(_new_header(found))
         for path, message in found.new:
             spend(path, message)
-    old = {}
+    old: dict[str, list[dict[str, Any]]] = {}
     for path, message in found.old:
         old.setdefault(path, []).append(message)
     for line in found.changed:

@@ -57,8 +57,8 @@ def report_for(settings: Settings, push: Push) -> PushReport | None:
         report_id=f"push-{push.id}", owner=owner, repo=repo, sha=sha, subject=commit.subject,
         state=found.state, score=found.score,
         status_url=commit_url(base, owner, repo, sha),
-        files=tuple(_report_file(base, owner, repo, sha, c, before=before.get(c.path))
-                    for c in checks),
+        files=tuple(_report_file(c, blob_url(base, owner, repo, sha, c.path),
+                                 before.get(c.path)) for c in checks),
         to_addr=pusher.email, to_name=pusher.username,
         ref=ref.rsplit("/", 1)[-1],
         commits=max(1, Commit.select().where(Commit.push == push).count()),
@@ -94,12 +94,11 @@ def _report_message(message: dict) -> ReportMessage:
                          message=message["message"], type=message["type"])
 
 
-def _report_file(base: str, owner: str, repo: str, sha: str, check: Check, *,
-                 before: float | None) -> ReportFile:
+def _report_file(check: Check, url: str, before: float | None) -> ReportFile:
     return ReportFile(path=check.path, state=check.state, score=check.score,
                       change=check.change,
                       messages=tuple(_report_message(m) for m in check.message_list),
-                      error=check.error, url=blob_url(base, owner, repo, sha, check.path),
+                      error=check.error, url=url,
                       reason=why(check) if check.state == STATE_FAILURE else "",
                       before=before)
 

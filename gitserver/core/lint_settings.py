@@ -173,4 +173,3 @@ def judge(messages: list[dict[str, Any]], counts: LintCounts, settings: LintSett
         message["baseline"] = True
     gated = _without(counts, old)
     return Judged(file_state(evaluation(gated), gated, fail_under), score, counts, kept)
-

@@ -76,7 +76,8 @@ def test_feedback_new_error_comes_first_before_legacy_conventions() -> None:
 
 
 def test_feedback_counts_what_was_fixed() -> None:
-    child = [kept(PARENT[0]), kept(PARENT[1]), row("app.py", "modified", "success", 10.0, blob="a3")]
+    child = [kept(PARENT[0]), kept(PARENT[1]),
+             row("app.py", "modified", "success", 10.0, blob="a3")]
     found = feedback("c" * 40, "p" * 40, child, PARENT)
     assert not found.new
     assert found.fixed_summary() == "unused-import \u00d72, undefined-variable"
