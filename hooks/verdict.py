@@ -157,5 +157,5 @@ def explain_line(base_url: str, found: Feedback) -> str | None:
 
 
 def budget() -> list[int]:
-    """A new message-line budget for one push (a list, so verdict_lines can spend it)."""
+    """A new message-line budget for one push (a list, so feedback_lines can spend it)."""
     return [MAX_MESSAGE_LINES]
