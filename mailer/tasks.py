@@ -138,7 +138,10 @@ def superseded_by(push: Push) -> Push | None:
     """A newer push to one of the push's branches that landed within COALESCE_S of it: its
     report covers this one (three quick browser edits make one mail, about the newest)."""
     refs = {ref for ref, _, new in push.updates if new != ZERO}
+    # A newer push with `-o notify=none` (skipped from the start) mails nothing: it covers
+    # nothing either.
     newer = (Push.select().where((Push.repo == push.repo_id) & (Push.id > push.id)
+                                 & (Push.report_state != "skipped")
                                  & (Push.created_at <= push.created_at
                                     + timedelta(seconds=COALESCE_S)))
              .order_by(Push.id.desc()))
@@ -157,7 +160,9 @@ def coalesced_count(push: Push) -> int:
         older = (Push.select().where((Push.repo == push.repo_id) & (Push.id < current.id)
                                      & (Push.created_at >= current.created_at
                                         - timedelta(seconds=COALESCE_S))
-                                     & (Push.report_state != "sent"))
+                                     # superseded, or about to be (its task
+                                     # may run after this one's)
+                                     & Push.report_state.in_(("", "queued", SUPERSEDED)))
                  .order_by(Push.id.desc()).first())
         if older is None or not refs & {ref for ref, _, new in older.updates if new != ZERO}:
             return count
