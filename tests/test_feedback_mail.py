@@ -6,6 +6,7 @@ and quick pushes to one branch make one mail. Real pushes, real workers, the Mai
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from gitserver.core.models import Push, User
 
 from .support import (
+    PASSWORD,
     Server,
     commit_files,
     git,
@@ -162,3 +164,26 @@ def test_feedback_push_option_notify_none_sends_no_mail(srv: Server, tmp_path: P
     sha = push(srv, work, "silent", "notify=none")
     assert settled(srv, sha) == "skipped"
     assert report_mails(srv, "silent") == []
+
+
+def test_feedback_mail_three_quick_edits_in_the_browser_make_one_mail(srv: Server,
+                                                                      tmp_path: Path) -> None:
+    # The contents API commits as the browser's edit form does (hooks/browser_commit.py).
+    choose(srv, "every")
+    work = make_work_repo(tmp_path / "w", {"a.py": CLEAN})
+    assert settled(srv, push(srv, work, "edits")) == "sent"
+    url = srv.url("api/v1/repos/alice/edits/contents/a.py")
+    blob = httpx.get(url, auth=("alice", PASSWORD), timeout=30).json()["sha"]
+    shas = []
+    for number in range(3):
+        source = f'"""Edit {number}."""\n\nANSWER = {number}\n'
+        saved = httpx.put(url, auth=("alice", PASSWORD), timeout=30, json={
+            "message": f"Edit {number} in the browser", "sha": blob,
+            "content": base64.b64encode(source.encode()).decode()})
+        assert saved.status_code == 200, saved.text
+        blob = saved.json()["content"]["sha"]
+        shas.append(saved.json()["commit"]["sha"])
+    assert settled(srv, shas[-1]) == "sent"
+    assert [settled(srv, sha) for sha in shas[:2]] == ["superseded", "superseded"]
+    subjects = [str(m["Subject"]) for m in report_mails(srv, "edits")]
+    assert subjects[1:] == [f"[alice/edits] success: {shas[-1][:7]} Edit 2 in the browser"]
