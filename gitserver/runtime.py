@@ -20,6 +20,7 @@ from gitserver.core.models import init_db
 from gitserver.core.schema import migrate
 from gitserver.web.app import create_app
 from hooks.enqueue import finish_unrecorded_pushes
+from hooks.enqueue import schedule_history as schedule_pushed_history
 from hooks.service import HookService
 from mailer.tasks import COALESCE_S, send_push_report
 
@@ -46,20 +47,26 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
     def send_report(push_id: int) -> None:
         send_push_report(settings, push_id)
 
+    def schedule_history(push_id: int) -> None:
+        schedule_pushed_history(settings, push_id, tasks)
+
     # A task's identity on the queue is "module.name"; these keep the names the tasks had when
     # they were defined in checker.tasks, so tasks queued before an upgrade still run after it.
     check_task = huey.task(name="check_commit", retries=2, retry_delay=5,
                            __module__=QUEUE_MODULE)(check_commit)
     report_task = huey.task(name="send_report", retries=20, retry_delay=30,
                             __module__=QUEUE_MODULE)(send_report)
+    history_task = huey.task(name="schedule_history", retries=2, retry_delay=5,
+                             __module__=QUEUE_MODULE)(schedule_history)
 
     def report_soon(push_id: int) -> None:
         # A few seconds later, so that a quick next push to the branch can supersede this
         # report (mailer.tasks.superseded_by): one mail about the newest.
         report_task.schedule((push_id,), delay=COALESCE_S)
 
-    return Tasks(huey=huey, check_commit=check_task, send_report=report_task,
-                 report_soon=report_soon)
+    tasks = Tasks(huey=huey, check_commit=check_task, send_report=report_task,
+                  schedule_history=history_task, report_soon=report_soon)
+    return tasks
 
 
 def build_workers(settings: Settings) -> Workers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 from peewee import (
@@ -25,7 +26,8 @@ from peewee import (
     SqliteDatabase,
     TextField,
 )
-from playhouse.db_url import connect
+from playhouse.db_url import parse
+from playhouse.pool import PooledPostgresqlDatabase
 
 # The states live with their rules (gitserver.core.states); the models use them as defaults.
 from gitserver.core.states import STATE_PENDING
@@ -119,6 +121,11 @@ class Push(BaseModel):
     # Set once its commits are recorded and its checks queued; a large push does that after
     # git's reply, and a push left unrecorded by a crash is finished by the requeuer.
     recorded_at = DateTimeField(null=True)
+    # The checks of the commits behind the tips are scheduled by a queued task, not while git
+    # waits: queued when the push is recorded, done when their rows exist (a push without
+    # such commits is done at once). A push is final only once done.
+    history_queued_at = DateTimeField(null=True)
+    history_at = DateTimeField(null=True)
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:
@@ -293,6 +300,33 @@ class ImmediateSqliteDatabase(SqliteDatabase):  # pylint: disable=abstract-metho
         super().begin(lock_type or "IMMEDIATE")
 
 
+class ThreadPool(PooledPostgresqlDatabase):  # pylint: disable=abstract-method  # peewee's own
+    """peewee's pool, which also takes back the connection of a thread that ended without
+    closing it.
+
+    Each thread holds its own connection until it closes it; the threads that run Starlette's
+    sync endpoints and our hooks come and go (anyio ends a thread idle for 10 s), and a thread
+    that ended still counted against `max_connections`: after ~32 of them every request waited
+    for a connection and failed. A new connection first closes those of ended threads.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._owners: dict[int, threading.Thread] = {}
+        super().__init__(*args, **kwargs)
+
+    def _connect(self) -> Any:
+        with self._pool_lock:
+            for key, owner in list(self._owners.items()):
+                if not owner.is_alive():
+                    del self._owners[key]
+                    pooled = self._in_use.pop(key, None)
+                    if pooled is not None:
+                        self._close_raw(pooled.connection)
+            conn = super()._connect()
+            self._owners[self.conn_key(conn)] = threading.current_thread()
+            return conn
+
+
 def init_db(url: str) -> Any:
     """Bind the proxy to the database at `url` and return it."""
     if url.startswith("sqlite"):
@@ -306,8 +340,7 @@ def init_db(url: str) -> Any:
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
         # Pooled connections: one per thread, returned on close, reconnected when stale.
-        db = connect(url.replace("postgresql://", "postgresql+pool://", 1),
-                     max_connections=32, stale_timeout=300)
+        db = ThreadPool(**parse(url), max_connections=32, stale_timeout=300, timeout=10)
     database.initialize(db)
     return db
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from peewee import CharField, FloatField, IntegerField, TextField
+from peewee import CharField, DateTimeField, FloatField, IntegerField, TextField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
@@ -72,9 +72,22 @@ def _feedback_v8(db: Any) -> None:
         User.update(mail_reports=new).where(User.mail_reports == old).execute()
 
 
+def _history_schedule_v10(db: Any) -> None:
+    """When the checks behind a push's tips were queued and scheduled. Pushes recorded before
+    this step scheduled everything while recording: they count as done."""
+    columns = {column.name for column in db.get_columns("push")}
+    migrator = SchemaMigrator.from_database(db)
+    apply_operations(*(migrator.add_column("push", name, DateTimeField(null=True))
+                       for name in ("history_queued_at", "history_at") if name not in columns))
+    db.execute_sql('UPDATE "push" SET "history_at" = "recorded_at" '
+                   'WHERE "history_at" IS NULL AND "recorded_at" IS NOT NULL')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "push_history_at" ON "push" ("history_at")')
+
+
 # version -> step; append only, never edit a released step.
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
-                                           3: _result_keys_v3, 8: _feedback_v8}
+                                           3: _result_keys_v3, 8: _feedback_v8,
+                                           10: _history_schedule_v10}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 
