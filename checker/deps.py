@@ -422,3 +422,18 @@ def result_keys(files: Mapping[str, str], context: str, imports: ImportReader,
                 importable: frozenset[str] | None = None) -> dict[str, str]:
     """path -> result key of every file of a tree (`files`: path -> blob sha)."""
     return TreeModules(files, imports, importable).keys(context)
+
+
+def settings_context(fingerprint: str, lint_key: str) -> str:
+    """The checker fingerprint with a repository's lint settings (`core.lint_settings`): the
+    settings part of every result key of that repository. Default settings add nothing, so
+    results stored before repo settings existed stay reusable."""
+    return fingerprint if not lint_key else _digest([fingerprint, "lint", lint_key])
+
+
+def gated_keys(keys: Mapping[str, str], parent_keys: Mapping[str, str]) -> dict[str, str]:
+    """Result keys under the gate `new`: a file's verdict also depends on what its first
+    parent's version of the same path yields (its messages are the baseline), so the parent's
+    key of the path (or its absence) is part of the key."""
+    return {path: _digest([key, "gate-new", parent_keys.get(path, _ABSENT)])
+            for path, key in keys.items()}

@@ -23,6 +23,7 @@ from dulwich.objects import Commit as GitCommit
 from dulwich.repo import Repo as GitRepo
 
 from gitserver.core.config import Settings
+from gitserver.core.lint_settings import GATE_NEW, LintSettings
 from gitserver.core.lru import LruCache
 from gitserver.core.models import (
     CHANGE_UNCHANGED,
@@ -36,7 +37,7 @@ from gitserver.core.models import (
 )
 from gitserver.core.states import COUNT_COLUMNS, FINAL_STATES, STATE_ERROR, STATE_PENDING
 
-from .deps import Imports, ImportStmt, result_keys, scan_imports
+from .deps import Imports, ImportStmt, gated_keys, result_keys, scan_imports, settings_context
 from .runner import settings_fingerprint
 
 ERROR_RETRIES = 1  # a key that errored is linted once more before its error is reused
@@ -58,6 +59,12 @@ def current_fingerprint(settings: Settings) -> str:
     """The fingerprint of these checker settings; part of every result key."""
     checker = settings.checker
     return settings_fingerprint(checker.disable, checker.fail_under, checker.timeout_s)
+
+
+def repo_fingerprint(settings: Settings, lint: LintSettings) -> str:
+    """The fingerprint of the checker settings with a repository's lint settings."""
+    return settings_context(current_fingerprint(settings),
+                            "" if lint == LintSettings() else lint.key_part())
 
 
 def py_files(git: GitRepo, sha: str) -> dict[str, str]:
@@ -154,12 +161,25 @@ def result_values(check: Check) -> dict[str, Any]:
     return {name: getattr(check, name) for name in RESULT_FIELDS}
 
 
-def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str) -> int:
+def commit_keys(git: GitRepo, commit: Commit, files: Mapping[str, str], fingerprint: str,
+                lint: LintSettings) -> dict[str, str]:
+    """path -> result key of each file of the commit, under the repository's settings."""
+    keys = tree_keys(git, files, commit.repo_id, fingerprint)
+    if lint.gate != GATE_NEW:
+        return keys
+    parent: dict[str, str] = {}
+    if commit.parent_sha and commit.parent_sha.encode() in git:
+        parent = tree_keys(git, py_files(git, commit.parent_sha), commit.repo_id, fingerprint)
+    return gated_keys(keys, parent)
+
+
+def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str,
+                    lint: LintSettings | None = None) -> int:
     """Create the commit's check rows; return how many are pending (0: nothing to enqueue)."""
     if Check.select().where(Check.commit == commit).exists():
         return 0  # checked before (the same commit pushed to another branch)
     files = py_files(git, commit.sha)
-    keys = tree_keys(git, files, commit.repo_id, fingerprint)
+    keys = commit_keys(git, commit, files, fingerprint, lint or LintSettings())
     changes = {fv.path: fv.change for fv in FileVersion.select().where(
         FileVersion.commit == commit).iterator()}
     reuse = reusable_results(keys.values())
@@ -176,3 +196,28 @@ def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str) 
         rows.append(row)
     bulk_insert(Check, rows)
     return sum(1 for row in rows if row["state"] == STATE_PENDING)
+
+
+def recheck_commit(git: GitRepo, commit: Commit, fingerprint: str, lint: LintSettings) -> int:
+    """Check the commit's files again under new repo settings: each row takes its new result
+    key, and the stored result of that key or becomes pending; return how many are pending.
+
+    The rows are the commit's own (one per file), so their earlier results give way.
+    """
+    files = py_files(git, commit.sha)
+    keys = commit_keys(git, commit, files, fingerprint, lint)
+    reuse = reusable_results(keys.values())
+    pending = 0
+    empty = dict.fromkeys(RESULT_FIELDS) | {"messages": "[]"}
+    for check in Check.select().where(Check.commit == commit).iterator():
+        key = keys.get(check.path, "")
+        if key == check.result_key and check.settings_fp == fingerprint:
+            continue
+        previous = reuse.get(key)
+        values = (result_values(previous) | {"reused": True} if previous is not None
+                  else empty | {"state": STATE_PENDING, "reused": False, "attempts": 0})
+        pending += previous is None
+        Check.update(settings_fp=fingerprint, result_key=key, lease_until=None,
+                     lease_owner=None, queued_at=utcnow(), **values).where(
+            Check.id == check.id).execute()
+    return pending

@@ -28,13 +28,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from huey import Huey
 
+from gitserver.core import lint_settings
 from gitserver.core.config import Settings
 from gitserver.core.models import Check, Commit, LintClaim, Push, utcnow
 from gitserver.core.repos import repo_path
-from gitserver.core.states import STATE_ERROR, STATE_PENDING
+from gitserver.core.states import STATE_ERROR, STATE_FAILURE, STATE_PENDING, STATE_SUCCESS
 
 from .runner import FileResult, LintRunner
 from .schedule import result_values, reusable_results
@@ -54,6 +56,13 @@ class Tasks:
     check_commit: Callable[[int], object]
     send_report: Callable[[int], object]
     schedule_history: Callable[[int], object]
+    # The report a few seconds later (mailer.tasks.COALESCE_S), so that a quick next push to
+    # the branch can supersede it; None: at once.
+    report_soon: Callable[[int], object] | None = None
+
+    def report(self, push_id: int) -> None:
+        """Enqueue the push's report mail, a few seconds later where that is wired."""
+        (self.report_soon or self.send_report)(push_id)
 
 
 class CheckWorker:
@@ -145,18 +154,21 @@ class CheckWorker:
         # settles the other's rows of the same key (see _settle_key).
         random.shuffle(todo)
         touched: set[int] = set()
-        with tempfile.TemporaryDirectory(prefix="gitserver-tree-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="gitserver-tree-") as tmp, \
+                self.runner() as runner:
             root = Path(tmp) / "src"
             root.mkdir()
             materialise_py_files(path, commit.sha, root)
-            with self.runner() as runner:
-                for check in todo:
-                    touched |= self._lint_one(runner, root, check, owner)
-                    Check.update(lease_until=utcnow() + self.lease_delta()).where(
-                        (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
+            judge = _Judge(self.settings, commit, path, Path(tmp) / "parent", runner)
+            for check in todo:
+                touched |= self._lint_one(runner, root, check, owner, judge)
+                Check.update(lease_until=utcnow() + self.lease_delta()).where(
+                    (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
         return touched
 
-    def _lint_one(self, runner: LintRunner, root: Path, check: Check, owner: str) -> set[int]:
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one lint's context
+    def _lint_one(self, runner: LintRunner, root: Path, check: Check, owner: str,
+                  judge: _Judge) -> set[int]:
         """Lint one row unless its key is settled or being linted elsewhere (then its result
         settles this row too); return the pushes the result settled."""
         key = check.result_key
@@ -168,25 +180,73 @@ class CheckWorker:
             Check.update(attempts=Check.attempts + 1).where(Check.id == check.id).execute()
             touched: set[int] = set()
             for result in runner.check_files(root, [check.path]):
-                touched |= _settle_key(check, owner, self._values(result))
+                touched |= _settle_key(check, owner, judge.values(check, result))
             return touched
         finally:
             if key:
                 release_key(key, owner)
 
-    def _values(self, result: FileResult) -> dict[str, object]:
+
+class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
+    """A raw lint result under the repository's lint settings (`core.lint_settings.judge`);
+    under the gate `new`, with the first parent's messages of the same file as the baseline."""
+
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one commit's
+    def __init__(self, settings: Settings, commit: Commit, repo_dir: Path, parent_root: Path,
+                 runner: LintRunner) -> None:
+        self.lint = lint_settings.of(commit.repo)
+        self.fail_under = (settings.checker.fail_under if self.lint.fail_under is None
+                           else self.lint.fail_under)
+        self.commit = commit
+        self.repo_dir = repo_dir
+        self.parent_root = parent_root
+        self.runner = runner
+        self._parent_files: list[str] | None = None
+
+    def values(self, check: Check, result: FileResult) -> dict[str, object]:
+        """The row's result fields."""
         counts = result.counts
-        return {"state": result.state, "score": result.score,
-                "messages": json.dumps([asdict(m) for m in result.messages]),
+        messages = [asdict(m) for m in result.messages]
+        state, score = result.state, result.score
+        if counts is not None:
+            judged = lint_settings.judge(messages, counts, self.lint, self.fail_under,
+                                         self._baseline(check))
+            state, score, counts, messages = (judged.state, judged.score, judged.counts,
+                                              judged.messages)
+        return {"state": state, "score": score, "messages": json.dumps(messages),
                 "duration_ms": result.duration_ms, "error": result.error,
                 "checked_at": utcnow(),
-                "fail_under": None if counts is None else self.settings.checker.fail_under,
+                "fail_under": None if counts is None else self.fail_under,
                 "statements": None if counts is None else counts.statements,
                 "fatal_count": None if counts is None else counts.fatal,
                 "error_count": None if counts is None else counts.error,
                 "warning_count": None if counts is None else counts.warning,
                 "refactor_count": None if counts is None else counts.refactor,
                 "convention_count": None if counts is None else counts.convention}
+
+    def _baseline(self, check: Check) -> list[dict[str, Any]] | None:
+        """The parent's messages of the file (None unless gated; [] for a new file): from the
+        parent's own check under the same settings, else by linting the parent's version."""
+        if self.lint.gate != lint_settings.GATE_NEW:
+            return None
+        parent_sha = self.commit.parent_sha
+        if not parent_sha:
+            return []
+        stored = Check.select(Check).join(Commit).where(
+            (Commit.repo == self.commit.repo_id) & (Commit.sha == parent_sha)
+            & (Check.path == check.path)).first()
+        if stored is not None and stored.settings_fp == check.settings_fp \
+                and stored.state in (STATE_SUCCESS, STATE_FAILURE):
+            return stored.message_list
+        if self._parent_files is None:
+            self.parent_root.mkdir()
+            self._parent_files = materialise_py_files(self.repo_dir, parent_sha,
+                                                      self.parent_root)
+        if check.path not in self._parent_files:
+            return []  # new in this commit: every message is new
+        for result in self.runner.check_files(self.parent_root, [check.path]):
+            return [asdict(m) for m in result.messages]
+        return []
 
 
 def claim_key(key: str, owner: str, lasting: timedelta) -> bool:

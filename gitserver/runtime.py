@@ -23,7 +23,7 @@ from hooks.enqueue import finish_unrecorded_pushes
 from hooks.enqueue import schedule_history as schedule_pushed_history
 from hooks.service import HookService
 from mailer.digest import send_due_digests
-from mailer.tasks import send_push_report
+from mailer.tasks import COALESCE_S, send_push_report
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
             raise RuntimeError("check_commit runs in a worker process; start `gitserver worker`")
         for push_id in worker.check_commit(commit_id):
             if claim_report(push_id):
-                report_task(push_id)
+                report_soon(push_id)
 
     def send_report(push_id: int) -> None:
         send_push_report(settings, push_id)
@@ -59,8 +59,14 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
                             __module__=QUEUE_MODULE)(send_report)
     history_task = huey.task(name="schedule_history", retries=2, retry_delay=5,
                              __module__=QUEUE_MODULE)(schedule_history)
+
+    def report_soon(push_id: int) -> None:
+        # A few seconds later, so that a quick next push to the branch can supersede this
+        # report (mailer.tasks.superseded_by): one mail about the newest.
+        report_task.schedule((push_id,), delay=COALESCE_S)
+
     tasks = Tasks(huey=huey, check_commit=check_task, send_report=report_task,
-                  schedule_history=history_task)
+                  schedule_history=history_task, report_soon=report_soon)
     return tasks
 
 

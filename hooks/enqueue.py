@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from checker.schedule import current_fingerprint, schedule_commit
+from checker.schedule import recheck_commit, repo_fingerprint, schedule_commit
 from checker.tasks import Tasks, claim_report
+from gitserver.core import lint_settings
 from gitserver.core.config import Settings
 from gitserver.core.gitrepo import GitRepo
-from gitserver.core.models import Check, Commit, Push, utcnow
+from gitserver.core.models import Check, Commit, Push, Repo, utcnow
+from gitserver.core.queries import get_commit, resolve_ref
 
 from .record import RecordedPush, record_commits
 
@@ -48,12 +50,13 @@ def queue_history(push_id: int, tasks: Tasks) -> None:
 
 def _schedule_tips(settings: Settings, git: GitRepo, recorded: RecordedPush,
                    tasks: Tasks) -> dict[int, int]:
-    fingerprint = current_fingerprint(settings)
+    lint = lint_settings.of(recorded.push.repo)
+    fingerprint = repo_fingerprint(settings, lint)
     pending: dict[int, int] = {}
     for _, commit in recorded.tips:
         if commit.id in pending:
             continue  # two refs of the push at one commit
-        count = schedule_commit(git, recorded.push, commit, fingerprint)
+        count = schedule_commit(git, recorded.push, commit, fingerprint, lint)
         if count:
             tasks.check_commit(commit.id)
         pending[commit.id] = count
@@ -63,7 +66,7 @@ def _schedule_tips(settings: Settings, git: GitRepo, recorded: RecordedPush,
 def _history_done(push_id: int, tasks: Tasks) -> None:
     Push.update(history_at=utcnow()).where(Push.id == push_id).execute()
     if claim_report(push_id):
-        tasks.send_report(push_id)  # every result was reused: report at once
+        tasks.report(push_id)  # every result was reused: report now
 
 
 def history(settings: Settings, push_id: int, exclude: set[int]) -> list[Commit]:
@@ -86,9 +89,10 @@ def schedule_history(settings: Settings, push_id: int, tasks: Tasks) -> None:
     git = GitRepo.of(settings, push.repo)
     recorded = record_commits(push, git)  # recorded already: this finds the tips again
     tips = _schedule_tips(settings, git, recorded, tasks)
-    fingerprint = current_fingerprint(settings)
+    lint = lint_settings.of(push.repo)
+    fingerprint = repo_fingerprint(settings, lint)
     for commit in history(settings, push_id, exclude=set(tips)):
-        if schedule_commit(git, push, commit, fingerprint):
+        if schedule_commit(git, push, commit, fingerprint, lint):
             tasks.check_commit(commit.id)
     _history_done(push_id, tasks)
 
@@ -127,3 +131,17 @@ def finish_unrecorded_pushes(settings: Settings, tasks: Tasks, older_than_s: flo
     for push in lost.iterator():
         logger.warning("queueing again the history checks of push %d (task lost)", push.id)
         queue_history(push.id, tasks)
+
+
+def recheck_tip(settings: Settings, repo: Repo, tasks: Tasks) -> Commit | None:
+    """Check the default branch's tip again under the repository's current lint settings
+    (after the owner changed them); return that commit, None when there is none yet."""
+    git = GitRepo.find(settings.repos_dir, repo)
+    sha = resolve_ref(git, repo, repo.default_branch) if git is not None else None
+    commit = get_commit(repo, sha) if sha is not None else None
+    if git is None or commit is None:
+        return None
+    lint = lint_settings.of(repo)
+    if recheck_commit(git, commit, repo_fingerprint(settings, lint), lint):
+        tasks.check_commit(commit.id)
+    return commit

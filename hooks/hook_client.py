@@ -40,6 +40,9 @@ def main() -> int:
             os.dup2(saved.fileno(), 0)
         _fallback(hook)
     env = {name: os.environ[name] for name in _ENV_NAMES if name in os.environ}
+    # `git push -o ...`: git gives the hooks the count and each option (hooks/push_options.py)
+    env.update((name, value) for name, value in os.environ.items()
+               if name.startswith("GIT_PUSH_OPTION_"))
     env["GIT_DIR"] = os.path.abspath(env.get("GIT_DIR", "."))
     header = {"hook": hook, "token": os.environ.get("GITSERVER_HOOK_TOKEN", ""), "env": env}
     sock.sendall(json.dumps(header).encode() + b"\n" + stdin)

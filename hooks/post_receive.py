@@ -14,12 +14,14 @@ from checker.tasks import Tasks
 from gitserver.core.config import Settings
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Repo
+from gitserver.core.queries import commit_feedback
 from gitserver.core.urls import commit_url
 
+from . import push_options
 from .enqueue import finish_push
 from .record import RecordedPush, changed_py_files, create_push, fix_default_branch
 from .updates import HookCall
-from .verdict import budget, verdict_lines, wait_for, worth_waiting
+from .verdict import budget, explain_line, feedback_lines, wait_for, worth_waiting
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +32,11 @@ def status_url(settings: Settings, repo: Repo, sha: str) -> str:
 
 
 def say_urls(settings: Settings, repo: Repo, tips: list[tuple[str, str]],
-             say: Callable[[str], None]) -> None:
+             say: Callable[[str], None], wait_s: float) -> None:
     """Tell the pusher where each tip's results are (or will be, while checks run)."""
     for ref, sha in tips:
         url = status_url(settings, repo, sha)
-        if settings.checker.push_wait_s <= 0:
+        if wait_s <= 0:
             say(f"{short_ref(ref)} {sha[:7]}: {url}")
         else:
             say(f"{short_ref(ref)} {sha[:7]}: checks are still running; the results will be at")
@@ -48,36 +50,48 @@ def short_ref(ref: str) -> str:
 
 
 def say_verdict(settings: Settings, repo: Repo, recorded: RecordedPush,
-                say: Callable[[str], None]) -> None:
-    """Wait up to `checker.push_wait_s` for the tips' checks; say the verdict or the URLs."""
+                say: Callable[[str], None], wait_s: float) -> None:
+    """Wait up to `wait_s` for the tips' checks; say the verdict or the URLs.
+
+    The verdict leads with what the push changed; it ends with one "explain:" link for the
+    first new error of the push.
+    """
     tips = [commit for _, commit in recorded.tips]
-    if not wait_for(tips, time.monotonic() + settings.checker.push_wait_s):
-        say_urls(settings, repo, [(ref, c.sha) for ref, c in recorded.tips], say)
+    if not wait_for(tips, time.monotonic() + wait_s):
+        say_urls(settings, repo, [(ref, c.sha) for ref, c in recorded.tips], say, wait_s)
         return
     lines_left = budget()
+    explain = None
     for ref, commit in recorded.tips:
         url = status_url(settings, repo, commit.sha)
-        for line in verdict_lines(short_ref(ref), commit, url, lines_left):
+        found = commit_feedback(commit)
+        for line in feedback_lines(short_ref(ref), found, url, lines_left):
             say(line)
+        explain = explain or explain_line(settings.server.base_url, found)
+    if explain:
+        say(explain)
 
 
 def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
     """The post-receive hook: record the push, queue its checks, tell the pusher."""
     repo = Repo.get_by_id(call.int_env("GITSERVER_REPO_ID"))
     git = GitRepo(str(call.git_dir))
+    options = push_options.parse(call.env)  # pre-receive refused the push if this fails
+    wait_s = settings.checker.push_wait_s if options.wait_s is None else options.wait_s
     # The Push row first: if anything after it fails, the requeuer finishes the push.
-    push = create_push(repo, call.int_env("GITSERVER_PUSHER_ID"), call.updates)
+    push = create_push(repo, call.int_env("GITSERVER_PUSHER_ID"), call.updates,
+                       notify=options.notify)
     fix_default_branch(repo, git, call.updates)
     tips = [(u.ref, u.new) for u in call.updates if not u.deleted]
     changed = changed_py_files(git, call.updates, repo.default_branch)
-    if tips and worth_waiting(settings, changed):
+    if tips and worth_waiting(settings, changed, wait_s):
         recorded, pending = finish_push(settings, push.id, tasks)
-        if worth_waiting(settings, sum(pending.values())):
-            say_verdict(settings, repo, recorded, call.out)
+        if worth_waiting(settings, sum(pending.values()), wait_s):
+            say_verdict(settings, repo, recorded, call.out, wait_s)
         else:
-            say_urls(settings, repo, [(r, c.sha) for r, c in recorded.tips], call.out)
+            say_urls(settings, repo, [(r, c.sha) for r, c in recorded.tips], call.out, wait_s)
         return 0
     # Too much to lint while git waits: answer now, record and queue right after.
-    say_urls(settings, repo, tips, call.out)
+    say_urls(settings, repo, tips, call.out, wait_s)
     call.defer(lambda: finish_push(settings, push.id, tasks, wait=False))
     return 0

@@ -13,6 +13,7 @@ from gitserver.core.config import Settings
 from gitserver.core.gitbatch import GitBatch
 from gitserver.core.models import RejectedPush
 
+from . import push_options
 from .policy import PolicyChecker, Problem, Rule
 from .updates import HookCall, RefUpdate
 
@@ -60,6 +61,11 @@ def push_line(problem: Problem) -> str:
 
 def run(settings: Settings, call: HookCall) -> int:
     """The pre-receive hook: 0, or print the problems for the pusher and return 1."""
+    try:
+        push_options.parse(call.env)
+    except push_options.PushOptionError as exc:
+        call.out(f"Push rejected: {exc} Nothing was changed.")
+        return 1
     quarantine = call.env.get("GIT_QUARANTINE_PATH")
     problems = collect_problems(call.git_dir, Path(quarantine) if quarantine else None,
                                 settings.limits.max_file_bytes, call.updates)

@@ -105,10 +105,15 @@ def _file_versions(batch: GitBatch, details: list[CommitDetails],
     return versions
 
 
-def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> Push:
-    """The Push row of these ref updates (its commits are recorded by record_commits)."""
+def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate],
+                notify: bool = True) -> Push:
+    """The Push row of these ref updates (its commits are recorded by record_commits).
+
+    `notify=False` (`git push -o notify=none`): its report is never mailed.
+    """
     return Push.create(repo=repo, pusher=pusher_id, ref_updates=json.dumps(
-        [[u.ref, u.old, u.new] for u in updates]), late=push_is_late(repo))
+        [[u.ref, u.old, u.new] for u in updates]), late=push_is_late(repo),
+        report_state="" if notify else "skipped")
 
 
 def _tip_commits(batch: GitBatch, updates: list[tuple[str, str, str]]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The lint verdict in the push itself: wait briefly for the tips' checks and print them.
+"""The lint verdict in the push itself: wait briefly for the tips' checks and print them,
+what the push changed first (`gitserver.core.changes.feedback`).
 
 The rule for waiting: only when the files left to lint could be done within
 `checker.push_wait_s` by the configured workers at the recent mean check time (so a first push
@@ -11,19 +12,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from peewee import fn
 
+from gitserver.core.changes import Feedback, FileLine
 from gitserver.core.config import Settings
 from gitserver.core.models import Check, Commit
-from gitserver.core.states import (
-    STATE_ERROR,
-    STATE_PENDING,
-    STATE_SUCCESS,
-    combined_state,
-    commit_score,
-    why,
-)
+from gitserver.core.states import STATE_ERROR, STATE_PENDING, STATE_SUCCESS
+from gitserver.core.urls import help_url
 
 MAX_MESSAGE_LINES = 20
 _POLL_S = 0.03
@@ -43,9 +40,10 @@ def mean_check_seconds() -> float:
     return max(float(value) / 1000.0, 0.01) if value else _DEFAULT_CHECK_S
 
 
-def worth_waiting(settings: Settings, pending: int) -> bool:
-    """Whether `pending` files are likely checked within the push's wait."""
-    wait = settings.checker.push_wait_s
+def worth_waiting(settings: Settings, pending: int, wait: float | None = None) -> bool:
+    """Whether `pending` files are likely checked within the push's wait (`wait`, else
+    `checker.push_wait_s`)."""
+    wait = settings.checker.push_wait_s if wait is None else wait
     if wait <= 0:
         return False
     if pending == 0:
@@ -71,35 +69,93 @@ def _score(score: float | None) -> str:
     return "-" if score is None else f"{score:.2f}"
 
 
-def verdict_lines(name: str, commit: Commit, url: str, lines_left: list[int]) -> list[str]:
-    """The lines for one pushed tip; `lines_left`: message lines left for the whole push."""
-    checks = list(Check.select().where(Check.commit == commit).order_by(Check.path))
-    combined = combined_state(c.state for c in checks)
-    lines = [f"{name} {commit.sha[:7]}: {combined}, score {_score(commit_score(checks))}/10 "
-             f"({len(checks)} file{'s' if len(checks) != 1 else ''} checked)"]
-    hidden = 0
-    for check in checks:
-        if check.state == STATE_SUCCESS:
-            continue
-        if check.state == STATE_ERROR:
-            lines.append(f"  {check.path}: {check.state}, score {_score(check.score)}")
-            lines.append(f"    {why(check)}")
-        else:
-            lines.append(f"  {check.path}: {check.state}, score {_score(check.score)} "
-                         f"({why(check)})")
-        for message in check.message_list:
-            if lines_left[0] <= 0:
-                hidden += 1
-                continue
-            lines_left[0] -= 1
-            lines.append(f"    {check.path}:{message['line']}:{message['column']}: "
-                         f"{message['symbol']} ({message['message_id']}) {message['message']}")
-    if hidden:
-        lines.append(f"    ... and {hidden} more: {url}")
+def _delta(delta: float | None) -> str:
+    return "" if delta is None else f" ({delta:+.2f})"
+
+
+def message_line(path: str, message: dict[str, Any]) -> str:
+    """`    path:line:col: symbol (message-id) message`, marked when a baseline message."""
+    mark = " [old: does not fail]" if message.get("baseline") else ""
+    return (f"    {path}:{message.get('line')}:{message.get('column')}: {message.get('symbol')} "
+            f"({message.get('message_id')}) {message.get('message')}{mark}")
+
+
+def _file_line(line: FileLine) -> list[str]:
+    head = f"  {line.path}: {line.state}, score {_score(line.score)}{_delta(line.delta)}"
+    if line.state == STATE_ERROR:
+        return [head, f"    {line.reason}"]
+    return [head + (f" ({line.reason})" if line.reason else "")]
+
+
+def _new_header(found: Feedback) -> str:
+    if found.parent_sha is None:
+        where = "new in this first commit"
+    elif not found.parent_checked:
+        where = "in the changed files (the parent was not checked)"
+    else:
+        where = "new since the parent"
+    return f"  {where}: {found.new_counts()}"
+
+
+def _still_failing(found: Feedback) -> str:
+    names = ", ".join(f"{ln.path} ({ln.state}, {_score(ln.score)})"
+                      for ln in found.still_failing[:3])
+    more = len(found.still_failing) - 3
+    count = len(found.still_failing)
+    return (f"  unchanged and still failing: {count} file{'s' if count != 1 else ''}: {names}"
+            + (f" and {more} more" if more > 0 else ""))
+
+
+def feedback_lines(name: str, found: Feedback, url: str, lines_left: list[int]) -> list[str]:
+    """The lines for one pushed tip, what it changed first; `lines_left`: message lines left
+    for the whole push (new messages spend it first)."""
+    count = found.total_files
+    lines = [f"{name} {found.sha[:7]}: {found.state}, score {_score(found.score)}/10"
+             f"{_delta(found.score_delta)} ({count} file{'s' if count != 1 else ''} checked)"]
+    cut: list[str] = []  # the path of each message left out
+
+    def spend(path: str, message: dict[str, Any]) -> None:
+        if lines_left[0] <= 0:
+            cut.append(path)
+            return
+        lines_left[0] -= 1
+        lines.append(message_line(path, message))
+
+    if found.new:
+        lines.append(_new_header(found))
+        for path, message in found.new:
+            spend(path, message)
+    old: dict[str, list[dict[str, Any]]] = {}
+    for path, message in found.old:
+        old.setdefault(path, []).append(message)
+    for line in found.changed:
+        if line.state == STATE_SUCCESS and line.delta in (None, 0):
+            continue  # a clean new file: nothing to say
+        lines.extend(_file_line(line))
+        for message in old.pop(line.path, []):
+            spend(line.path, message)
+    for path, messages in old.items():
+        cut.extend(path for _ in messages)
+    if found.still_failing:
+        lines.append(_still_failing(found))
+    if found.fixed:
+        lines.append(f"  you fixed {len(found.fixed)}: {found.fixed_summary()}")
+    if cut:
+        files = len(set(cut))
+        lines.append(f"  \u2026 and {len(cut)} more message{'s' if len(cut) != 1 else ''} in "
+                     f"{files} file{'s' if files != 1 else ''}: {url}")
     lines.append(f"  Status: {url}")
     return lines
 
 
+def explain_line(base_url: str, found: Feedback) -> str | None:
+    """"explain: URL" for the first new error of a tip, or None when it has none."""
+    first = found.first_new_error()
+    if first is None:
+        return None
+    return f"explain: {help_url(base_url, str(first.get('symbol')))}"
+
+
 def budget() -> list[int]:
-    """A new message-line budget for one push (a list, so verdict_lines can spend it)."""
+    """A new message-line budget for one push (a list, so feedback_lines can spend it)."""
     return [MAX_MESSAGE_LINES]

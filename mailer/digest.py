@@ -23,7 +23,7 @@ from gitserver.core import org_dashboard, orgs
 from gitserver.core.config import Settings
 from gitserver.core.models import Organization, User, utcnow
 from gitserver.core.states import STATE_ERROR, STATE_FAILURE
-from gitserver.core.urls import org_dashboard_url, pylint_help_url, user_url
+from gitserver.core.urls import help_url, org_dashboard_url, user_url
 
 from .backends import MailError, send
 from .messages import clean_line, compose
@@ -66,7 +66,7 @@ def build_digest(digest: Digest, to: User, *, from_addr: str, base_url: str) -> 
         "org": org, "digest": digest, "base_url": base_url,
         "dashboard_url": org_dashboard_url(base_url, org),
         "org_url": user_url(base_url, org),
-        "help_urls": {m.symbol: pylint_help_url(base_url, m.symbol) for m in digest.messages},
+        "help_urls": {m.symbol: help_url(base_url, m.symbol) for m in digest.messages},
         "since": digest.since.strftime("%Y-%m-%d %H:%M UTC"),
     }
     return compose(

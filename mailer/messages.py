@@ -25,7 +25,7 @@ import jinja2
 
 from gitserver.core.resources import template_dir
 from gitserver.core.states import NO_STATE_COLOUR, STATE_COLOURS, STATE_ORDER, TYPE_ORDER
-from gitserver.core.urls import login_url
+from gitserver.core.urls import help_url, login_url
 
 TEMPLATE_DIR = template_dir("mail")
 
@@ -35,6 +35,8 @@ MAX_SUBJECT_CHARS = 200
 # Distinct message texts shown per symbol; the status page has the rest. Keeps the mail of
 # a file with 400 `line-too-long` messages readable.
 MAX_TEXTS_PER_GROUP = 10
+# New messages listed first; the status page has the rest (the mail says how many it left out).
+MAX_NEW_SHOWN = 30
 TEXT_WIDTH = 78
 
 
@@ -67,6 +69,7 @@ class ReportFile:  # pylint: disable=too-many-instance-attributes  # plain data,
     error: str | None = None  # why the checker crashed or timed out (state "error")
     url: str = ""  # absolute link to the file's page; optional
     reason: str = ""  # why a failure fails: "1 error, score 7.20 < 8.00"
+    before: float | None = None  # the file's score in the parent commit, for the delta
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ class PushReport:  # pylint: disable=too-many-instance-attributes  # plain data,
     to_name: str
     ref: str = ""  # e.g. "main"
     commits: int = 1  # how many commits the push carried
+    # What the push changed (gitserver.core.changes.feedback), shown first:
+    new: tuple[tuple[str, ReportMessage], ...] = ()  # new messages, worst first
+    new_label: str = "new since the parent"
+    fixed: int = 0  # messages that went away since the parent
+    fixed_summary: str = ""  # fixed messages by symbol (changes.symbol_counts)
+    score_delta: float | None = None
+    unsubscribe_url: str = ""  # the signed one-click link (List-Unsubscribe)
+    settings_url: str = ""  # where the user chooses which report mails they get
+    pushes: int = 1  # quick pushes to the branch this one report covers
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,17 @@ class FileView:  # pylint: disable=too-many-instance-attributes  # plain data, o
     url: str
     groups: tuple[SymbolGroup, ...]
     reason: str = ""
+    delta: float | None = None  # the score's change since the parent
+
+
+@dataclass(frozen=True)
+class NewView:
+    """One new message, for the templates."""
+
+    path: str
+    message: ReportMessage
+    url: str  # the file's page at the message's line
+    help_url: str  # its explanation
 
 
 def clean_line(text: str) -> str:
@@ -161,8 +184,53 @@ def report_message_id(report_id: str, base_url: str) -> str:
     return f"<report-{report_id}@{_mail_domain(base_url)}>"
 
 
+def _new_views(report: PushReport, base_url: str) -> list[NewView]:
+    files = {f.path: f for f in report.files}
+    views = []
+    for path, message in report.new[:MAX_NEW_SHOWN]:
+        file = files.get(path)
+        url = f"{_safe_url(file.url)}#L{message.line}" if file is not None and file.url else ""
+        views.append(NewView(path=clean_line(path), message=_clean_message(message), url=url,
+                             help_url=help_url(base_url, clean_line(message.symbol))))
+    return views
+
+
+def _clean_message(message: ReportMessage) -> ReportMessage:
+    return ReportMessage(line=message.line, column=message.column,
+                         symbol=clean_line(message.symbol),
+                         message_id=clean_line(message.message_id),
+                         message=clean_text(message.message), type=clean_line(message.type))
+
+
+def _change_context(report: PushReport, files: list[FileView], base_url: str
+                    ) -> dict[str, Any]:
+    """What the report leads with: new messages, changed files, unchanged failing ones."""
+    changed = [f for f in files if f.change in ("added", "modified")]
+    still = [f for f in files if f.change not in ("added", "modified") and f.state != "success"]
+    # Left out: new messages past MAX_NEW_SHOWN, and those of unchanged failing files
+    cut_files = {path for path, _ in report.new[MAX_NEW_SHOWN:]}
+    cut = max(0, len(report.new) - MAX_NEW_SHOWN)
+    by_path = {f.path: f for f in report.files}
+    for view in still:
+        source = by_path.get(view.path)
+        if source is not None and source.messages:
+            cut += len(source.messages)
+            cut_files.add(view.path)
+    return {"new": _new_views(report, base_url), "new_count": len(report.new),
+            "new_label": clean_line(report.new_label), "fixed": report.fixed,
+            "fixed_summary": clean_line(report.fixed_summary), "changed": changed,
+            "details": [f for f in changed if f.groups or f.error], "still": still,
+            "cut": cut, "cut_files": len(cut_files), "score_delta": report.score_delta,
+            "settings_url": _safe_url(report.settings_url), "pushes": report.pushes}
+
+
 def build_report(report: PushReport, *, from_addr: str, base_url: str) -> EmailMessage:
-    """The push report: one mail to the pusher once every check of the push is final."""
+    """The push report: one mail to the pusher once every check of the push is final.
+
+    It leads with what the push changed (new messages, errors first; the changed files with
+    their score deltas; one line for unchanged files that still fail; what was fixed), links
+    each message to its explanation, and carries RFC 8058 one-click unsubscribe headers.
+    """
     short_sha = clean_line(report.sha)[:SHORT_SHA_LENGTH]
     subject = _shorten(clean_line(report.subject.split("\n", 1)[0]), MAX_SUBJECT_CHARS)
     files = sorted((_file_view(f) for f in report.files),
@@ -177,7 +245,7 @@ def build_report(report: PushReport, *, from_addr: str, base_url: str) -> EmailM
         "status_url": _safe_url(report.status_url), "ref": _branch_name(report.ref),
         "commits": report.commits, "files": files,
         "counts": ", ".join(f"{n} {state}" for state, n in counts.items()),
-        "base_url": base_url,
+        "base_url": base_url, **_change_context(report, files, base_url),
     }
     headers = {
         # Lets people filter report mails per repository, as GitHub's notifications do.
@@ -185,6 +253,11 @@ def build_report(report: PushReport, *, from_addr: str, base_url: str) -> EmailM
                    f"{_mail_domain(base_url).strip('[]').replace(':', '-')}>",
         "X-Gitserver-State": clean_line(report.state),
     }
+    unsubscribe = _safe_url(report.unsubscribe_url)
+    if unsubscribe:
+        # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to the https URL.
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return compose(
         subject=f"[{owner}/{repo}] {clean_line(report.state)}: {short_sha} {subject}".rstrip(),
         from_addr=from_addr, to=_address(report.to_addr, report.to_name),
@@ -275,14 +348,18 @@ def _environment() -> jinja2.Environment:
     env.filters["score"] = _format_score
     env.filters["lines"] = _format_lines
     env.filters["colour"] = lambda state: STATE_COLOURS.get(state, NO_STATE_COLOUR)
+    env.filters["delta"] = _format_delta
+    env.filters["help"] = help_url
     return env
 
 
 def _file_view(file: ReportFile) -> FileView:
+    delta = None if file.score is None or file.before is None else round(
+        file.score - file.before, 2)
     return FileView(path=clean_line(file.path), state=clean_line(file.state), score=file.score,
                     change=clean_line(file.change), error=clean_text(file.error or ""),
                     url=_safe_url(file.url), groups=group_messages(file.messages),
-                    reason=clean_line(file.reason))
+                    reason=clean_line(file.reason), delta=delta)
 
 
 def _address(addr: str, name: str) -> Address:
@@ -324,6 +401,10 @@ def _fill(text: str, indent: str = "", width: int = TEXT_WIDTH) -> str:
 
 def _format_score(score: float | None) -> str:
     return "—" if score is None else f"{score:.2f}/10"
+
+
+def _format_delta(delta: float | None) -> str:
+    return "" if delta is None or delta == 0 else f" ({delta:+.2f})"
 
 
 def _format_lines(lines: tuple[int, ...]) -> str:

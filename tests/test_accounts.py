@@ -195,13 +195,13 @@ def test_accounts_signup_activate_token_push_and_report_mail(server: Server,
         "</table>")[0]
 
 
-def test_accounts_report_mails_off_sends_none(server: Server, tmp_path: Path) -> None:
+def test_accounts_report_mails_none_sends_none(server: Server, tmp_path: Path) -> None:
     client = browser(server)
     signed_up(server, client, "quiet")
     token = new_token(client, "ci")
-    saved = post_form(client, "/settings", "/settings/mail", {"mail_reports": "off"})
+    saved = post_form(client, "/settings", "/settings/mail", {"mail_reports": "none"})
     assert saved.status_code == 303
-    assert 'value="off" checked' in client.get("/settings").text
+    assert 'value="none" checked' in client.get("/settings").text
 
     work = make_work_repo(tmp_path / "q", {"ok.py": CLEAN}, "Quiet push")
     push_as(server, work, ("quiet", token), "hush")

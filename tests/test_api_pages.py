@@ -105,6 +105,7 @@ def test_openapi_matches_every_documented_get(project: Project):
         "/repos/{owner}/{repo}/files/{path}/checks": "repos/alice/proj/files/a.py/checks",
         "/repos/{owner}/{repo}/files/{path}/versions": "repos/alice/proj/files/a.py/versions",
         "/repos/{owner}/{repo}/contents/{path}": "repos/alice/proj/contents/a.py",
+        "/repos/{owner}/{repo}/lint": "repos/alice/proj/lint",
         "/user": "user",
         "/user/repos": "user/repos",
         "/users/{username}": "users/alice",

@@ -86,8 +86,10 @@ def test_build_report_parts_list_each_file_and_messages_grouped_by_symbol():
     text, html = _parts(build_report(_report(), from_addr=FROM, base_url=BASE_URL))
     assert "undefined-variable (E0602) — lines 3, 7" in text
     assert "missing-function-docstring (C0116) — lines 1, 5" in text
-    assert "<strong>undefined-variable</strong> (E0602) — lines 3, 7" in html
-    assert "<strong>missing-function-docstring</strong> (C0116) — lines 1, 5" in html
+    assert (f'<a href="{BASE_URL}/help/pylint/undefined-variable" style="color:#0969da;">'
+            "<strong>undefined-variable</strong></a> (E0602) — lines 3, 7") in html
+    assert "<strong>missing-function-docstring</strong></a> (C0116) — lines 1, 5" in html
+    assert f"explain: {BASE_URL}/help/pylint/missing-function-docstring" in text
     for part in (text, html):
         assert STATUS_URL in part
         for expected in ("parser.py", "failure", "3.50/10", "modified",

@@ -81,3 +81,33 @@ def test_schema_step_3_adds_result_keys_counts_claims_and_imports(empty_database
     assert database.table_exists("lint_claim") and database.table_exists("blob_imports")
     assert Repo.get(Repo.name == "kept").owner.username == "old"
     database.close()
+
+
+def test_schema_step_8_adds_repo_lint_settings_and_renames_mail_preferences(
+        empty_database: str) -> None:
+    from playhouse.migrate import SchemaMigrator, migrate  # pylint: disable=import-outside-toplevel
+    init_db(empty_database)
+    schema.migrate(target=7)
+    # Step 1 builds today's models: take away what step 8 brings, as a version-7 schema was.
+    migrator = SchemaMigrator.from_database(database.obj)
+    migrate(*(migrator.drop_column("repo", name)
+              for name in ("lint_disable", "lint_fail_under", "lint_gate")))
+    for name, old in (("all", "all"), ("fail", "failures"), ("off", "off")):
+        user = User.create(username=name, email=f"{name}@example.com", password_hash="x")
+        User.update(mail_reports=old).where(User.id == user.id).execute()
+    database.execute_sql('INSERT INTO "repo" ("owner_id", "name", "name_lower", "private", '
+                         '"default_branch", "created_at", "updated_at") '
+                         'VALUES (?, ?, ?, ?, ?, ?, ?)'
+                         .replace("?", "%s" if "postgres" in empty_database else "?"),
+                         (User.get(User.username == "all").id, "kept", "kept", True, "main",
+                          "2026-01-01 00:00:00", "2026-01-01 00:00:00"))
+
+    assert schema.migrate() == 7
+    columns = {column.name for column in database.get_columns("repo")}
+    assert {"lint_disable", "lint_fail_under", "lint_gate"} <= columns
+    repo = Repo.get(Repo.name == "kept")
+    assert (repo.lint_disable, repo.lint_fail_under, repo.lint_gate) == ("[]", None, "all")
+    assert {u.username: u.mail_reports for u in User.select()} == {
+        "all": "every", "fail": "changes", "off": "none"}
+    assert schema.migrate() == schema.LATEST  # idempotent: nothing left to do
+    database.close()

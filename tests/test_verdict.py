@@ -138,7 +138,8 @@ def test_verdict_caps_messages_at_twenty(verdict_server: Server, tmp_path: Path)
     assert message_lines[0] == ("    many.py:2:6: undefined-variable (E0602) "
                                 "Undefined variable 'undefined_0'")
     url = status_url(verdict_server, "many", sha)
-    assert f"    ... and {total - 20} more: {url}" in lines
+    assert f"  \u2026 and {total - 20} more messages in 1 file: {url}" in lines
+    assert lines[-1] == f"explain: {verdict_server.base_url}/help/pylint/undefined-variable"
 
 
 def test_verdict_client_killed_during_wait_loses_nothing(verdict_server: Server,

@@ -24,12 +24,15 @@ EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is only a way to load us
 ACTIVATION_VALID = dt.timedelta(hours=24)
-MAIL_REPORT_CHOICES = ("all", "failures", "off")
+# Report mails (CONTRACT "Accounts and mail"): every push; only when a branch's state changes
+# or new messages appear; none.
+MAIL_EVERY, MAIL_CHANGES, MAIL_NONE = "every", "changes", "none"
+MAIL_REPORT_CHOICES = (MAIL_EVERY, MAIL_CHANGES, MAIL_NONE)
 MAX_TOKEN_NAME = 100
 # Top-level paths of the site: a user named like one would have no /{owner} page.
 RESERVED_USERNAMES = frozenset({
-    "activate", "admin", "api", "explore", "healthz", "login", "logout", "metrics", "new",
-    "orgs", "password", "register", "settings", "static", "user", "users",
+    "activate", "admin", "api", "explore", "healthz", "help", "login", "logout", "metrics",
+    "new", "orgs", "password", "register", "settings", "static", "unsubscribe", "user", "users",
 })
 
 
@@ -253,7 +256,7 @@ def revoke_token(user: User, token_id: int) -> str | None:
 
 
 def set_mail_reports(user: User, choice: str) -> None:
-    """Which push reports the user gets by mail: all, failures or off."""
+    """Which push reports the user gets by mail: every, changes or none."""
     if choice not in MAIL_REPORT_CHOICES:
         raise AccountError(f"choose one of: {', '.join(MAIL_REPORT_CHOICES)}")
     with database.atomic():

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitserver.core.queries import message_changes
+from gitserver.core.changes import message_changes
 
 CONTEXT = 3
 MAX_DIFF_BYTES = 512 * 1024  # per side

@@ -67,8 +67,8 @@ class User(BaseModel):
     email = CharField(max_length=254, unique=True)
     password_hash = CharField(max_length=255)
     is_active = BooleanField(default=False)
-    # all | failures | off: which push reports this user gets by mail
-    mail_reports = CharField(max_length=16, default="all")
+    # every | changes | none: which push reports this user gets by mail (core.accounts)
+    mail_reports = CharField(max_length=16, default="every")
     created_at = DateTimeField(default=utcnow)
     # An organization's account (gitserver.core.orgs): it owns repos, nobody signs in as it.
     is_org = BooleanField(default=False)
@@ -97,6 +97,10 @@ class Repo(BaseModel):
     default_branch = CharField(max_length=255, default="main")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # The owner's lint settings (core.lint_settings), kept here, never read from pushed content.
+    lint_disable = TextField(default="[]")  # JSON list of pylint symbols
+    lint_fail_under = FloatField(null=True)  # None: the server's checker.fail_under
+    lint_gate = CharField(max_length=8, default="all")  # all | new
 
     class Meta:
         """One repository of a name per owner, in any case."""

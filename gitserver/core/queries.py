@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitserver.core.changes import Feedback, ParentDiff, compare, feedback
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, FileVersion, Repo
-from gitserver.core.states import COUNT_COLUMNS, STATE_ERROR, combined_state, commit_score
+from gitserver.core.states import COUNT_COLUMNS, combined_state, commit_score
 
 SHA_RE = re.compile(r"[0-9a-f]{4,40}")
 FULL_SHA_RE = re.compile(r"[0-9a-f]{40}")
@@ -68,31 +68,6 @@ def commit_states(commit_ids: list[int]) -> dict[int, str]:
 
 # -- pages and their API twins ---------------------------------------------------------------
 
-def message_key(message: dict[str, Any]) -> tuple[str, str]:
-    """What identifies a lint message when a commit is compared with its parent."""
-    # Without the line: a message that only moved because lines were added above it is
-    # neither new nor fixed.
-    return (str(message.get("symbol")), str(message.get("message")))
-
-
-@dataclass
-class ParentDiff:
-    """What changed in the lint messages since the commit's first parent."""
-    sha: str
-    checked: bool  # False: the parent has no checks (it was not a checked commit of its push)
-    state: str | None = None
-    score: float | None = None
-    new: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (path, message)
-    fixed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    # The parent's messages of files pylint could not look into now (they stopped parsing, or
-    # the checker failed on them): neither fixed nor still there, as far as anyone knows.
-    unknown: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-def _by_path(checks: Iterable[Check]) -> dict[str, Check]:
-    return {c.path: c for c in checks}
-
-
 def parent_checks(commit: Commit) -> list[Check] | None:
     """The checks of the commit's first parent; None for a root commit."""
     if not commit.parent_sha:
@@ -112,57 +87,14 @@ def since_parent(commit: Commit, checks: Sequence[Any],
         before = parent_checks(commit)
     if before is None or not commit.parent_sha:
         return None
-    return compare_checks(commit.parent_sha, checks, before)
+    return compare(commit.parent_sha, checks, before)
 
 
-def compare_checks(base_sha: str, checks: Sequence[Any], before: Sequence[Any]) -> ParentDiff:
-    """New and fixed messages of `checks` relative to `before`, the checks of commit
-    `base_sha` (empty: that commit was not checked)."""
-    diff = ParentDiff(sha=base_sha, checked=bool(before))
-    if not before:
-        return diff
-    diff.state = combined_state([c.state for c in before])
-    diff.score = commit_score(before)
-    mine, theirs = _by_path(checks), _by_path(before)
-    for path in sorted(set(mine) | set(theirs)):
-        now, old = mine.get(path), theirs.get(path)
-        if now is not None and old is not None and now.blob_sha == old.blob_sha \
-                and now.messages == old.messages:
-            continue
-        new, fixed = message_changes(now.message_list if now is not None else [],
-                                     old.message_list if old is not None else [])
-        diff.new.extend((path, m) for m in new)
-        (diff.unknown if now is not None and not_looked_into(now) else diff.fixed).extend(
-            (path, m) for m in fixed)
-    return diff
-
-
-def not_looked_into(check: Any) -> bool:
-    """Whether pylint could not look into the file's code: it does not parse, or the checker
-    failed on it. Its earlier messages are then unknown, not fixed."""
-    if check.state == STATE_ERROR:
-        return True
-    return any(m.get("symbol") in UNPARSED_SYMBOLS for m in check.message_list)
-
-
-# pylint's messages for a module it could not build: nothing else is checked in it.
-UNPARSED_SYMBOLS = frozenset({"syntax-error", "parse-error", "astroid-error"})
-
-
-def message_changes(now: list[dict[str, Any]], before: list[dict[str, Any]]
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(messages only in `now`, messages only in `before`), counting repeats."""
-    def only_in(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list:
-        left = Counter(message_key(m) for m in second)
-        found = []
-        for message in first:
-            key = message_key(message)
-            if left[key] > 0:
-                left[key] -= 1
-            else:
-                found.append(message)
-        return found
-    return only_in(now, before), only_in(before, now)
+def commit_feedback(commit: Commit, checks: Sequence[Any] | None = None) -> Feedback:
+    """The commit's results ordered by what it changed (`gitserver.core.changes.feedback`)."""
+    if checks is None:
+        checks = commit_checks(commit)
+    return feedback(commit.sha, commit.parent_sha, checks, parent_checks(commit))
 
 
 def last_changes(repo: Repo, files: dict[str, str]) -> dict[str, Commit]:

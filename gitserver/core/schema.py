@@ -17,6 +17,7 @@ from peewee import (
     FloatField,
     IntegerField,
     PostgresqlDatabase,
+    TextField,
 )
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
@@ -29,6 +30,7 @@ from gitserver.core.models import (
     LintClaim,
     Repo,
     SchemaVersion,
+    User,
     WebSession,
     database,
 )
@@ -67,6 +69,19 @@ def _result_keys_v3(db: Any) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS "check_result_key_state" '
                    'ON "check" ("result_key", "state")')
     db.create_tables([LintClaim, BlobImports], safe=True)
+
+
+def _feedback_v8(db: Any) -> None:
+    """Repo lint settings (disable, fail_under, gate) and the contract's names of the mail
+    preference (every | changes | none; they were all | failures | off)."""
+    columns = {column.name for column in db.get_columns("repo")}
+    wanted = {"lint_disable": TextField(default="[]"), "lint_fail_under": FloatField(null=True),
+              "lint_gate": CharField(max_length=8, default="all")}
+    migrator = SchemaMigrator.from_database(db)
+    apply_operations(*(migrator.add_column("repo", name, field)
+                       for name, field in wanted.items() if name not in columns))
+    for old, new in (("all", "every"), ("failures", "changes"), ("off", "none")):
+        User.update(mail_reports=new).where(User.mail_reports == old).execute()
 
 
 def _sessions_and_account_keys_v4(db: Any) -> None:
@@ -131,7 +146,8 @@ def _organizations_v7(db: Any) -> None:
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
                                            3: _result_keys_v3, 4: _sessions_and_account_keys_v4,
                                            5: _case_insensitive_repo_names_v5,
-                                           6: _history_schedule_v6, 7: _organizations_v7}
+                                           6: _history_schedule_v6, 7: _organizations_v7,
+                                           8: _feedback_v8}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 

@@ -13,6 +13,7 @@ render.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +143,9 @@ def reasons(check: Any) -> list[str]:
         return [check.error or "the checker failed"]
     if check.state != STATE_FAILURE:
         return []
+    gated = gated_counts(check)
+    if gated is not None:
+        return _gated_reasons(check, gated)
     found = []
     counts = counts_of(check)
     errors = counts.errors if counts is not None else _errors_in(check)
@@ -153,6 +157,28 @@ def reasons(check: Any) -> list[str]:
     if not found and check.score is not None:
         found.append(f"score {check.score:.2f} below the threshold")
     return found
+
+
+def gated_counts(check: Any) -> LintCounts | None:
+    """Under the repo gate `new` (`core.lint_settings`): the counts of the messages that are
+    not marked `baseline`, which decided the state; None for a check that was not gated."""
+    messages = getattr(check, "message_list", [])
+    if not any(m.get("baseline") for m in messages):
+        return None
+    types = Counter(str(m.get("type")) for m in messages if not m.get("baseline"))
+    return LintCounts(int(getattr(check, "statements", 0) or 0), types["fatal"], types["error"],
+                      types["warning"], types["refactor"], types["convention"])
+
+
+def _gated_reasons(check: Any, gated: LintCounts) -> list[str]:
+    found = []
+    if gated.errors:
+        found.append(f"{gated.errors} new error{'s' if gated.errors != 1 else ''}")
+    fail_under = getattr(check, "fail_under", None)
+    score = evaluation(gated)
+    if fail_under is not None and score < fail_under:
+        found.append(f"new messages: score {score:.2f} < {fail_under:.2f}")
+    return found or ["new messages"]
 
 
 def why(check: Any) -> str:

@@ -174,11 +174,6 @@ def org_form_url(base: str, org: str, form: str) -> str:
     return f"{base}/orgs/{org}/{form}"
 
 
-def pylint_help_url(base: str, symbol: str) -> str:
-    """What a pylint message means and how to fix it."""
-    return f"{base}/help/pylint/{quote(symbol, safe='')}"
-
-
 def api_org_url(base: str, org: str) -> str:
     """`GET /orgs/{org}`."""
     return f"{api_url(base)}/orgs/{org}"
@@ -187,3 +182,25 @@ def api_org_url(base: str, org: str) -> str:
 def api_org_repos_url(base: str, org: str) -> str:
     """`GET /orgs/{org}/repos`."""
     return f"{api_org_url(base, org)}/repos"
+
+
+# -- help ---------------------------------------------------------------------------------------
+
+def help_url(base: str, symbol: str) -> str:
+    """The explanation of a pylint message (by symbol, or id such as E0602)."""
+    return f"{base}/help/pylint/{quote(symbol, safe='')}"
+
+
+def help_index_url(base: str) -> str:
+    """The list of every pylint message with a link to its explanation."""
+    return f"{base}/help/pylint"
+
+
+def unsubscribe_url(base: str, token: str) -> str:
+    """The one-click unsubscribe link of report mails (`core.unsubscribe`)."""
+    return f"{base}/unsubscribe/{token}"
+
+
+def mail_settings_url(base: str) -> str:
+    """Where a user chooses which report mails they get."""
+    return f"{base}/settings#mail"

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from checker.consumer import Workers
 from checker.tasks import Tasks
+from gitserver.core import pylint_messages
 from gitserver.core.auth import Authenticator
 from gitserver.core.config import Settings
 from gitserver.core.models import database
@@ -33,10 +34,12 @@ from gitserver.web import (
     diffs,
     downloads,
     errors,
+    help_pages,
     home,
     org_dashboard_web,
     orgs_web,
     pages,
+    unsubscribe,
 )
 from gitserver.web.api import create_api
 from gitserver.web.auth import CredentialsBackend
@@ -62,6 +65,7 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pylint_messages.start_loading()  # for /help/pylint and the repo lint settings
         await hooks.start()
         if workers is not None:
             workers.start()
@@ -94,6 +98,8 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
             *accounts_web.routes,
             *home.routes,
             *api_docs.routes,
+            *unsubscribe.routes,
+            *help_pages.routes,
             Route("/{owner}/{repo}/info/refs", git.info_refs),
             Route("/{owner}/{repo}/git-upload-pack", git.upload_pack, methods=["POST"]),
             Route("/{owner}/{repo}/git-receive-pack", git.receive_pack, methods=["POST"]),

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from gitserver.core.access import Access
+from gitserver.core.changes import compare
 from gitserver.core.diffs import (
     KIND_DEL,
     MAX_DIFF_LINES,
@@ -30,7 +31,7 @@ from gitserver.core.diffs import (
 )
 from gitserver.core.gitrepo import GitRepo, PathChange
 from gitserver.core.models import CHANGE_ADDED, CHANGE_DELETED, Check, Commit
-from gitserver.core.queries import compare_checks, get_commit, resolve_ref
+from gitserver.core.queries import get_commit, resolve_ref
 from gitserver.core.states import combined_state, commit_score
 from gitserver.core.urls import compare_url
 from gitserver.web.highlight import lines_for_blob
@@ -189,7 +190,7 @@ def compare_page(request: Request, access: Access) -> Response:
     shown, more = file_diffs(git, base, head, {c.path: c for c in head_checks},
                              {c.path: c for c in base_checks} if base_checks else None,
                              only=only)
-    messages = compare_checks(base, head_checks, base_checks)
+    messages = compare(base, head_checks, base_checks)
     context = repo_context(request, access, "commits")
     commits = _commits_between(git, access, base, head)
     context.update(

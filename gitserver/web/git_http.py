@@ -263,7 +263,7 @@ class GitHttp:
             return ["-c", "uploadpack.allowFilter=true"]
         return ["-c", f"core.hooksPath={self.hooks_dir}",
                 "-c", f"receive.maxInputSize={self.settings.limits.max_push_bytes}",
-                "-c", "receive.advertisePushOptions=false"]
+                "-c", "receive.advertisePushOptions=true"]  # hooks/push_options.py
 
     def _env(self, request: Request, access: Access) -> dict[str, str]:
         env = dict(self.base_env)

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from gitserver.core import org_dashboard
 from gitserver.core.models import User
-from gitserver.core.urls import org_dashboard_csv_url, pylint_help_url
+from gitserver.core.urls import help_url, org_dashboard_csv_url
 from gitserver.web.orgs_web import staff_org
 from gitserver.web.page_access import page_viewer
 from gitserver.web.templating import render
@@ -57,7 +57,7 @@ def dashboard_page(request: Request, me: User | None) -> Response:
     return render(request, "org_dashboard.html", {
         "org": org, "board": board, "sort": sort, "descending": descending,
         "sort_keys": org_dashboard.SORT_KEYS, "trend_svg": trend_svg,
-        "help_url": lambda symbol: pylint_help_url("", symbol),
+        "help_url": lambda symbol: help_url("", symbol),
         "csv_url": org_dashboard_csv_url("", org.username)})
 
 

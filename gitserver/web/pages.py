@@ -30,7 +30,14 @@ from gitserver.core.queries import (
 )
 from gitserver.core.states import combined_state, commit_score
 from gitserver.core.urls import blob_url, commits_url, repo_url, tree_url
-from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
+from gitserver.web import (
+    badge,
+    pages_format,
+    repo_lint_web,
+    repo_settings,
+    status_page,
+    web_edit,
+)
 from gitserver.web.highlight import lines_for_blob
 from gitserver.web.page_access import page_repo, page_viewer, repo_context
 from gitserver.web.refs import ref_and_path, switcher
@@ -276,6 +283,7 @@ routes: list[BaseRoute] = [
     *repo_settings.routes,
     PageRoute("/{owner}/{repo}/tree/{ref}", tree_page),
     PageRoute("/{owner}/{repo}/tree/{ref}/{path:path}", tree_page),
+    *repo_lint_web.routes,
     PageRoute("/{owner}/{repo}/commits", commits_redirect),
     PageRoute("/{owner}/{repo}/commits/{branch:path}", commits_page),
     PageRoute("/{owner}/{repo}/commit/{sha}", status_page.commit_page),

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from gitserver.core.models import utcnow
 from gitserver.core.states import NO_STATE_COLOUR, STATE_COLOURS, STATE_SUCCESS, why
-from gitserver.core.urls import commit_url
+from gitserver.core.urls import commit_url, help_url
 from gitserver.web.templating import templates
 
 STATE_ICONS = {"success": "\u2713", "failure": "\u2717", "error": "!", "pending": "\u25cf"}
@@ -133,4 +133,10 @@ def install() -> None:
     env.filters.update(score=score, ago=ago, utc=utc, iso=iso, urlpath=urlpath)
     env.globals.update(type_class=TYPE_CLASSES, state_badge=state_badge, score_text=score_text,
                        reason=reason, when=when, short=short, commit_link=commit_link,
-                       change_badge=change_badge, plural=plural)
+                       change_badge=change_badge, help_link=help_link,
+                       plural=plural)
+
+
+def help_link(symbol: str) -> str:
+    """The site-relative link of a message's explanation (`/help/pylint/{symbol}`)."""
+    return help_url("", str(symbol))

@@ -26,9 +26,10 @@ from gitserver.web.webforms import PageRoute, client_address, field, redirect
 logger = logging.getLogger(__name__)
 
 MAIL_REPORT_LABELS = {
-    "all": "Every push: one report mail per push",
-    "failures": "Only pushes with a failing or broken check",
-    "off": "None: no report mails",
+    accounts.MAIL_EVERY: "Every push: one report mail per push",
+    accounts.MAIL_CHANGES: "Only changes: when a branch's state changes (failing \u2192 passing, "
+                           "or back) or a push brings new messages",
+    accounts.MAIL_NONE: "None: no report mails",
 }
 
 
@@ -81,7 +82,7 @@ def revoke_token(request: Request, user: User, _form: FormData) -> Response:
 
 @session_page("/settings")
 def mail_reports(request: Request, user: User, form: FormData) -> Response:
-    """POST /settings/mail: all, failures or off."""
+    """POST /settings/mail: every, changes or none."""
     try:
         accounts.set_mail_reports(user, field(form, "mail_reports"))
     except accounts.AccountError as exc:

@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gitserver.core.access import Access
+from gitserver.core.changes import ParentDiff
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.lru import LruCache
 from gitserver.core.models import CHANGE_UNCHANGED, Check, Commit
 from gitserver.core.queries import (
     FULL_SHA_RE,
-    ParentDiff,
     deleted_files,
     get_commit,
     resolve_ref,

@@ -23,11 +23,11 @@ from starlette.responses import JSONResponse, Response
 
 from gitserver.core import states
 from gitserver.core.access import MANAGERS_ONLY, Access
+from gitserver.core.changes import ParentDiff
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, Repo, User
 from gitserver.core.queries import (
     FULL_SHA_RE,
-    ParentDiff,
     commit_checks,
     get_commit,
     resolve_ref,

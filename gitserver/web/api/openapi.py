@@ -119,6 +119,8 @@ SCHEMAS: dict[str, Any] = {
                          "content": STR}),
     "ContentWrite": _obj({"content": _nullable(_ref("ContentEntry")),
                           "commit": _ref("Commit")}),
+    "LintSettings": _obj({"disable": _list(STR), "fail_under": NUM,
+                          "gate": {"type": "string", "enum": ["all", "new"]}}),
 }
 
 
@@ -224,6 +226,16 @@ PATHS: dict[str, Any] = {
                       [*OWNER_REPO, PATH],
                       {"type": "object", "required": ["sha"], "properties": {
                           "message": STR, "sha": STR, "branch": STR}}),
+    },
+    R + "/lint": {
+        "get": _op("The repository's lint settings (owner only; others get 404)",
+                   _ok(_ref("LintSettings")), OWNER_REPO),
+        "patch": _op("Change lint settings (owner only): pylint symbols or ids to disable, "
+                     "fail_under 0-10 (null: the server's), gate all|new; re-checks the tip",
+                     _ok(_ref("LintSettings")), OWNER_REPO,
+                     {"type": "object", "properties": {
+                         "disable": _list(STR), "fail_under": _nullable(NUM),
+                         "gate": {"type": "string", "enum": ["all", "new"]}}}),
     },
     "/user": {"get": _op("The signed-in user (with email)", _ok(_ref("User")))},
     "/user/repos": {"get": _op("Your repositories, public and private",
