@@ -208,6 +208,15 @@ def test_org_dashboard_csv_has_a_row_per_student_and_assignment(course: Course) 
     assert {key[1] for key in rows} == {"alice", "bob", "dave"}  # staff and outsiders are not
 
 
+def test_home_dashboard_lists_the_users_organizations(course: Course) -> None:
+    teach, alice, carol = (course.get("", user).text for user in ("teach", "alice", "carol"))
+    for page in (teach, alice):
+        assert 'id="dashboard-organizations"' in page and f'href="/{ORG}"' in page
+    assert f'href="/orgs/{ORG}/dashboard"' in teach  # staff: the class dashboard too
+    assert f'href="/orgs/{ORG}/dashboard"' not in alice and ">student<" in alice
+    assert f'href="/{ORG}"' not in carol
+
+
 def test_org_dashboard_page_shows_the_class(course: Course) -> None:
     final_rows(course)
     page = course.get(f"orgs/{ORG}/dashboard")

@@ -81,6 +81,14 @@ def members(org: User) -> list[Membership]:
                 .order_by(Membership.role, User.username))
 
 
+def memberships_of(user: User) -> list[tuple[User, str]]:
+    """(organization, role) of each organization the user belongs to, by name."""
+    org = User.alias()
+    rows = (Membership.select(Membership.role, org).join(org, on=Membership.org == org.id)
+            .where(Membership.user == user).order_by(org.username))
+    return [(row.org, row.role) for row in rows]
+
+
 def assignments(org: User) -> list[Assignment]:
     """The organization's assignments, by name."""
     return list(Assignment.select().where(Assignment.org == org).order_by(Assignment.name))

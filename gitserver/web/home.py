@@ -13,9 +13,10 @@ from starlette.routing import BaseRoute
 
 from gitserver.core.activity import recent_pushes
 from gitserver.core.models import Repo, User
+from gitserver.core.orgs import STAFF, memberships_of
 from gitserver.core.queries import head_summaries
 from gitserver.core.repos import RepoNameError, create_repo, get_repo, split_repo_name
-from gitserver.core.urls import clone_url, repo_url
+from gitserver.core.urls import clone_url, org_dashboard_url, repo_url
 from gitserver.web import sessions
 from gitserver.web.page_access import page_viewer, session_page
 from gitserver.web.templating import render
@@ -42,6 +43,10 @@ def home(request: Request, me: User | None) -> Response:
     return render(request, "dashboard.html", {
         "me": me, "rows": _rows(request, repos[:DASHBOARD_REPOS]),
         "more_repos": len(repos) > DASHBOARD_REPOS, "pushes": recent_pushes(me),
+        "organizations": [{"name": org.username, "role": role,
+                           "dashboard": org_dashboard_url("", org.username)
+                           if role == STAFF else ""}
+                          for org, role in memberships_of(me)],
         "example_url": clone_url(base, me.username, "hello")})
 
 
