@@ -8,6 +8,7 @@ mailer > core. Only this module (and the hook process entry, `hook_process`) kno
 from __future__ import annotations
 
 import logging
+import stat
 
 import uvicorn
 from starlette.applications import Starlette
@@ -64,9 +65,19 @@ def build_workers(settings: Settings) -> Workers:
         lambda: finish_unrecorded_pushes(settings, tasks)))
 
 
+def warn_if_shared(settings: Settings) -> None:
+    """Log a warning when other accounts may read or enter the data dir."""
+    mode = stat.S_IMODE(settings.data_dir.stat().st_mode)
+    if mode & 0o077:
+        logger.warning("the data dir %s is open to other accounts (mode %o): it holds every "
+                       "repository, password hash and the secret key; run `chmod -R go= %s`",
+                       settings.data_dir, mode, settings.data_dir)
+
+
 def build_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
     """The web app with its hook service; with `embedded_workers`, the workers run inside it."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    warn_if_shared(settings)
     init_db(settings.database_url)
     migrate()
     workers = build_workers(settings) if embedded_workers else None
@@ -87,6 +98,8 @@ def serve(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run the check and mail workers in the foreground (`gitserver worker`)."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    warn_if_shared(settings)
     init_db(settings.database_url)
     migrate()
     logger.info("gitserver worker: %d threads on %s", settings.queue.workers,

@@ -48,6 +48,11 @@ def blob_url(base: str, owner: str, name: str, ref: str, path: str) -> str:
     return f"{repo_url(base, owner, name)}/blob/{ref}/{_path(path)}"
 
 
+def raw_url(owner: str, repo: str, ref: str, path: str) -> str:
+    """The file's bytes at `ref` (a path on this site)."""
+    return f"/{owner}/{repo}/raw/{_path(ref)}/{_path(path)}"
+
+
 def repo_settings_url(base: str, owner: str, name: str) -> str:
     """The repository's settings page (owner only)."""
     return f"{repo_url(base, owner, name)}/settings"
