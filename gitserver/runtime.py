@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from checker.consumer import Workers
 from checker.queue import create_huey
 from checker.tasks import CheckWorker, Tasks, claim_report, requeue_lost_work
-from gitserver.core.config import Settings
+from gitserver.core.config import ConfigError, Settings, secret_key_problem
 from gitserver.core.models import init_db
 from gitserver.core.schema import migrate
 from gitserver.web.app import create_app
@@ -87,6 +87,9 @@ def build_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
 
 def serve(settings: Settings) -> None:
     """Run the web server in the foreground, with the workers when `queue.embedded`."""
+    problem = secret_key_problem(settings.server.secret_key)
+    if problem is not None:
+        raise ConfigError(problem)
     app = build_app(settings, embedded_workers=settings.queue.embedded)
     config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                             log_config=None, access_log=False, timeout_graceful_shutdown=30,
