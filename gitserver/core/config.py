@@ -37,6 +37,8 @@ class ServerSettings:
     base_url: str = ""  # empty: derived from host and port
     secret_key: str = field(default="", repr=False)
     log_format: str = "text"
+    # /metrics answers loopback clients, and others sending `Authorization: Bearer <this>`
+    metrics_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

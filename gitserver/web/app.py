@@ -76,7 +76,8 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
                                 backend=CredentialsBackend(state.authenticator))]
     routes = [
         Route("/healthz", healthz),
-        Route("/metrics", metrics_endpoint(build_registry(tasks.huey.pending_count))),
+        Route("/metrics", metrics_endpoint(build_registry(tasks.huey.pending_count),
+                                           settings.server.metrics_token)),
         Route("/static/css/states.css", pages.states_stylesheet),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         Mount("/api/v1", app=create_api(state, authenticated)),
