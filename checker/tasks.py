@@ -36,6 +36,7 @@ from gitserver.core.models import Check, Commit, LintClaim, Push, utcnow
 from gitserver.core.repos import repo_path
 from gitserver.core.states import STATE_ERROR, STATE_PENDING
 
+from .lint_user import share_tree
 from .runner import FileResult, LintRunner
 from .schedule import result_values, reusable_results
 from .tree import materialise_py_files
@@ -84,6 +85,7 @@ class CheckWorker:
         first push meets warm pylint."""
         with tempfile.TemporaryDirectory(prefix="gitserver-warm-") as tmp:
             (Path(tmp) / "warm.py").write_text('"""Warm-up."""\n', encoding="utf-8")
+            share_tree(Path(tmp))
             for _ in self._runners:
                 with self.runner() as runner:
                     for _result in runner.check_files(Path(tmp), ["warm.py"]):
@@ -148,6 +150,7 @@ class CheckWorker:
             root = Path(tmp) / "src"
             root.mkdir()
             materialise_py_files(path, commit.sha, root)
+            share_tree(Path(tmp))
             with self.runner() as runner:
                 for check in todo:
                     touched |= self._lint_one(runner, root, check, owner)
