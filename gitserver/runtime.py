@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from checker.consumer import Workers
 from checker.queue import create_huey
 from checker.tasks import CheckWorker, Tasks, claim_report, requeue_lost_work
+from gitserver.core.accounts import remove_expired_registrations
 from gitserver.core.config import ConfigError, Settings, secret_key_problem
 from gitserver.core.models import init_db
 from gitserver.core.schema import migrate
@@ -62,7 +63,8 @@ def build_workers(settings: Settings) -> Workers:
     tasks = build_tasks(settings, worker)
     return Workers(settings, tasks, worker, maintenance=(
         lambda: requeue_lost_work(tasks),
-        lambda: finish_unrecorded_pushes(settings, tasks)))
+        lambda: finish_unrecorded_pushes(settings, tasks),
+        remove_expired_registrations))
 
 
 def warn_if_shared(settings: Settings) -> None:

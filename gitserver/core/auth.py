@@ -27,17 +27,23 @@ _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs as much as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _CACHE_TTL_S = 60.0
+# Each argon2 hash or check takes 64 MiB: a few at a time, so a burst of sign-ins or
+# registrations queues up instead of taking gigabytes.
+ARGON2_AT_ONCE = 4
+_argon2_slots = threading.BoundedSemaphore(ARGON2_AT_ONCE)
 
 
 def hash_password(password: str) -> str:
     """The argon2 hash to store for `password`."""
-    return _hasher.hash(password)
+    with _argon2_slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether `password` matches the stored hash; False for a malformed hash too."""
     try:
-        return _hasher.verify(password_hash, password)
+        with _argon2_slots:
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -116,3 +116,44 @@ class Throttle:
     def _prune(self, now: float) -> None:
         for key in [k for k, times in self._failures.items() if not self._recent(k, now)]:
             del self._failures[key]
+
+
+class RateLimit:
+    """At most `limit` events per key in any `window_s` seconds; thread-safe, in memory (the
+    web process is the one place that counts them; a restart forgets)."""
+
+    def __init__(self, limit: int, window_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_s(self, key: str) -> int:
+        """Seconds until `key` may have its next event; 0 when it may now."""
+        now = self._clock()
+        with self._lock:
+            times = self._events.get(key)
+            while times and times[0] <= now - self.window_s:
+                times.popleft()
+            if not times or len(times) < self.limit:
+                return 0
+            return max(1, math.ceil(times[len(times) - self.limit] + self.window_s - now))
+
+    def add(self, key: str) -> None:
+        """Count an event for `key`."""
+        now = self._clock()
+        with self._lock:
+            if len(self._events) > _MAX_KEYS:
+                for stale in [k for k, t in self._events.items()
+                              if not t or t[-1] <= now - self.window_s]:
+                    del self._events[stale]
+            self._events.setdefault(key, deque()).append(now)
+
+    def allow(self, key: str) -> bool:
+        """Count an event for `key` if it may happen now; whether it may."""
+        if self.wait_s(key):
+            return False
+        self.add(key)
+        return True

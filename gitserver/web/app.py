@@ -26,7 +26,7 @@ from checker.tasks import Tasks
 from gitserver.core.auth import Authenticator
 from gitserver.core.config import Settings
 from gitserver.core.models import database
-from gitserver.core.throttle import Throttle
+from gitserver.core.throttle import RateLimit, Throttle
 from gitserver.web import accounts_web, errors, pages
 from gitserver.web.api import create_api
 from gitserver.web.auth import CredentialsBackend
@@ -69,6 +69,9 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
     state.tasks = tasks
     # Failed sign-ins are counted together for git, the API and the /login form.
     state.throttle = Throttle()
+    # /register: per client address, per mailbox; "address taken" mails per mailbox
+    state.register_limits = (RateLimit(30, 3600), RateLimit(3, 3600))
+    state.taken_mails = RateLimit(1, 86400)
     state.authenticator = Authenticator(settings.server.secret_key, state.throttle)
     state.sessions = SessionStore(settings.server.secret_key,
                                   secure=settings.server.base_url.startswith("https://"))
