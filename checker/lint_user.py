@@ -32,11 +32,6 @@ class LintUser:
     uid: int
     gid: int
 
-    def popen_args(self) -> dict[str, object]:
-        """What `subprocess.Popen` needs to start the process as this user (and no group of
-        ours): the switch happens in the child, before it runs the interpreter."""
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
-
     def own(self, folder: Path) -> None:
         """Give `folder` and everything under it to this user (the process's private HOME)."""
         for path in (folder, *folder.rglob("*")):
@@ -66,7 +61,7 @@ def lint_user() -> LintUser | None:
     try:
         probe = subprocess.run([sys.executable, "-I", "-c", "import pylint"], cwd="/",
                                capture_output=True, timeout=120, check=False, env={},
-                               **user.popen_args())  # type: ignore[call-overload]
+                               user=user.uid, group=user.gid, extra_groups=[])
         failure = probe.stderr.decode(errors="replace").strip()[-300:] \
             if probe.returncode != 0 else ""
     except OSError as exc:

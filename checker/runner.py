@@ -147,7 +147,9 @@ class _Child:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                 env=env, cwd=self.folder / "work", close_fds=True, start_new_session=True,
-                **(user.popen_args() if user is not None else {}))
+                # switched in the child before the interpreter runs
+                user=user.uid if user else None, group=user.gid if user else None,
+                extra_groups=[] if user else None)
         except OSError:
             self._stderr.close()
             shutil.rmtree(self.folder, ignore_errors=True)

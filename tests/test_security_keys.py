@@ -37,7 +37,8 @@ def test_serve_refuses_a_known_or_short_key_with_one_line(tmp_path: Path, key: s
 
 
 def test_random_keys_of_32_bytes_pass() -> None:
-    for key in ("9b1e0c47d2a35f86e7c9b20a4d13f58e6a7b0c92d4e1f3a85b6c7d09e2f1a4b3", "mP2x-Q8vT_k9Lr4Zs7Wn1Yb6Hc3Jd5Fg0Ae2Ui8Oo4Ek",
+    for key in ("9b1e0c47d2a35f86e7c9b20a4d13f58e6a7b0c92d4e1f3a85b6c7d09e2f1a4b3",
+                "mP2x-Q8vT_k9Lr4Zs7Wn1Yb6Hc3Jd5Fg0Ae2Ui8Oo4Ek",
                 "kZ0r_6Q1wXfN3pV8sT2yL5mB9cH4jD7gA0eU1iO6uR3tY8nM2bV5cX7zQ1wE9rT4"):
         assert secret_key_problem(key) is None, key
 

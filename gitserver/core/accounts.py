@@ -258,9 +258,10 @@ def remove_expired_registrations(now: dt.datetime | None = None) -> int:
              .where(~User.is_active & User.id.in_(expired) & User.id.not_in(live)
                     & User.id.not_in(Token.select(Token.user))
                     & User.id.not_in(Repo.select(Repo.owner))))
-    ids = [user.id for user in stale]
+    ids = [user.id for user in stale.iterator()]
     if ids:
         with database.atomic():
+            # pylint: disable=no-value-for-parameter  # peewee's delete() is a classmethod
             ActivationKey.delete().where(ActivationKey.user.in_(ids)).execute()
             User.delete().where(User.id.in_(ids) & ~User.is_active).execute()
     return len(ids)

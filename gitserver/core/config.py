@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import math
+import os
 import secrets
 import string
 import tomllib

@@ -47,7 +47,8 @@ class Throttle:
     """Failed sign-in counters (see the module docstring); thread-safe."""
     # pylint: disable-next=too-many-arguments  # keyword defaults, one per limit
     def __init__(self, window_s: float = WINDOW_S, per_pair: int = MAX_PER_PAIR,
-                 per_address: int = MAX_PER_ADDRESS, account_delay_from: int = ACCOUNT_DELAY_FROM,
+                 per_address: int = MAX_PER_ADDRESS, *,
+                 account_delay_from: int = ACCOUNT_DELAY_FROM,
                  clock: Callable[[], float] = time.monotonic,
                  max_delay_s: float = MAX_DELAY_S) -> None:
         self.window_s = window_s

@@ -6,8 +6,8 @@ first refuses a browser without a session cookie (it cannot hold a CSRF token) a
 route's `guard` (who may post here), both before any of the body is read; then it reads the form
 within its `FormLimits` (the body counted, 413 past `max_body`), checks its CSRF token (a
 mismatch raises `CsrfError`, a 403 error page) and only then runs `post(request, form)`: a form
-handler cannot forget the check, because no other route of the pages reads a form. Both run in a thread: peewee, argon2 and
-dulwich block.
+handler cannot forget the check, because no other route of the pages reads a form. Both run in
+a thread: peewee, argon2 and dulwich block.
 """
 
 from __future__ import annotations
