@@ -97,6 +97,8 @@ def test_anonymous_floods_are_refused_unread(site: Server) -> None:
     for method, path, headers, expected in [
             ("PUT", "/api/v1/repos/alice/r/contents/big.py", {}, 401),
             ("PATCH", "/api/v1/repos/alice/r", {"Content-Type": "application/json"}, 401),
+            ("POST", "/alice/r.git/git-receive-pack",
+             {"Content-Type": "application/x-git-receive-pack-request"}, 401),
             ("POST", "/alice/r/upload/main",
              {"Content-Type": "multipart/form-data; boundary=xyz"}, 403),
             ("POST", "/settings/tokens",
