@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from gitserver.core.config import load_settings
+from gitserver.core.urls import raw_url
 from hooks.service import MAX_REQUEST_BYTES, HookService
 
 from .support import PASSWORD, Server, commit_files, git, make_work_repo, start_server
@@ -160,3 +161,7 @@ def test_data_dir_and_files_are_private_after_a_push(quiet: Server, tmp_path: Pa
                 loose.append(f"{path.relative_to(data)} {mode:o}")
     assert not loose, loose
     assert (data / "repos" / "alice" / "private-modes.git").is_dir()
+
+
+def test_raw_url_quotes_each_path_segment() -> None:
+    assert raw_url("alice", "r", "main", "pkg/a b#1.py") == "/alice/r/raw/main/pkg/a%20b%231.py"
