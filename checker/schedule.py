@@ -60,15 +60,6 @@ def current_fingerprint(settings: Settings) -> str:
     return settings_fingerprint(checker.disable, checker.fail_under, checker.timeout_s)
 
 
-def commits_to_check(tips: Iterable[Commit], new_commits: list[Commit],
-                     max_commits: int) -> list[Commit]:
-    """Each tip, then up to `max_commits` of the newest new commits; newest first."""
-    chosen: dict[int, Commit] = {c.id: c for c in tips}
-    for commit in reversed(new_commits[-max_commits:]):
-        chosen.setdefault(commit.id, commit)
-    return list(chosen.values())
-
-
 def py_files(git: GitRepo, sha: str) -> dict[str, str]:
     """path -> blob sha of every .py file in the commit's tree."""
     commit = git[sha.encode()]

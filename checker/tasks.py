@@ -54,6 +54,7 @@ class Tasks:
     huey: Huey
     check_commit: Callable[[int], object]
     send_report: Callable[[int], object]
+    schedule_history: Callable[[int], object]
 
 
 class CheckWorker:
@@ -232,7 +233,9 @@ def _store(check: Check, owner: str, **values: object) -> None:
 
 
 def push_is_final(push_id: int) -> bool:
-    """Whether no check of the push is pending any more."""
+    """Whether every check of the push exists (its history is scheduled) and none is pending."""
+    if not Push.select().where((Push.id == push_id) & Push.history_at.is_null(False)).exists():
+        return False
     return not Check.select().where((Check.push == push_id)
                                     & (Check.state == STATE_PENDING)).exists()
 

@@ -1,4 +1,4 @@
-"""The `gitserver` command: serve, worker, user add, token create. Sets up logging."""
+"""The `gitserver` command: serve, worker, user add, token create, org. Sets up logging."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gitserver import __version__
+from gitserver import __version__, cli_orgs
 from gitserver.core.accounts import AccountError, create_user
 from gitserver.core.auth import create_token
 from gitserver.core.config import ConfigError, Settings, load_settings
 from gitserver.core.models import User, init_db
+from gitserver.core.orgs import OrgError
 from gitserver.core.schema import migrate
 from gitserver.runtime import run_worker, serve
 
@@ -69,7 +70,7 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
     """`gitserver token create`: print a new access token of an existing user."""
     init_db(settings.database_url)
     migrate()
-    user = User.get_or_none(User.username == args.username.lower())
+    user = User.get_or_none((User.username == args.username.lower()) & ~User.is_org)
     if user is None:
         raise CliError(f"no user named {args.username!r}; create it with `gitserver user add`")
     print(create_token(user, args.name))
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("username")
     create.add_argument("--name", default="cli")
     create.set_defaults(func=cmd_token_create)
+    cli_orgs.add_commands(sub)
     return parser
 
 
@@ -131,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings, logging.INFO if args.command in ("serve", "worker")
                       else logging.WARNING)
         args.func(settings, args)
-    except (ConfigError, CliError) as exc:
+    except (ConfigError, CliError, OrgError) as exc:
         print(f"gitserver: {exc}", file=sys.stderr)
         return 1
     return 0

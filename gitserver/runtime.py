@@ -22,7 +22,9 @@ from gitserver.core.models import init_db
 from gitserver.core.schema import migrate
 from gitserver.web.app import create_app
 from hooks.enqueue import finish_unrecorded_pushes
+from hooks.enqueue import schedule_history as schedule_pushed_history
 from hooks.service import HookService
+from mailer.digest import send_due_digests
 from mailer.tasks import send_push_report
 
 logger = logging.getLogger(__name__)
@@ -48,13 +50,20 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
     def send_report(push_id: int) -> None:
         send_push_report(settings, push_id)
 
+    def schedule_history(push_id: int) -> None:
+        schedule_pushed_history(settings, push_id, tasks)
+
     # A task's identity on the queue is "module.name"; these keep the names the tasks had when
     # they were defined in checker.tasks, so tasks queued before an upgrade still run after it.
     check_task = huey.task(name="check_commit", retries=2, retry_delay=5,
                            __module__=QUEUE_MODULE)(check_commit)
     report_task = huey.task(name="send_report", retries=20, retry_delay=30,
                             __module__=QUEUE_MODULE)(send_report)
-    return Tasks(huey=huey, check_commit=check_task, send_report=report_task)
+    history_task = huey.task(name="schedule_history", retries=2, retry_delay=5,
+                             __module__=QUEUE_MODULE)(schedule_history)
+    tasks = Tasks(huey=huey, check_commit=check_task, send_report=report_task,
+                  schedule_history=history_task)
+    return tasks
 
 
 def build_workers(settings: Settings) -> Workers:
@@ -64,6 +73,7 @@ def build_workers(settings: Settings) -> Workers:
     return Workers(settings, tasks, worker, maintenance=(
         lambda: requeue_lost_work(tasks),
         lambda: finish_unrecorded_pushes(settings, tasks),
+        lambda: send_due_digests(settings),
         remove_expired_registrations))
 
 

@@ -16,7 +16,7 @@ the git commands that fix a pushed commit belong to the push output.
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -24,6 +24,7 @@ from gitserver.core.gitbatch import (
     Change,
     GitBatch,
     NewCommit,
+    ObjectInfo,
     may_have_odd_modes,
     tree_entries_raw,
 )
@@ -183,6 +184,16 @@ class _Entry:
     needs_content: bool  # a new blob whose bytes must be checked
 
 
+def _folders(changed: list[tuple[str, list[Change]]]) -> dict[str, str]:
+    """tree -> its path and a slash, for the folders `diff-tree -t` lists as changed."""
+    folders: dict[str, str] = {}
+    for _, changes in changed:
+        for change in changes:
+            if stat.S_ISDIR(change.new_mode):
+                folders.setdefault(change.new_sha, change.path.decode("utf-8", "replace") + "/")
+    return folders
+
+
 class PolicyChecker:
     """Checks the new commits of a push with git's own batch tools; every problem once.
 
@@ -192,10 +203,11 @@ class PolicyChecker:
     the size limit. Entries a commit leaves unchanged were checked with the commit that brought
     them (or when they first arrived), so the work grows with what the push adds, not with
     commits times tree size. Objects in the repository already are not read again: `new_objects`
-    is the quarantine's content (None: every object counts as new, which is safe but slower).
+    is the quarantine's content with each object's type and size (None: every object counts as
+    new, which is safe but slower).
     """
 
-    def __init__(self, batch: GitBatch, new_objects: set[str] | None,
+    def __init__(self, batch: GitBatch, new_objects: Mapping[str, ObjectInfo] | None,
                  max_file_bytes: int) -> None:
         self.batch = batch
         self.new_objects = new_objects
@@ -241,34 +253,44 @@ class PolicyChecker:
                    changed: list[tuple[str, list[Change]]]) -> dict[tuple[str, str], int]:
         """(path, blob) -> mode, for entries of the push's new trees whose mode is written
         other than git writes it (100664, say), which every git reader shows normalised."""
-        roots = self.batch.info(f"{c.sha}^{{tree}}" for c in commits)
-        trees = {root.sha: "" for root in roots}
-        for _, changes in changed:
-            for change in changes:
-                if stat.S_ISDIR(change.new_mode):
-                    trees.setdefault(change.new_sha, change.path.decode("utf-8", "replace") + "/")
+        folders = _folders(changed)
+        odd_trees = [(tree, raw) for tree, raw in self.batch.read_many(
+            self._new_trees(commits, folders)) if may_have_odd_modes(raw)]
+        if not odd_trees:
+            return {}
+        # Rare: where each such tree is. A root's entries are at the top; a tree that no new
+        # commit reaches is never checked out, so its modes do not matter.
+        for root in self.batch.info(f"{c.sha}^{{tree}}" for c in commits):
+            folders.setdefault(root.sha, "")
         odd: dict[tuple[str, str], int] = {}
-        new_trees = [tree for tree in trees if self._is_new(tree)]
-        for tree, raw in self.batch.read_many(new_trees):
-            if not may_have_odd_modes(raw):
-                continue
-            for name, mode, blob in tree_entries_raw(raw):
+        for tree, raw in odd_trees:
+            for name, mode, blob in tree_entries_raw(raw) if tree in folders else ():
                 if mode not in _WRITTEN_MODES:
-                    odd[(trees[tree] + name.decode("utf-8", "replace"), blob)] = mode
+                    odd[(folders[tree] + name.decode("utf-8", "replace"), blob)] = mode
         return odd
+
+    def _new_trees(self, commits: list[NewCommit], folders: dict[str, str]) -> list[str]:
+        if self.new_objects is not None:  # the quarantine's trees: no question to git
+            return sorted(sha for sha, info in self.new_objects.items() if info.type == "tree")
+        roots = [root.sha for root in self.batch.info(f"{c.sha}^{{tree}}" for c in commits)]
+        return list(dict.fromkeys([*roots, *folders]))
 
     def _content_problems(self, blobs: set[str]) -> dict[str, Problem]:
         """blob -> its content problem (with an empty path), for the bad ones."""
         found: dict[str, Problem] = {}
         ordered = sorted(blobs)
+        if self.new_objects is not None:  # every blob to read is new: its size is known
+            infos = [self.new_objects[blob] for blob in ordered]
+        else:
+            infos = self.batch.info(ordered)
         small = []
-        for blob, info in zip(ordered, self.batch.info(ordered), strict=True):
+        for blob, info in zip(ordered, infos, strict=True):
             if info.size > self.max_file_bytes:  # refused by size before any byte is read
                 found[blob] = Problem(Rule.TOO_LARGE, "", value=info.size,
                                       limit=self.max_file_bytes)
             else:
                 small.append(blob)
-        for blob, data in self.batch.read_many(small, chunk=16):
+        for blob, data in self.batch.read_many(small):
             problem = blob_problem("", data, self.max_file_bytes)
             if problem is not None:
                 found[blob] = problem

@@ -79,5 +79,5 @@ def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
         return 0
     # Too much to lint while git waits: answer now, record and queue right after.
     say_urls(settings, repo, tips, call.out)
-    call.defer(lambda: finish_push(settings, push.id, tasks))
+    call.defer(lambda: finish_push(settings, push.id, tasks, wait=False))
     return 0

@@ -25,6 +25,7 @@ from gitserver.core.models import (
     database,
     utcnow,
 )
+from gitserver.core.orgs import push_is_late
 
 from .updates import RefUpdate
 
@@ -34,7 +35,7 @@ class RecordedPush:
     """A recorded push: its row, its tips and the commits new to the database."""
     push: Push
     tips: list[tuple[str, Commit]] = field(default_factory=list)  # (ref, commit) per pushed tip
-    new_commits: list[Commit] = field(default_factory=list)  # oldest first
+    new_commits: int = 0  # how many commits are new to the database
 
 
 def _utc(timestamp: int) -> dt.datetime:
@@ -70,25 +71,25 @@ def _unrecorded(repo: Repo, batch: GitBatch, git: GitRepo, tips: list[str],
     return [sha for sha in listed if sha not in recorded]
 
 
-def _insert_commits(repo: Repo, push: Push, details: list[CommitDetails]) -> dict[str, Commit]:
-    """One batched insert of the commit rows; sha -> row, in the order given."""
+def _insert_commits(repo: Repo, push: Push, details: list[CommitDetails]) -> dict[str, int]:
+    """One batched insert of the commit rows; sha -> row id, in the order given."""
     bulk_insert(Commit, [{
         "repo": repo.id, "push": push.id, "sha": c.sha,
         "parent_sha": c.parents[0] if c.parents else None, "message": c.message,
         "author_name": c.author_name.strip()[:255], "author_email": c.author_email[:255],
         "authored_at": _utc(c.authored_at), "committed_at": _utc(c.committed_at)}
         for c in details])
-    rows: dict[str, Commit] = {}
+    ids: dict[str, int] = {}
     shas = [c.sha for c in details]
     for start in range(0, len(shas), _CHUNK):
-        for row in Commit.select().where((Commit.repo == repo) & Commit.sha.in_(
-                shas[start:start + _CHUNK])).iterator():
-            rows[row.sha] = row
-    return {sha: rows[sha] for sha in shas}
+        part = shas[start:start + _CHUNK]
+        ids.update(Commit.select(Commit.sha, Commit.id).where(
+            (Commit.repo == repo) & Commit.sha.in_(part)).tuples().iterator())
+    return {sha: ids[sha] for sha in shas}
 
 
 def _file_versions(batch: GitBatch, details: list[CommitDetails],
-                   rows: dict[str, Commit]) -> list[dict]:
+                   ids: dict[str, int]) -> list[dict]:
     """Every commit's changes against its first parent, from one `diff-tree --stdin`."""
     pairs = [(c.sha, c.parents[0] if c.parents else None) for c in details]
     versions = []
@@ -97,7 +98,7 @@ def _file_versions(batch: GitBatch, details: list[CommitDetails],
             kind = _CHANGE_KINDS.get(change.status)
             if kind is None:
                 continue
-            versions.append({"commit": rows[sha].id,
+            versions.append({"commit": ids[sha],
                              "path": change.path.decode("utf-8", "replace"),
                              "blob_sha": None if kind == CHANGE_DELETED else change.new_sha,
                              "change": kind})
@@ -107,7 +108,7 @@ def _file_versions(batch: GitBatch, details: list[CommitDetails],
 def create_push(repo: Repo, pusher_id: int | None, updates: list[RefUpdate]) -> Push:
     """The Push row of these ref updates (its commits are recorded by record_commits)."""
     return Push.create(repo=repo, pusher=pusher_id, ref_updates=json.dumps(
-        [[u.ref, u.old, u.new] for u in updates]))
+        [[u.ref, u.old, u.new] for u in updates]), late=push_is_late(repo))
 
 
 def _tip_commits(batch: GitBatch, updates: list[tuple[str, str, str]]) -> dict[str, str]:
@@ -134,12 +135,11 @@ def record_commits(push: Push, git: GitRepo) -> RecordedPush:
         new_shas = _unrecorded(repo, batch, git, list(dict.fromkeys(tip_shas.values())),
                                [old for _, old, _ in updates if old != ZERO])
         details = list(batch.details(new_shas))
-        rows = _insert_commits(repo, push, details)
-        bulk_insert(FileVersion, _file_versions(batch, details, rows))
-        recorded = RecordedPush(push, new_commits=list(rows.values()))
+        ids = _insert_commits(repo, push, details)
+        bulk_insert(FileVersion, _file_versions(batch, details, ids))
+        recorded = RecordedPush(push, new_commits=len(ids))
         for ref, sha in tip_shas.items():
-            row = rows.get(sha) or Commit.get((Commit.repo == repo) & (Commit.sha == sha))
-            recorded.tips.append((ref, row))
+            recorded.tips.append((ref, Commit.get((Commit.repo == repo) & (Commit.sha == sha))))
         Repo.update(updated_at=utcnow()).where(Repo.id == repo.id).execute()
     return recorded
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from checker.tasks import Tasks
 from gitserver.core.config import Settings
+from gitserver.core.memory import release_free_memory
 
 from . import post_receive, pre_receive
 from .updates import HookCall, RefUpdate
@@ -117,11 +118,14 @@ class HookService:
         updates = [RefUpdate(*parts) for parts in (ln.split() for ln in stdin.splitlines())
                    if len(parts) == 3]
         call = HookCall(env=env, updates=updates, out=lines.append, defer=self._defer)
-        if hook == "pre-receive":
-            return pre_receive.run(self.settings, call)
-        if hook == "post-receive":
-            return post_receive.run(self.settings, call, self.tasks)
-        raise ValueError(f"unknown hook {hook!r}")
+        try:
+            if hook == "pre-receive":
+                return pre_receive.run(self.settings, call)
+            if hook == "post-receive":
+                return post_receive.run(self.settings, call, self.tasks)
+            raise ValueError(f"unknown hook {hook!r}")
+        finally:
+            release_free_memory()  # what a big push needed for a moment, not kept for good
 
     def _defer(self, work: Callable[[], object]) -> None:
         def guarded() -> None:
@@ -130,4 +134,6 @@ class HookService:
             except Exception:  # pylint: disable=broad-exception-caught
                 # The requeuer finishes an unrecorded push later; nothing is lost.
                 logger.exception("recording a push after its reply failed")
+            finally:
+                release_free_memory()
         self._pool.submit(guarded)

@@ -185,7 +185,7 @@ def build_report(report: PushReport, *, from_addr: str, base_url: str) -> EmailM
                    f"{_mail_domain(base_url).strip('[]').replace(':', '-')}>",
         "X-Gitserver-State": clean_line(report.state),
     }
-    return _compose(
+    return compose(
         subject=f"[{owner}/{repo}] {clean_line(report.state)}: {short_sha} {subject}".rstrip(),
         from_addr=from_addr, to=_address(report.to_addr, report.to_name),
         message_id=report_message_id(report.report_id, base_url),
@@ -198,7 +198,7 @@ def build_activation(*, to_addr: str, username: str, link: str, from_addr: str,
     """The mail with the `{base_url}/activate/{key}` link sent after /register."""
     context = {"username": clean_line(username), "link": _safe_url(link),
                "base_url": base_url, "valid_hours": valid_hours}
-    return _compose(
+    return compose(
         subject="Activate your gitserver account", from_addr=from_addr,
         to=_address(to_addr, username),
         message_id=make_msgid("activation", domain=_mail_domain(base_url)),
@@ -215,7 +215,7 @@ def build_address_taken_notice(*, to_addr: str, username: str, from_addr: str, b
     """
     context = {"username": clean_line(username), "base_url": base_url,
                "login_url": login_url(base_url), "reset_url": _safe_url(reset_url)}
-    return _compose(
+    return compose(
         subject="Someone tried to register with your address", from_addr=from_addr,
         to=_address(to_addr, username),
         message_id=make_msgid("address-taken", domain=_mail_domain(base_url)),
@@ -223,9 +223,25 @@ def build_address_taken_notice(*, to_addr: str, username: str, from_addr: str, b
 
 
 # pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
-def _compose(*, subject: str, from_addr: str, to: Address, message_id: str, template: str,
-             context: Mapping[str, Any], headers: Mapping[str, str] | None = None
-             ) -> EmailMessage:
+def build_account_mail(*, template: str, subject: str, to_addr: str, username: str,
+                       from_addr: str, base_url: str, context: Mapping[str, Any]
+                       ) -> EmailMessage:
+    """A mail about the account (password reset, address change) from templates/mail/
+    `{template}.txt` and `.html`; `context` adds to username and base_url (links: `*_link`)."""
+    full = {key: _safe_url(value) if key.endswith("_link") else value
+            for key, value in context.items()}
+    full.update({"username": clean_line(username), "base_url": base_url})
+    return compose(
+        subject=subject, from_addr=from_addr, to=_address(to_addr, username),
+        message_id=make_msgid(template.replace("_", "-"), domain=_mail_domain(base_url)),
+        template=template, context=full)
+
+
+# pylint: disable-next=too-many-arguments  # keyword-only, one per field of the mail
+def compose(*, subject: str, from_addr: str, to: Address, message_id: str, template: str,
+            context: Mapping[str, Any], headers: Mapping[str, str] | None = None
+            ) -> EmailMessage:
+    """A mail of `template` (its .txt and .html under templates/mail/) with our headers."""
     env = _environment()
     message = EmailMessage()
     message["Subject"] = subject

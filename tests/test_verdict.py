@@ -23,6 +23,8 @@ import astroid
 import pylint
 import pytest
 
+from gitserver.core.models import Push
+
 from .support import (
     Server,
     api,
@@ -31,6 +33,7 @@ from .support import (
     git,
     make_work_repo,
     report_subjects,
+    server_db,
     slow_source,
     start_server,
     wait_until,
@@ -228,11 +231,15 @@ def test_verdict_large_first_push_does_not_wait(tmp_path: Path) -> None:
         assert lines == [f"main {sha[:7]}: checks are still running; the results will be at",
                          f"  {url}", "  and in your report mail."]
         assert elapsed < wait_s, f"the push took {elapsed:.1f} s: it waited for its checks"
-        # Recorded right after git's answer; no worker runs here, so every check stays pending.
+        # Recorded right after git's answer, its checks left to a worker's first task; no
+        # worker runs here, so the commit is known and pending, with no check rows yet.
         status = wait_until("the push to be recorded", lambda: (
             (resp := api(srv, f"repos/alice/corpus/commits/{sha}/status")).status_code == 200
-            and resp.json()["total_count"] == files and resp.json()), poll_s=POLL_S)
-        assert status["state"] == "pending"
-        assert {s["state"] for s in status["statuses"]} == {"pending"}
+            and resp.json()), poll_s=POLL_S)
+        assert (status["state"], status["total_count"]) == ("pending", 0)
+        with server_db(srv):
+            row = Push.get()
+            assert row.recorded_at is not None and row.history_queued_at is not None
+            assert row.history_at is None
     finally:
         srv.stop()

@@ -222,7 +222,8 @@ def test_git_refusals_are_plain_text_with_the_realm(site: Site):
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == REALM
     assert client.get(refs, auth=BOB).status_code == 404
     push = client.get("/alice/open.git/info/refs?service=git-receive-pack", auth=BOB)
-    assert push.status_code == 403 and "Fork it" in push.text
+    assert push.status_code == 403
+    assert "git push http://127.0.0.1:8000/bob/open.git HEAD" in push.text
     # the content type is checked before anyone is asked for a password
     rpc = client.post("/alice/priv.git/git-upload-pack", content=b"0000")
     assert rpc.status_code == 415

@@ -13,10 +13,15 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from checker.queue import create_huey
+from gitserver.core.config import load_settings
+from gitserver.core.models import Push, Repo
 
 from .support import (
     GITSERVER,
@@ -28,6 +33,7 @@ from .support import (
     git,
     make_work_repo,
     report_subjects,
+    server_db,
     slow_source,
     start_server,
     wait_until,
@@ -94,6 +100,14 @@ def fixture_queue_server(request: pytest.FixtureRequest,
         srv.stop()
 
 
+def recorded_push(server: Server, repo: str) -> Push | None:
+    """The latest push to alice/<repo> once it is recorded and its checks are queued."""
+    with server_db(server):
+        return (Push.select().join(Repo).where((Repo.name == repo) & Push.recorded_at.is_null(False)
+                                                & Push.history_queued_at.is_null(False))
+                .order_by(Push.id.desc()).first())
+
+
 # -- tests -----------------------------------------------------------------------------------
 
 def test_worker_killed_mid_check_loses_nothing(queue_server: Server, tmp_path: Path) -> None:
@@ -148,11 +162,10 @@ def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
     shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
     shas += [commit_files(work, {"n.py": n_source(i)}, f"commit {i}") for i in range(1, 6)]
     git(work, "push", "-q", queue_server.url("alice/shared.git", "alice"), "main")
-    recorded = wait_until("the push to be recorded",
-                          lambda: all(bodies := [checks_of(queue_server, "shared", sha)
-                                                 for sha in shas]) and bodies,
-                          deadline_s=DEADLINE_S)
-    assert {f["state"] for body in recorded for f in body["files"]} == {"pending"}
+    # The push is recorded at once; its check rows are the first queued task's work.
+    wait_until("the push to be recorded", lambda: recorded_push(queue_server, "shared"),
+               deadline_s=DEADLINE_S)
+    assert [checks_of(queue_server, "shared", sha)["files"] for sha in shas] == [[]] * 6
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
     with workers(queue_server, *logs):
         bodies = all_final_and_mailed(queue_server, "shared", shas)
@@ -171,3 +184,29 @@ def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
     # The last checks of the push finish on either worker; exactly one of them mails.
     assert report_subjects(queue_server, "shared") == [
         f"[alice/shared] failure: {shas[-1][:7]} commit 5"]
+
+
+def test_a_lost_history_task_is_queued_again(queue_server: Server, tmp_path: Path) -> None:
+    # Three commits pushed with no worker running: the push is recorded and its one task (make
+    # the check rows of the tip and the commits behind it) is queued. The queue then loses it.
+    work = make_work_repo(tmp_path / "w", {"a.py": '"""A."""\nA = 1\n'}, "commit 0")
+    shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
+    shas += [commit_files(work, {"a.py": f'"""A."""\nA = {i + 1}\n'}, f"commit {i}")
+             for i in (1, 2)]
+    git(work, "push", "-q", queue_server.url("alice/lost.git", "alice"), "main")
+    push = wait_until("the push to be recorded", lambda: recorded_push(queue_server, "lost"),
+                      deadline_s=DEADLINE_S)
+    huey = create_huey(load_settings(environ=queue_server.env))
+    assert huey.pending_count() >= 1
+    huey.flush()  # the task is lost, as with a queue that was wiped
+    # Five minutes on: the requeuer takes a history task still undone by then for lost.
+    with server_db(queue_server):
+        Push.update(history_queued_at=push.history_queued_at - timedelta(minutes=10)).where(
+            Push.id == push.id).execute()
+    with workers(queue_server, tmp_path / "requeue.log") as _:
+        bodies = all_final_and_mailed(queue_server, "lost", shas)
+    assert [body["sha"] for body in bodies] == shas
+    assert all(body["state"] == "success" for body in bodies)
+    assert b"history checks of push" in (tmp_path / "requeue.log").read_bytes()
+    assert report_subjects(queue_server, "lost") == [
+        f"[alice/lost] success: {shas[-1][:7]} commit 2"]

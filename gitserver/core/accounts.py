@@ -28,8 +28,8 @@ MAIL_REPORT_CHOICES = ("all", "failures", "off")
 MAX_TOKEN_NAME = 100
 # Top-level paths of the site: a user named like one would have no /{owner} page.
 RESERVED_USERNAMES = frozenset({
-    "activate", "admin", "api", "healthz", "login", "logout", "metrics", "new", "register",
-    "settings", "static", "user", "users",
+    "activate", "admin", "api", "explore", "healthz", "login", "logout", "metrics", "new",
+    "orgs", "password", "register", "settings", "static", "user", "users",
 })
 
 
@@ -62,6 +62,19 @@ def validate_password(password: str) -> str:
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"the password must have at most {MAX_PASSWORD} characters")
     return password
+
+
+def registration_errors(username: str, email: str, password: str) -> dict[str, str]:
+    """Every field's problem at once (field name -> what to change); empty when all is well."""
+    errors = {}
+    for name, check, value in (("username", validate_username, username.strip().lower()),
+                               ("email", validate_email, email),
+                               ("password", validate_password, password)):
+        try:
+            check(value)
+        except AccountError as exc:
+            errors[name] = str(exc)
+    return errors
 
 
 def create_user(username: str, email: str, password: str, *, active: bool) -> User:

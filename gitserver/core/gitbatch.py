@@ -9,9 +9,11 @@ GIT_ALTERNATE_OBJECT_DIRECTORIES), so a pre-receive hook sees the pushed objects
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,62 +202,83 @@ class GitBatch:
                 infos.append(ObjectInfo(name, "missing", 0))
         return infos
 
-    def object_ids(self, objects_dir: Path) -> set[str]:
-        """The ids of every object stored in `objects_dir` alone (a push's quarantine: the
-        objects the push brings), whatever its alternates hold."""
+    def object_ids(self, objects_dir: Path) -> dict[str, ObjectInfo]:
+        """The type and size of every object stored in `objects_dir` alone (a push's
+        quarantine: the objects the push brings), whatever its alternates hold; by id."""
         env = {**self.env, "GIT_OBJECT_DIRECTORY": str(objects_dir)}
         env.pop("GIT_ALTERNATE_OBJECT_DIRECTORIES", None)
         result = subprocess.run(
-            ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)",
-             "--unordered"], capture_output=True, env=env, check=False, timeout=600)
+            ["git", "cat-file", "--batch-all-objects",
+             "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--unordered"],
+            capture_output=True, env=env, check=False, timeout=600)
         if result.returncode != 0:
             raise GitBatchError("git cat-file failed: "
                                 + result.stderr.decode("utf-8", "replace").strip())
-        return set(result.stdout.decode("ascii").split())
+        found = {}
+        for line in result.stdout.decode("ascii").splitlines():
+            sha, kind, size = line.split()
+            found[sha] = ObjectInfo(sha, kind, int(size))
+        return found
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
-        """(sha, raw bytes) of each object, in order; the commands go in chunks small enough
-        for the pipe, so git never waits on us while we wait on it."""
+        """(sha, raw bytes) of each object, in order, one object in memory at a time.
+
+        A thread writes the commands (flushed every `chunk`) while this one reads the answers,
+        so git works on the next objects while we look at the last: no round trip per chunk.
+        Stopping early reads the rest to the end, so git and the writer are never left blocked.
+        """
         proc = self._cat_file()
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        stdin = proc.stdin
         pending = list(shas)
-        for start in range(0, len(pending), chunk):
-            part = pending[start:start + chunk]
-            proc.stdin.write(b"".join(f"contents {sha}\n".encode() for sha in part)
-                             + b"flush\n")
-            proc.stdin.flush()
-            for sha in part:
-                header = proc.stdout.readline().decode("ascii", "replace").split()
-                if len(header) != 3:
-                    raise GitBatchError(f"object {sha} is missing")
-                data = proc.stdout.read(int(header[2]))
-                proc.stdout.read(1)  # the newline after the contents
-                yield sha, data
+
+        def feed() -> None:
+            for start in range(0, len(pending), chunk):
+                stdin.write(b"".join(f"contents {sha}\n".encode()
+                                     for sha in pending[start:start + chunk]) + b"flush\n")
+                stdin.flush()
+        feeder = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
+        feeder.start()
+        answered = 0
+        try:
+            for sha in pending:
+                answered += 1
+                yield sha, self._read_answer(sha)
+        finally:
+            for sha in pending[answered:]:  # stopped early (or a missing object): drain
+                with contextlib.suppress(GitBatchError):
+                    self._read_answer(sha)
+            feeder.join()
+
+    def _read_answer(self, sha: str) -> bytes:
+        assert self._cat is not None and self._cat.stdout is not None
+        stdout = self._cat.stdout
+        header = stdout.readline().decode("ascii", "replace").split()
+        if len(header) != 3:
+            raise GitBatchError(f"object {sha} is missing")
+        data = stdout.read(int(header[2]))
+        stdout.read(1)  # the newline after the contents
+        return data
 
     def read(self, sha: str) -> bytes:
         """The raw bytes of one object."""
         proc = self._cat_file()
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
         proc.stdin.write(f"contents {sha}\nflush\n".encode())
         proc.stdin.flush()
-        header = proc.stdout.readline().decode("ascii", "replace").split()
-        if len(header) != 3:
-            raise GitBatchError(f"object {sha} is missing")
-        data = proc.stdout.read(int(header[2]))
-        proc.stdout.read(1)  # the newline after the contents
-        return data
+        return self._read_answer(sha)
 
 
-# An entry whose mode is not one git writes: at the start of the tree, or after the previous
-# entry's NUL and 20-byte id. A match may be a false alarm (a NUL inside a name or an id);
-# a tree without one has only modes git writes, and that is decided in C, without a loop here.
-_ODD_MODE = re.compile(rb"(?:\A|\x00[\s\S]{20})(?!(?:100644|100755|40000|120000|160000) )"
-                       rb"[0-7]+ ")
+# A tree whose every entry has a mode as git writes it: entry after entry, a written mode, the
+# name (no NUL), the NUL and the 20-byte id. The regex engine walks the entries in C; a tree it
+# does not match whole has an odd mode (or is malformed) and is read entry by entry.
+_WRITTEN_TREE = re.compile(
+    rb"(?:(?:100644|100755|40000|120000|160000) [^\x00]*\x00[\s\S]{20})*")
 
 
 def may_have_odd_modes(raw: bytes) -> bool:
     """False when every entry of the raw tree has a mode as git writes it."""
-    return _ODD_MODE.search(raw) is not None
+    return _WRITTEN_TREE.fullmatch(raw) is None
 
 
 def tree_entries_raw(raw: bytes) -> Iterator[tuple[bytes, int, str]]:

@@ -143,6 +143,7 @@ class ObjectReads:
         return obj.as_raw_string()
 
 
+# pylint: disable-next=too-many-public-methods  # the one way in: every git read of ours is here
 class GitRepo(DulwichRepo, ObjectReads):
     """A bare repository of ours. Shas and paths in and out are `str`."""
 
@@ -168,6 +169,11 @@ class GitRepo(DulwichRepo, ObjectReads):
         """The branch names, sorted."""
         return sorted(name.decode("utf-8", "replace")
                       for name in self.refs.keys(base=Ref(b"refs/heads/")))
+
+    def tags(self) -> list[str]:
+        """The tag names, sorted."""
+        return sorted(name.decode("utf-8", "replace")
+                      for name in self.refs.keys(base=Ref(b"refs/tags/")))
 
     def branch_tips(self) -> list[str]:
         """The sha each branch points at."""
@@ -243,6 +249,15 @@ class GitRepo(DulwichRepo, ObjectReads):
         return {entry.path.decode("utf-8", "replace"): _hex(entry.sha)
                 for entry in self.object_store.iter_tree_contents(self._tree_of(commit))}
 
+    def tree_listing(self, commit: str) -> list[TreeEntry]:
+        """Every file, symlink and submodule of the commit's tree with its mode, by path; the
+        entries' `name` is the full path."""
+        return sorted((TreeEntry(entry.path.decode("utf-8", "replace"), entry.mode,
+                                 _hex(entry.sha))
+                       for entry in self.object_store.iter_tree_contents(
+                           self._tree_of(commit), include_trees=False)),
+                      key=lambda entry: entry.name)
+
     def py_files(self, commit: str) -> dict[str, str]:
         """path -> blob sha of every `.py` file in the commit's tree."""
         return {path: sha for path, sha in self.tree_files(commit).items()
@@ -270,6 +285,12 @@ class GitRepo(DulwichRepo, ObjectReads):
     def history(self, start: str, max_entries: int | None = None) -> list[str]:
         """Shas reachable from `start`, newest first (git log's order)."""
         walker = Walker(self.object_store, [_oid(start)], max_entries=max_entries)
+        return [_hex(entry.commit.id) for entry in walker]
+
+    def commits_between(self, base: str, head: str, max_entries: int) -> list[str]:
+        """Shas reachable from `head` but not from `base`, newest first (`git log base..head`)."""
+        walker = Walker(self.object_store, [_oid(head)], exclude=[_oid(base)],
+                        max_entries=max_entries)
         return [_hex(entry.commit.id) for entry in walker]
 
     def changed_files(self, old: str | None, new: str) -> list[PathChange]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 from peewee import (
@@ -25,7 +26,8 @@ from peewee import (
     SqliteDatabase,
     TextField,
 )
-from playhouse.db_url import connect
+from playhouse.db_url import parse
+from playhouse.pool import PooledPostgresqlDatabase
 
 # The states live with their rules (gitserver.core.states); the models use them as defaults.
 from gitserver.core.states import STATE_PENDING
@@ -68,6 +70,8 @@ class User(BaseModel):
     # all | failures | off: which push reports this user gets by mail
     mail_reports = CharField(max_length=16, default="all")
     created_at = DateTimeField(default=utcnow)
+    # An organization's account (gitserver.core.orgs): it owns repos, nobody signs in as it.
+    is_org = BooleanField(default=False)
 
 
 class Token(BaseModel):
@@ -84,15 +88,25 @@ class Repo(BaseModel):
     """A repository of one owner; private unless made public."""
     owner = ForeignKeyField(User, backref="repos", on_delete="CASCADE")
     owner_id: int  # the foreign key's column, for type checkers
-    name = CharField(max_length=100)
+    name = CharField(max_length=100)  # as created: the case shown on pages and in the API
+    # What names are unique by and looked up by, as on GitHub: `My_Repo` is `my_repo`. A repo
+    # that collided with another in case before names were case-insensitive has a marked
+    # value here (`lower~id`, see schema step 9) and stays reachable by its exact name.
+    name_lower = CharField(max_length=120, default="")
     private = BooleanField(default=True)
     default_branch = CharField(max_length=255, default="main")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
-        """One repository of a name per owner."""
-        indexes = ((("owner", "name"), True),)
+        """One repository of a name per owner, in any case."""
+        indexes = ((("owner", "name"), True), (("owner", "name_lower"), True))
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        """Fill `name_lower` from the name on the first save."""
+        if not self.name_lower:
+            self.name_lower = str(self.name).lower()
+        return super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:
@@ -115,6 +129,13 @@ class Push(BaseModel):
     # Set once its commits are recorded and its checks queued; a large push does that after
     # git's reply, and a push left unrecorded by a crash is finished by the requeuer.
     recorded_at = DateTimeField(null=True)
+    # The checks of the commits behind the tips are scheduled by a queued task, not while git
+    # waits: queued when the push is recorded, done when their rows exist (a push without
+    # such commits is done at once). A push is final only once done.
+    history_queued_at = DateTimeField(null=True)
+    history_at = DateTimeField(null=True)
+    # Pushed to an organization's assignment repo after the assignment's due time.
+    late = BooleanField(default=False)
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:
@@ -289,6 +310,33 @@ class ImmediateSqliteDatabase(SqliteDatabase):  # pylint: disable=abstract-metho
         super().begin(lock_type or "IMMEDIATE")
 
 
+class ThreadPool(PooledPostgresqlDatabase):  # pylint: disable=abstract-method  # peewee's own
+    """peewee's pool, which also takes back the connection of a thread that ended without
+    closing it.
+
+    Each thread holds its own connection until it closes it; the threads that run Starlette's
+    sync endpoints and our hooks come and go (anyio ends a thread idle for 10 s), and a thread
+    that ended still counted against `max_connections`: after ~32 of them every request waited
+    for a connection and failed. A new connection first closes those of ended threads.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._owners: dict[int, threading.Thread] = {}
+        super().__init__(*args, **kwargs)
+
+    def _connect(self) -> Any:
+        with self._pool_lock:
+            for key, owner in list(self._owners.items()):
+                if not owner.is_alive():
+                    del self._owners[key]
+                    pooled = self._in_use.pop(key, None)
+                    if pooled is not None:
+                        self._close_raw(pooled.connection)
+            conn = super()._connect()
+            self._owners[self.conn_key(conn)] = threading.current_thread()
+            return conn
+
+
 def init_db(url: str) -> Any:
     """Bind the proxy to the database at `url` and return it."""
     if url.startswith("sqlite"):
@@ -302,8 +350,7 @@ def init_db(url: str) -> Any:
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
         # Pooled connections: one per thread, returned on close, reconnected when stale.
-        db = connect(url.replace("postgresql://", "postgresql+pool://", 1),
-                     max_connections=32, stale_timeout=300)
+        db = ThreadPool(**parse(url), max_connections=32, stale_timeout=300, timeout=10)
     database.initialize(db)
     return db
 
@@ -321,10 +368,76 @@ class ActivationKey(BaseModel):
 
 
 class SessionVersion(BaseModel):
-    """Bumped on sign-out and password change: every session cookie of an older version dies."""
+    """Sessions before schema step 6 (a per-user version bumped on sign-out). No longer read:
+    `WebSession` rows replaced it; the table stays so older databases keep their shape."""
     user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
     version = IntegerField(default=0)
 
 
+class WebSession(BaseModel):
+    """One signed-in browser. Its cookie holds a 256-bit key of which only the SHA-256 is
+    stored: signing out deletes this row only; "sign out everywhere" deletes all of the user's."""
+    user = ForeignKeyField(User, backref="web_sessions", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
+    key_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class AccountKey(BaseModel):
+    """A mailed key of an account change: a password reset or a new address to confirm.
+
+    Only the SHA-256 of the 256-bit key is stored; single use (`used_at`), valid until
+    `expires_at`. `new_email`: the address an email change applies once its key is followed.
+    """
+    user = ForeignKeyField(User, backref="account_keys", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
+    purpose = CharField(max_length=16)  # reset | email
+    key_hash = CharField(max_length=64, unique=True)
+    new_email = CharField(max_length=254, default="")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
+# -- organizations (courses: gitserver.core.orgs) ---------------------------------------------
+
+class Organization(BaseModel):
+    """The settings of an organization; its name and repos are those of its `account`."""
+    account = ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    account_id: int  # the foreign key's column, for type checkers
+    digest = BooleanField(default=False)  # a daily digest mail to the staff
+    digest_sent_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Membership(BaseModel):
+    """A user's role in an organization: `staff` or `student`."""
+    org = ForeignKeyField(User, backref="members", on_delete="CASCADE")
+    org_id: int  # the foreign key's column, for type checkers
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    user_id: int  # the foreign key's column, for type checkers
+    role = CharField(max_length=16)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        """One role per user and organization."""
+        indexes = ((("org", "user"), True),)
+
+
+class Assignment(BaseModel):
+    """An assignment of an organization; each student pushes to `{org}/{name}-{username}`."""
+    org = ForeignKeyField(User, backref="assignments", on_delete="CASCADE")
+    org_id: int  # the foreign key's column, for type checkers
+    name = CharField(max_length=50)
+    due_at = DateTimeField(null=True)  # naive UTC; pushes after it are marked late
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        """One assignment of a name per organization."""
+        indexes = ((("org", "name"), True),)
+
+
+ORG_MODELS = (Organization, Membership, Assignment)
 ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion,
-              ActivationKey, SessionVersion, LintClaim, BlobImports)
+              ActivationKey, SessionVersion, LintClaim, BlobImports, WebSession, AccountKey,
+              *ORG_MODELS)

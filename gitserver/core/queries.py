@@ -39,6 +39,12 @@ def get_commit(repo: Repo, sha: str) -> Commit | None:
     return Commit.get_or_none((Commit.repo == repo) & (Commit.sha == sha))
 
 
+def file_check(repo: Repo, sha: str, path: str) -> Check | None:
+    """The check of `path` in the recorded commit `sha`, or None (not recorded, or no check)."""
+    return Check.select().join(Commit).where(
+        (Commit.repo == repo) & (Commit.sha == sha) & (Check.path == path)).first()
+
+
 def commit_checks(commit: Commit) -> list[Check]:
     """The commit's checks, by path."""
     return list(Check.select().where(Check.commit == commit).order_by(Check.path))
@@ -106,7 +112,13 @@ def since_parent(commit: Commit, checks: Sequence[Any],
         before = parent_checks(commit)
     if before is None or not commit.parent_sha:
         return None
-    diff = ParentDiff(sha=commit.parent_sha, checked=bool(before))
+    return compare_checks(commit.parent_sha, checks, before)
+
+
+def compare_checks(base_sha: str, checks: Sequence[Any], before: Sequence[Any]) -> ParentDiff:
+    """New and fixed messages of `checks` relative to `before`, the checks of commit
+    `base_sha` (empty: that commit was not checked)."""
+    diff = ParentDiff(sha=base_sha, checked=bool(before))
     if not before:
         return diff
     diff.state = combined_state([c.state for c in before])
@@ -117,8 +129,8 @@ def since_parent(commit: Commit, checks: Sequence[Any],
         if now is not None and old is not None and now.blob_sha == old.blob_sha \
                 and now.messages == old.messages:
             continue
-        new, fixed = _message_changes(now.message_list if now is not None else [],
-                                      old.message_list if old is not None else [])
+        new, fixed = message_changes(now.message_list if now is not None else [],
+                                     old.message_list if old is not None else [])
         diff.new.extend((path, m) for m in new)
         (diff.unknown if now is not None and not_looked_into(now) else diff.fixed).extend(
             (path, m) for m in fixed)
@@ -137,7 +149,7 @@ def not_looked_into(check: Any) -> bool:
 UNPARSED_SYMBOLS = frozenset({"syntax-error", "parse-error", "astroid-error"})
 
 
-def _message_changes(now: list[dict[str, Any]], before: list[dict[str, Any]]
+def message_changes(now: list[dict[str, Any]], before: list[dict[str, Any]]
                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(messages only in `now`, messages only in `before`), counting repeats."""
     def only_in(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list:

@@ -58,19 +58,30 @@ def init_bare(path: Path, default_branch: str = "main") -> None:
 
 
 def get_repo(owner: str, name: str) -> Repo | None:
-    """The repo `name` of `owner` (in any case) with its owner joined, or None."""
-    return (Repo.select(Repo, User).join(User)
-            .where((User.username == owner.lower()) & (Repo.name == name)).first())
+    """The repo `name` of `owner`, both in any case as on GitHub, with its owner joined.
+
+    The exact name first: of two repos whose names differed only in case before names were
+    case-insensitive (schema step 9), each stays reachable by its own spelling.
+    """
+    query = Repo.select(Repo, User).join(User).where(User.username == owner.lower())
+    return query.where(Repo.name == name).first() or \
+        query.where(Repo.name_lower == name.lower()).first()
 
 
 def create_repo(repos_dir: Path, owner: User, name: str) -> Repo:
-    """Create the database row and the bare repository on disk (push-to-create: private)."""
+    """The owner's repo `name` in any case; created (row and bare repository on disk, private)
+    if there is none. The name keeps the case it was created with."""
+    found = get_repo(owner.username, name)
+    if found is not None:
+        return found
     path = repo_path(repos_dir, owner.username, name)
     if not (path / "HEAD").exists():
         init_bare(path)
     try:
         with database.atomic():
-            repo, _ = Repo.get_or_create(owner=owner, name=name, defaults={"private": True})
-    except IntegrityError:  # created by a concurrent first push a moment ago
-        repo = Repo.get((Repo.owner == owner) & (Repo.name == name))
+            repo: Repo = Repo.create(owner=owner, name=name, private=True)
+    except IntegrityError:  # created by a concurrent first push a moment ago, in some case
+        found = get_repo(owner.username, name)
+        assert found is not None, f"{owner.username}/{name} collided but is not there"
+        return found
     return repo

@@ -10,11 +10,21 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from peewee import CharField, FloatField, IntegerField
+from peewee import BooleanField, CharField, DateTimeField, FloatField, IntegerField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as apply_operations
 
-from gitserver.core.models import ALL_MODELS, BlobImports, LintClaim, SchemaVersion, database
+from gitserver.core.models import (
+    ALL_MODELS,
+    ORG_MODELS,
+    AccountKey,
+    BlobImports,
+    LintClaim,
+    Repo,
+    SchemaVersion,
+    WebSession,
+    database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +62,69 @@ def _result_keys_v3(db: Any) -> None:
     db.create_tables([LintClaim, BlobImports], safe=True)
 
 
+def _sessions_and_account_keys_v4(db: Any) -> None:
+    """Server-side session rows (sign out here or everywhere) and mailed account keys
+    (password reset, email change). Sessions of the old per-user version end once."""
+    db.create_tables([WebSession, AccountKey], safe=True)
+
+
+def _case_insensitive_repo_names_v5(db: Any) -> None:
+    """Repo names unique and looked up in any case, as on GitHub.
+
+    Fills `repo.name_lower`; of repos of one owner whose names differ only in case, the oldest
+    gets the plain lowercase name and the others `lower~id` (no real name holds a `~`), so all
+    stay reachable by their exact names and the unique index holds. Idempotent: rows already
+    filled are left alone.
+    """
+    if "name_lower" not in {column.name for column in db.get_columns("repo")}:
+        migrator = SchemaMigrator.from_database(db)
+        apply_operations(migrator.add_column("repo", "name_lower",
+                                             CharField(max_length=120, default="")))
+    rows = db.execute_sql('SELECT "id", "owner_id", "name", "name_lower" FROM "repo" '
+                          'ORDER BY "id"').fetchall()
+    taken = {(owner, lower) for _, owner, _, lower in rows if lower}
+    for repo_id, owner, name, lower in rows:
+        if lower:
+            continue
+        value = name.lower() if (owner, name.lower()) not in taken else f"{name.lower()}~{repo_id}"
+        taken.add((owner, value))
+        Repo.update(name_lower=value).where(Repo.id == repo_id).execute()
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "repo_owner_id_name_lower" '
+                   'ON "repo" ("owner_id", "name_lower")')
+
+
+def _history_schedule_v6(db: Any) -> None:
+    """When the checks behind a push's tips were queued and scheduled. Pushes recorded before
+    this step scheduled everything while recording: they count as done."""
+    columns = {column.name for column in db.get_columns("push")}
+    migrator = SchemaMigrator.from_database(db)
+    apply_operations(*(migrator.add_column("push", name, DateTimeField(null=True))
+                       for name in ("history_queued_at", "history_at") if name not in columns))
+    db.execute_sql('UPDATE "push" SET "history_at" = "recorded_at" '
+                   'WHERE "history_at" IS NULL AND "recorded_at" IS NOT NULL')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "push_history_at" ON "push" ("history_at")')
+
+
+def _organizations_v7(db: Any) -> None:
+    """Organizations (courses): the account flag, members, assignments, late pushes.
+
+    Each column and table is added only where missing (step 1 on a fresh database has them).
+    """
+    migrator = SchemaMigrator.from_database(db)
+    operations = []
+    if "is_org" not in {column.name for column in db.get_columns("user")}:
+        operations.append(migrator.add_column("user", "is_org", BooleanField(default=False)))
+    if "late" not in {column.name for column in db.get_columns("push")}:
+        operations.append(migrator.add_column("push", "late", BooleanField(default=False)))
+    apply_operations(*operations)
+    db.create_tables(ORG_MODELS, safe=True)
+
+
 # version -> step; append only, never edit a released step.
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
-                                           3: _result_keys_v3}
+                                           3: _result_keys_v3, 4: _sessions_and_account_keys_v4,
+                                           5: _case_insensitive_repo_names_v5,
+                                           6: _history_schedule_v6, 7: _organizations_v7}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 

@@ -47,12 +47,14 @@ class Throttle:
     """Failed sign-in counters (see the module docstring); thread-safe."""
     # pylint: disable-next=too-many-arguments  # keyword defaults, one per limit
     def __init__(self, window_s: float = WINDOW_S, per_pair: int = MAX_PER_PAIR,
-                 per_address: int = MAX_PER_ADDRESS, *,
+                 per_address: int = MAX_PER_ADDRESS, *, per_account: int | None = None,
                  account_delay_from: int = ACCOUNT_DELAY_FROM,
                  clock: Callable[[], float] = time.monotonic,
                  max_delay_s: float = MAX_DELAY_S) -> None:
         self.window_s = window_s
         self._limits = {"pair": per_pair, "address": per_address}
+        if per_account is not None:  # a hard limit: for mails sent, never for sign-ins
+            self._limits["account"] = per_account
         self._account_delay_from = account_delay_from
         self._max_delay_s = max_delay_s
         self._clock = clock

@@ -48,9 +48,24 @@ def blob_url(base: str, owner: str, name: str, ref: str, path: str) -> str:
     return f"{repo_url(base, owner, name)}/blob/{ref}/{_path(path)}"
 
 
+def tree_url(base: str, owner: str, name: str, ref: str) -> str:
+    """The repo page at a branch, tag or commit."""
+    return f"{repo_url(base, owner, name)}/tree/{_path(ref)}"
+
+
 def raw_url(owner: str, repo: str, ref: str, path: str) -> str:
-    """The file's bytes at `ref` (a path on this site)."""
+    """A file's bytes at a ref (site-relative)."""
     return f"/{owner}/{repo}/raw/{_path(ref)}/{_path(path)}"
+
+
+def archive_url(owner: str, repo: str, ref: str) -> str:
+    """The tree at a ref as a zip (site-relative)."""
+    return f"/{owner}/{repo}/archive/{_path(ref)}.zip"
+
+
+def compare_url(base: str, owner: str, name: str, old: str, new: str) -> str:
+    """The diff and the messages new and fixed from commit `old` to `new`."""
+    return f"{repo_url(base, owner, name)}/compare/{_path(old)}...{_path(new)}"
 
 
 def repo_settings_url(base: str, owner: str, name: str) -> str:
@@ -73,6 +88,21 @@ def register_url(base: str) -> str:
 def activate_url(base: str, key: str) -> str:
     """The mailed activation link of a new account."""
     return f"{base}/activate/{key}"
+
+
+def password_reset_url(base: str, key: str = "") -> str:
+    """The form asking for a reset link; with `key`, the mailed link itself."""
+    return f"{base}/password/reset" + (f"/{key}" if key else "")
+
+
+def settings_url(base: str, section: str = "") -> str:
+    """The signed-in user's settings; `section`: the part of the page (`sessions`)."""
+    return f"{base}/settings" + (f"#{section}" if section else "")
+
+
+def email_change_url(base: str, key: str = "") -> str:
+    """The form to change one's address; with `key`, the link mailed to the new address."""
+    return f"{base}/settings/email" + (f"/{key}" if key else "")
 
 
 # -- API ----------------------------------------------------------------------------------------
@@ -120,3 +150,40 @@ def api_statuses_url(base: str, owner: str, name: str, sha: str) -> str:
 def api_contents_url(base: str, owner: str, name: str, path: str) -> str:
     """`GET .../contents/{path}`: a file or folder."""
     return f"{api_repo_url(base, owner, name)}/contents/{_path(path)}"
+
+
+# -- organizations ------------------------------------------------------------------------------
+
+def org_people_url(base: str, org: str) -> str:
+    """The organization's members page (staff manage them there)."""
+    return f"{user_url(base, org)}/people"
+
+
+def org_dashboard_url(base: str, org: str) -> str:
+    """The staff's view of the whole class."""
+    return f"{base}/orgs/{org}/dashboard"
+
+
+def org_dashboard_csv_url(base: str, org: str) -> str:
+    """The dashboard as CSV, one row per student and assignment."""
+    return f"{org_dashboard_url(base, org)}.csv"
+
+
+def org_form_url(base: str, org: str, form: str) -> str:
+    """Where the organization page's forms post (`assignments`, `settings`)."""
+    return f"{base}/orgs/{org}/{form}"
+
+
+def pylint_help_url(base: str, symbol: str) -> str:
+    """What a pylint message means and how to fix it."""
+    return f"{base}/help/pylint/{quote(symbol, safe='')}"
+
+
+def api_org_url(base: str, org: str) -> str:
+    """`GET /orgs/{org}`."""
+    return f"{api_url(base)}/orgs/{org}"
+
+
+def api_org_repos_url(base: str, org: str) -> str:
+    """`GET /orgs/{org}/repos`."""
+    return f"{api_org_url(base, org)}/repos"

@@ -13,12 +13,18 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from urllib.parse import urlsplit
 
+from gitserver.core.account_keys import EMAIL, RESET, VALID
 from gitserver.core.accounts import ACTIVATION_VALID, Outcome, Registration
 from gitserver.core.config import Settings
 from gitserver.core.models import User
-from gitserver.core.urls import activate_url, register_url
+from gitserver.core.urls import (
+    activate_url,
+    email_change_url,
+    password_reset_url,
+    register_url,
+)
 from mailer.backends import MailError, send
-from mailer.messages import build_activation, build_address_taken_notice
+from mailer.messages import build_account_mail, build_activation, build_address_taken_notice
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +58,8 @@ def send_registration_mail(settings: Settings, registration: Registration, user:
     if registration.outcome is Outcome.EMAIL_TAKEN and registration.owner is not None:
         owner = registration.owner
         message = build_address_taken_notice(to_addr=owner.email, username=owner.username,
-                                             from_addr=settings.mail.from_addr, base_url=base)
+                                             from_addr=settings.mail.from_addr, base_url=base,
+                                             reset_url=password_reset_url(base))
         return _deliver(settings, message, "address-taken")
     return _deliver(settings, username_taken_notice(settings, registration), "username-taken")
 
@@ -82,3 +89,34 @@ def username_taken_notice(settings: Settings, registration: Registration) -> Ema
         "If it was not you, there is nothing to do.\n\n"
         f"-- \ngitserver at {base}\n", cte="quoted-printable")
     return message
+
+
+def send_password_reset(settings: Settings, user: User, key: str) -> bool:
+    """Mail `{base_url}/password/reset/{key}` to the account's address."""
+    base = settings.server.base_url
+    message = build_account_mail(
+        template="password_reset", subject="Reset your gitserver password", to_addr=user.email,
+        username=user.username, from_addr=settings.mail.from_addr, base_url=base,
+        context={"reset_link": password_reset_url(base, key),
+                 "valid_minutes": int(VALID[RESET].total_seconds() // 60)})
+    return _deliver(settings, message, "password-reset")
+
+
+def send_email_confirmation(settings: Settings, user: User, new_email: str, key: str) -> bool:
+    """Mail the confirmation link to the new address (the account keeps the old one till then)."""
+    base = settings.server.base_url
+    message = build_account_mail(
+        template="email_confirm", subject="Confirm your new gitserver address",
+        to_addr=new_email, username=user.username, from_addr=settings.mail.from_addr,
+        base_url=base, context={"confirm_link": email_change_url(base, key),
+                                "valid_hours": int(VALID[EMAIL].total_seconds() // 3600)})
+    return _deliver(settings, message, "email-confirmation")
+
+
+def send_email_changed(settings: Settings, user: User, old_email: str) -> bool:
+    """Tell the old address that the account now uses `user.email`."""
+    message = build_account_mail(
+        template="email_changed", subject="Your gitserver address was changed",
+        to_addr=old_email, username=user.username, from_addr=settings.mail.from_addr,
+        base_url=settings.server.base_url, context={"new_email": user.email})
+    return _deliver(settings, message, "email-changed")

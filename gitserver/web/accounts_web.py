@@ -23,7 +23,7 @@ from gitserver.core.auth import check_password
 from gitserver.core.models import User, utcnow
 from gitserver.core.throttle import Throttle, Throttled
 from gitserver.core.urls import login_url, user_url
-from gitserver.web import sessions, settings_web
+from gitserver.web import recovery_web, sessions, settings_web
 from gitserver.web.account_mail import send_activation, send_registration_mail
 from gitserver.web.auth import visitor_of
 from gitserver.web.templating import render
@@ -51,10 +51,10 @@ def resend_ticket(request: Request, user: User) -> str:
 
 # -- register -----------------------------------------------------------------------------------
 
-def register_form(request: Request, values: dict[str, str] | None = None, error: str = "",
-                  status_code: int = 200) -> Response:
-    """The registration form, filled in again after an error (never the password)."""
-    return render(request, "register.html", {"values": values or {}, "error": error,
+def register_form(request: Request, values: dict[str, str] | None = None,
+                  errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    """The registration form, filled in again with every field's error (never the password)."""
+    return render(request, "register.html", {"values": values or {}, "errors": errors or {},
                                              "min_password": accounts.MIN_PASSWORD},
                   status_code=status_code)
 
@@ -78,18 +78,22 @@ def _registrations_wait_s(request: Request, email: str) -> int:
 def register_post(request: Request, form: FormData) -> Response:
     """POST /register: the same answer whether or not the name or address is taken."""
     values = {"username": field(form, "username").strip(), "email": field(form, "email").strip()}
+    password = field(form, "password", accounts.MAX_PASSWORD + 1)
+    errors = accounts.registration_errors(values["username"], values["email"], password)
+    if errors:
+        return register_form(request, values, errors, status_code=400)
     wait = _registrations_wait_s(request, values["email"])
     if wait:
         minutes = max(1, round(wait / 60))
-        response = register_form(request, values, "Too many registrations from here or for "
-                                 f"this address. Try again in about {minutes} minutes.", 429)
+        response = register_form(request, values, {"form": "Too many registrations from here or "
+                                 f"for this address. Try again in about {minutes} minutes."},
+                                 429)
         response.headers["Retry-After"] = str(wait)
         return response
     try:
-        registration = accounts.register(values["username"], values["email"],
-                                         field(form, "password"))
+        registration = accounts.register(values["username"], values["email"], password)
     except accounts.AccountError as exc:
-        return register_form(request, values, str(exc), status_code=400)
+        return register_form(request, values, {"form": str(exc)}, status_code=400)
     user = None
     if registration.outcome is Outcome.CREATED:
         user = User.get(User.username == registration.username)
@@ -215,7 +219,7 @@ def logout_get(request: Request) -> Response:
 
 
 def logout_post(request: Request, _form: FormData) -> Response:
-    """POST /logout: ends the user's sessions everywhere."""
+    """POST /logout: ends this browser's session; others stay (see /settings/sessions)."""
     sessions.sign_out(request)
     sessions.flash(request, "You are signed out.", "success")
     return redirect(request, login_url(""))
@@ -228,4 +232,5 @@ routes: list[BaseRoute] = [
     PageRoute("/activate", resend_get, resend_post),
     PageRoute("/activate/{key}", activate_key),
     *settings_web.routes,
+    *recovery_web.routes,
 ]

@@ -27,7 +27,17 @@ from gitserver.core.auth import Authenticator
 from gitserver.core.config import Settings
 from gitserver.core.models import database
 from gitserver.core.throttle import RateLimit, Throttle
-from gitserver.web import accounts_web, errors, pages
+from gitserver.web import (
+    accounts_web,
+    api_docs,
+    diffs,
+    downloads,
+    errors,
+    home,
+    org_dashboard_web,
+    orgs_web,
+    pages,
+)
 from gitserver.web.api import create_api
 from gitserver.web.auth import CredentialsBackend
 from gitserver.web.git_http import GitHttp
@@ -86,9 +96,15 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
         Mount("/api/v1", app=create_api(state, authenticated)),
         Mount("", routes=[
             *accounts_web.routes,
+            *home.routes,
+            *api_docs.routes,
             Route("/{owner}/{repo}/info/refs", git.info_refs),
             Route("/{owner}/{repo}/git-upload-pack", git.upload_pack, methods=["POST"]),
             Route("/{owner}/{repo}/git-receive-pack", git.receive_pack, methods=["POST"]),
+            *downloads.routes,
+            *diffs.routes,
+            *org_dashboard_web.routes,
+            *orgs_web.routes,
             *pages.routes,
         ], middleware=authenticated),
     ]

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from gitserver.core.access import Access
 from gitserver.core.config import SETTINGS_ENV, Settings
 from gitserver.core.repos import create_repo, repo_path
+from gitserver.core.urls import clone_url
 from gitserver.web.auth import REALM, repo_access
 from hooks import hook_client
 
@@ -113,14 +114,21 @@ class PipeResponse(Response):
             await self.body_iterator.aclose()
 
 
-def refusal(access: Access) -> Response:
-    """The plain-text refusal git clients get (git prints it after `fatal:`)."""
+def refusal(access: Access, base_url: str) -> Response:
+    """The plain-text refusal git clients get (git prints each line as `remote: ...`)."""
     headers = None
+    text = access.reason
     if access.status == 401:  # no or wrong credentials: git asks for a password and retries
         headers = {"WWW-Authenticate": REALM}
     elif access.status == 429:
         headers = {"Retry-After": str(access.retry_after)}
-    return PlainTextResponse(access.reason + "\n", status_code=access.status, headers=headers)
+    elif access.status == 403 and access.user is not None:
+        # There is no fork: the way on is a repo of one's own, which the first push creates.
+        name = access.repo.name if access.repo is not None else access.name
+        own = clone_url(base_url, access.user.username, name)
+        text += ("\nTo keep your commits, push them to a repository of your own (the first "
+                 f"push creates it):\n\n    git push {own} HEAD\n")
+    return PlainTextResponse(text + "\n", status_code=access.status, headers=headers)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -158,7 +166,7 @@ def git_access(endpoint: AccessService) -> Service:
         # decide() queries the database: off the event loop
         access = await asyncio.to_thread(repo_access, request, service == "git-receive-pack")
         if not access.allowed:
-            return refusal(access)
+            return refusal(access, request.app.state.settings.server.base_url)
         return await endpoint(request, service, access)
     return checked
 
@@ -242,8 +250,9 @@ class GitHttp:
 
     async def _ensure_repo(self, access: Access) -> Path:
         if access.repo is None:  # push-to-create: repo_access allowed it for the owner
-            owner = access.user
-            assert owner is not None  # decide() lets only a signed-in owner create
+            # ... or for a member of the owning organization, whose account owns the repo
+            owner = access.org_grant.org if access.org_grant is not None else access.user
+            assert owner is not None  # decide() lets only a signed-in owner or member create
             access.repo = await asyncio.to_thread(
                 create_repo, self.settings.repos_dir, owner, access.name)
             logger.info("created %s on first push by %s", access.full_name, owner.username)

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gitserver.core.access import NOT_FOUND, Access
+from gitserver.core.access import MANAGERS_ONLY, NOT_FOUND, Access
 from gitserver.core.models import User
 from gitserver.core.urls import clone_url, login_url, repo_url
 from gitserver.web.auth import REALM, repo_access, visitor_of
@@ -63,14 +63,18 @@ def refusal(request: Request, access: Access) -> HTTPException:
     return HTTPException(access.status, access.reason, headers=headers)
 
 
-def page_repo(write: bool = False) -> Callable[[Page[Concatenate[Access, P]]], Page[P]]:
-    """The handler shows (with `write`: changes) the URL's repository; it gets the Access."""
+def page_repo(write: bool = False, manage: bool = False
+              ) -> Callable[[Page[Concatenate[Access, P]]], Page[P]]:
+    """The handler shows (with `write`: changes; with `manage`: changes the settings of) the
+    URL's repository; it gets the Access."""
     def decorate(handler: Page[Concatenate[Access, P]]) -> Page[P]:
         @functools.wraps(handler)
         def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
-            access = repo_access(request, write)
+            access = repo_access(request, write or manage)
             if not access.allowed or access.repo is None:
                 raise refusal(request, access)
+            if manage and not access.manages:
+                raise HTTPException(403, MANAGERS_ONLY)
             return handler(request, access, *args, **kwargs)
         return checked
     return decorate
@@ -120,9 +124,8 @@ def session_page(next_path: str) -> Callable[[Page[Concatenate[User, P]]], Page[
 
 
 def can_write(access: Access) -> bool:
-    """True for the repository's owner, the only one who may change it."""
-    return access.user is not None and access.repo is not None and \
-        access.user.id == access.repo.owner_id
+    """True for whoever may change the repository (its owner, or members of its org)."""
+    return access.user is not None and access.repo is not None and access.may_write
 
 
 def repo_context(request: Request, access: Access, tab: str) -> dict[str, Any]:
@@ -133,4 +136,4 @@ def repo_context(request: Request, access: Access, tab: str) -> dict[str, Any]:
     return {"repo": repo, "owner": owner, "full_name": f"{owner}/{repo.name}", "tab": tab,
             "repo_url": repo_url("", owner, repo.name),
             "clone_url": clone_url(request.app.state.settings.server.base_url, owner, repo.name),
-            "can_write": can_write(access)}
+            "can_write": can_write(access), "can_manage": access.manages}

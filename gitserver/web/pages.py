@@ -29,17 +29,20 @@ from gitserver.core.queries import (
     resolve_ref,
 )
 from gitserver.core.states import combined_state, commit_score
-from gitserver.core.urls import commits_url, raw_url, repo_url
+from gitserver.core.urls import blob_url, commits_url, raw_url, repo_url, tree_url
 from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
 from gitserver.web.highlight import lines_for_blob
 from gitserver.web.page_access import page_repo, page_viewer, repo_context
+from gitserver.web.refs import ref_and_path, switcher
 from gitserver.web.templating import render
+from gitserver.web.trends import file_trend, repo_trend
 from gitserver.web.webforms import PageRoute
 
 PER_PAGE = 30
 RECENT_COMMITS = 10
 CHECK_LOG_ENTRIES = 200
 HISTORY_WALK = 1000  # commits walked to order a file's versions
+TREND_COMMITS = 50  # commits of the branch the score trend shows
 MAX_DISPLAY_BYTES = 512 * 1024  # larger files get a "too large to display" notice and a raw link
 
 pages_format.install()
@@ -84,26 +87,54 @@ def user_page(request: Request, me: User | None) -> Response:
 
 @page_repo()
 def repo_page(request: Request, access: Access) -> Response:
-    """/{owner}/{repo}: files at HEAD with state, score and last change; recent commits."""
+    """/{owner}/{repo}: files of the default branch with state, score and last change."""
     repo = access.repo
     assert repo is not None
     if request.path_params["repo"] != repo.name:  # `.../name.git` pasted from a clone
         return RedirectResponse(repo_url("", access.owner, repo.name), status_code=301)
+    return _code_page(request, access, repo.default_branch, "")
+
+
+@page_repo()
+def tree_page(request: Request, access: Access) -> Response:
+    """/{owner}/{repo}/tree/{ref}[/{folder}]: the repo page at any branch, tag or commit."""
+    assert access.repo is not None
+    ref, folder = ref_and_path(_git(request, access.repo), access.repo,
+                               request.path_params["ref"],
+                               request.path_params.get("path", "").strip("/"))
+    return _code_page(request, access, ref, folder)
+
+
+def _code_page(request: Request, access: Access, ref: str, folder: str) -> Response:
+    """The files at `ref` (under `folder`) with state, score and last change; recent commits."""
+    repo = access.repo
+    assert repo is not None
     context = repo_context(request, access, "code")
-    branch = repo.default_branch
     git = _git(request, repo)
-    sha = resolve_ref(git, repo, branch)
-    context.update(branch=branch, branches=git.branches() if git else [], sha=sha)
+    sha = resolve_ref(git, repo, ref)
+    branches = git.branches() if git else []
+    if sha is None and (ref != repo.default_branch or branches):
+        raise HTTPException(404, f"There is no branch, tag or commit {ref!r} in "
+                                 f"{access.full_name}.")
+    context.update(branch=ref, is_branch=ref in branches or not branches, branches=branches,
+                   sha=sha, folder=folder,
+                   switch=switcher(git, ref, lambda r: tree_url("", access.owner, repo.name, r)))
     if sha is None or git is None:
         return render(request, "repo_empty.html", context)
     commit = get_commit(repo, sha)
     checks = {c.path: c for c in commit_checks(commit)} if commit is not None else {}
     files = git.tree_files(sha)
+    if folder:
+        files = {p: b for p, b in files.items() if p.startswith(folder + "/")}
+        if not files:
+            raise HTTPException(404, f"There is no folder {folder!r} at {ref!r} in "
+                                     f"{access.full_name}.")
     changed = last_changes(repo, files)
     recent = _commit_rows(repo, git.history(sha, RECENT_COMMITS))
     context.update(
         commit=commit, state=combined_state([c.state for c in checks.values()]),
         score=commit_score(checks.values()), recent=recent,
+        trend=repo_trend(repo, git.history(sha, TREND_COMMITS)),
         files=[{"path": path, "check": checks.get(path), "last": changed.get(path)}
                for path in sorted(files)])
     return render(request, "repo.html", context)
@@ -199,13 +230,26 @@ def _in_history_order(items: list[Any], shas: list[str]) -> list[Any]:
                                            -item.commit.committed_at.timestamp()))
 
 
+def _file_history(git: GitRepo, access: Access, ref: str, path: str,
+                  walk: list[str]) -> dict[str, Any]:
+    """The file's versions with its score trend, and the switcher to it at other refs."""
+    assert access.repo is not None
+    name = access.repo.name
+    versions = _versions(access.repo, path, walk)
+    return {"versions": versions,
+            "switch": switcher(git, ref, lambda r: blob_url("", access.owner, name, r, path)),
+            "trend": file_trend(access.owner, name,
+                                [(v["commit"], v["check"]) for v in reversed(versions)])}
+
+
 @page_repo()
 def blob_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/blob/{ref}/{path}: highlighted source, messages under their lines,
     the file's versions and its check log."""
     assert access.repo is not None
-    ref, path = request.path_params["ref"], request.path_params["path"]
     git = _git(request, access.repo)
+    ref, path = ref_and_path(git, access.repo, request.path_params["ref"],
+                             request.path_params["path"])
     sha = resolve_ref(git, access.repo, ref)
     found = git.blob_at(sha, path) if sha and git else None
     if sha is None or git is None or found is None:
@@ -224,7 +268,7 @@ def blob_page(request: Request, access: Access) -> Response:
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
         loose=loose, size=len(found[1]), is_branch=ref in git.branches(), too_large=too_large,
         raw_url=raw_url(access.owner, access.repo.name, ref, path),
-        versions=_versions(access.repo, path, walk),
+        **_file_history(git, access, ref, path, walk),
         log=_log_runs(_in_history_order(
             list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))
     return render(request, "blob.html", context)
@@ -235,6 +279,8 @@ routes: list[BaseRoute] = [
     PageRoute("/{owner}/{repo}", repo_page),
     Route("/{owner}/{repo}/badge.svg", badge.badge),
     *repo_settings.routes,
+    PageRoute("/{owner}/{repo}/tree/{ref}", tree_page),
+    PageRoute("/{owner}/{repo}/tree/{ref}/{path:path}", tree_page),
     PageRoute("/{owner}/{repo}/commits", commits_redirect),
     PageRoute("/{owner}/{repo}/commits/{branch:path}", commits_page),
     PageRoute("/{owner}/{repo}/commit/{sha}", status_page.commit_page),

@@ -117,6 +117,11 @@ def change_badge(change: str | None) -> Markup:
     return Markup(f'<span class="change change-{change}" title="{change}">{mark}</span>')
 
 
+def plural(count: int, word: str, many: str = "") -> str:
+    """ "1 message", "2 messages" ("0 messages")."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def urlpath(value: str) -> str:
     """A path or branch for a URL: `#`, `?`, spaces and the like percent-encoded, `/` kept."""
     return quote(value, safe="/")
@@ -128,4 +133,4 @@ def install() -> None:
     env.filters.update(score=score, ago=ago, utc=utc, iso=iso, urlpath=urlpath)
     env.globals.update(type_class=TYPE_CLASSES, state_badge=state_badge, score_text=score_text,
                        reason=reason, when=when, short=short, commit_link=commit_link,
-                       change_badge=change_badge)
+                       change_badge=change_badge, plural=plural)

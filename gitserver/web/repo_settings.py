@@ -59,7 +59,7 @@ def delete_repo(repos_dir: Path, repo: Repo) -> None:
     logger.info("deleted repository %s/%s", repo.owner.username, repo.name)
 
 
-@page_repo(write=True)
+@page_repo(manage=True)
 def settings_page(request: Request, access: Access) -> Response:
     """/{owner}/{repo}/settings: visibility and deletion, for the owner."""
     return _render(request, access)
@@ -71,7 +71,7 @@ def _render(request: Request, access: Access, error: str = "",
         **repo_context(request, access, "settings"), "error": error}, status_code=status_code)
 
 
-@page_repo(write=True)
+@page_repo(manage=True)
 def visibility_post(request: Request, access: Access, form: FormData) -> Response:
     """Save the visibility."""
     assert access.repo is not None
@@ -83,7 +83,7 @@ def visibility_post(request: Request, access: Access, form: FormData) -> Respons
     return redirect(request, repo_settings_url("", access.owner, access.repo.name))
 
 
-@page_repo(write=True)
+@page_repo(manage=True)
 def delete_post(request: Request, access: Access, form: FormData) -> Response:
     """Delete the repository once its full name is typed."""
     assert access.repo is not None

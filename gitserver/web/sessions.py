@@ -1,9 +1,10 @@
-"""Web sessions: one signed cookie holding the user id, a session version and the CSRF secret.
+"""Web sessions: a signed cookie holding the user id, the session's key and the CSRF secret.
 
 The cookie is signed (itsdangerous, keyed by `server.secret_key`), not encrypted: it holds no
-secret the browser may not see. A session is valid while the user is active and the version in
-the cookie equals the user's `SessionVersion`; sign-out and password change bump that version,
-which ends every session of the user at once (a stolen cookie dies with them).
+secret the browser may not see. Each signed-in browser has a `WebSession` row, found by the
+SHA-256 of the 256-bit key in its cookie: the session is valid while that row exists and the
+user is active. Signing out deletes this browser's row only; "sign out everywhere", a password
+change or reset delete the others too (a stolen cookie dies with its row).
 
 CSRF: every session, signed in or not, carries a random secret; forms embed it and the one
 POST path of the pages (`webforms.PageRoute`) compares the posted value with the cookie's. A
@@ -16,6 +17,7 @@ browser from sending it on cross-site POSTs in the first place.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +26,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from gitserver.core.models import SessionVersion, User, database
+from gitserver.core.auth import token_hash
+from gitserver.core.models import User, WebSession, utcnow
 
 COOKIE_NAME = "gitserver_session"
 MAX_AGE_S = 14 * 24 * 3600
@@ -36,14 +39,14 @@ _STATE_KEY = "gitserver_session"
 class Session:
     """What one browser's cookie says: who is signed in, and its CSRF secret."""
     user_id: int | None = None
-    version: int = 0
+    key: str = ""  # names this browser's WebSession row when signed in
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     flashes: list[tuple[str, str]] = field(default_factory=list)
     dirty: bool = False
 
     def payload(self) -> dict[str, Any]:
-        """What the cookie holds: user id, session version, CSRF secret, flashes."""
-        return {"u": self.user_id, "v": self.version, "c": self.csrf, "f": self.flashes}
+        """What the cookie holds: user id, session key, CSRF secret, flashes."""
+        return {"u": self.user_id, "k": self.key, "c": self.csrf, "f": self.flashes}
 
 
 class SessionStore:
@@ -61,7 +64,7 @@ class SessionStore:
             data = self._serializer.loads(raw, max_age=MAX_AGE_S)
             user_id = data["u"]
             return Session(user_id=int(user_id) if user_id is not None else None,
-                           version=int(data["v"]), csrf=str(data["c"]),
+                           key=str(data.get("k") or ""), csrf=str(data["c"]),
                            flashes=[(str(c), str(t)) for c, t in data.get("f", [])])
         except (BadSignature, KeyError, TypeError, ValueError):
             return Session(dirty=True)
@@ -99,51 +102,71 @@ def save(request: Request, response: Response) -> Response:
     return response
 
 
-def session_version(user_id: int) -> int:
-    """The user's current session version (0 until the first sign-out)."""
-    row = SessionVersion.get_or_none(SessionVersion.user == user_id)
-    return row.version if row is not None else 0
-
-
-def bump_version(user_id: int) -> None:
-    """End every session of the user (sign-out, password change)."""
-    with database.atomic():
-        row, _ = SessionVersion.get_or_create(user=user_id)
-        SessionVersion.update(version=SessionVersion.version + 1).where(
-            SessionVersion.id == row.id).execute()
+def _row(session: Session) -> WebSession | None:
+    if session.user_id is None or not session.key:
+        return None
+    row: WebSession | None = WebSession.get_or_none(
+        (WebSession.key_hash == token_hash(session.key)) & (WebSession.user == session.user_id))
+    if row is None or row.created_at <= utcnow() - dt.timedelta(seconds=MAX_AGE_S):
+        return None
+    return row
 
 
 def session_account(conn: HTTPConnection) -> User | None:
     """The active user this browser's session belongs to, or None; `auth.CredentialsBackend`
-    asks once per request. A session that no longer holds (signed out elsewhere, password
-    changed, account gone or inactive) is forgotten here too.
+    asks once per request. A session that no longer holds (signed out here or everywhere,
+    password changed, account gone or inactive) is forgotten here too.
 
     Blocking (peewee): the backend calls it in a thread.
     """
     session = get_session(conn)
     if session.user_id is None:
         return None
-    found = User.get_or_none(User.id == session.user_id)
-    if found is not None and found.is_active and session_version(found.id) == session.version:
+    found = User.get_or_none(User.id == session.user_id) if _row(session) else None
+    if found is not None and found.is_active:
         return found
-    session.user_id, session.dirty = None, True
+    session.user_id, session.key, session.dirty = None, "", True
     return None
 
 
 def sign_in(request: Request, user: User) -> None:
-    """Make this browser's session belong to `user`, with a fresh CSRF secret."""
+    """Make this browser's session belong to `user`: a new session row and key, a fresh CSRF
+    secret (a key planted before sign-in is worth nothing after it)."""
     old = get_session(request)
-    session = Session(user_id=user.id, version=session_version(user.id), flashes=old.flashes,
-                      dirty=True)
-    request.scope["state"][_STATE_KEY] = session
+    _delete(old)
+    key = secrets.token_urlsafe(32)
+    _delete_where((WebSession.user == user.id) & (
+        WebSession.created_at <= utcnow() - dt.timedelta(seconds=MAX_AGE_S)))
+    WebSession.create(user=user.id, key_hash=token_hash(key))
+    request.scope["state"][_STATE_KEY] = Session(user_id=user.id, key=key, flashes=old.flashes,
+                                                 dirty=True)
+
+
+def _delete_where(condition: Any) -> int:
+    """Delete the session rows matching `condition`; how many."""
+    # pylint cannot tell peewee's classmethod delete() from an instance method
+    return int(WebSession.delete().where(condition).execute())  # pylint: disable=no-value-for-parameter
+
+
+def _delete(session: Session) -> None:
+    if session.key:
+        _delete_where(WebSession.key_hash == token_hash(session.key))
 
 
 def sign_out(request: Request) -> None:
-    """End this user's sessions everywhere and leave this browser an anonymous session."""
+    """End this browser's session only; it keeps an anonymous session (and its flashes)."""
     session = get_session(request)
-    if session.user_id is not None:
-        bump_version(session.user_id)
+    _delete(session)
     request.scope["state"][_STATE_KEY] = Session(flashes=session.flashes, dirty=True)
+
+
+def end_sessions(user_id: int, keep: Request | None = None) -> int:
+    """End every session of the user, but the one of `keep`'s browser; how many ended."""
+    condition = WebSession.user == user_id
+    current = get_session(keep) if keep is not None else None
+    if current is not None and current.key:
+        condition &= WebSession.key_hash != token_hash(current.key)
+    return _delete_where(condition)
 
 
 def csrf_token(request: Request) -> str:

@@ -1,4 +1,4 @@
-"""/settings: access tokens (create, list, revoke), report mails, password.
+"""/settings: access tokens (create, list, revoke), report mails, password, sessions.
 
 Only for the user signed in on this browser (`@session_page`): Basic credentials do not open
 these pages, so a leaked access token cannot mint new tokens that outlive its revocation.
@@ -17,6 +17,7 @@ from gitserver.core import accounts
 from gitserver.core.auth import check_password
 from gitserver.core.models import User
 from gitserver.core.throttle import Throttle, Throttled
+from gitserver.core.urls import login_url
 from gitserver.web import sessions
 from gitserver.web.page_access import session_page, session_user
 from gitserver.web.templating import render
@@ -109,13 +110,23 @@ def change_password(request: Request, user: User, form: FormData) -> Response:
     except accounts.AccountError as exc:
         return settings_page(request, user, password_error=f"Not changed: {exc}.",
                              status_code=400)
-    # Every other session of the user ends; this browser signs in again under the new version.
-    sessions.bump_version(user.id)
+    # Every other session of the user ends; this browser stays signed in.
+    sessions.end_sessions(user.id, keep=request)
     request.app.state.authenticator.forget()
-    sessions.sign_in(request, user)
     logger.info("password changed for %s", user.username)
     sessions.flash(request, "Password changed. Other browsers have been signed out.", "success")
     return redirect(request, "/settings")
+
+
+@session_page("/settings")
+def sign_out_everywhere(request: Request, user: User, _form: FormData) -> Response:
+    """POST /settings/sessions: end every session of the user, this browser's included."""
+    ended = sessions.end_sessions(user.id)
+    sessions.sign_out(request)
+    logger.info("%s signed out everywhere (%d sessions)", user.username, ended)
+    sessions.flash(request, "You are signed out in every browser. Access tokens keep working; "
+                            "revoke them on this page after you sign in again.", "success")
+    return redirect(request, login_url(""))
 
 
 routes: list[BaseRoute] = [
@@ -124,4 +135,5 @@ routes: list[BaseRoute] = [
     PageRoute("/settings/tokens/{token_id}/revoke", post=revoke_token, guard=session_user),
     PageRoute("/settings/mail", post=mail_reports, guard=session_user),
     PageRoute("/settings/password", post=change_password, guard=session_user),
+    PageRoute("/settings/sessions", post=sign_out_everywhere, guard=session_user),
 ]

@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from gitserver.core.access import Access
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.lru import LruCache
-from gitserver.core.models import Check, Commit
+from gitserver.core.models import CHANGE_UNCHANGED, Check, Commit
 from gitserver.core.queries import (
     FULL_SHA_RE,
     ParentDiff,
@@ -42,6 +42,7 @@ from gitserver.core.states import (
     commit_score,
 )
 from gitserver.core.urls import api_checks_url, commit_url
+from gitserver.web.diffs import diffs_html, file_diffs
 from gitserver.web.page_access import page_repo, repo_context
 from gitserver.web.templating import render, templates
 
@@ -161,6 +162,29 @@ def _diff_html(repo_url: str, commit: Commit, checks: list[CheckRow],
     return found if found is not None else _fragments.put(key, make())
 
 
+def _changed_first(cards: list[FileCard], checks: list[CheckRow]) -> dict[str, list[FileCard]]:
+    """The cards of the files the commit changed, and the unchanged ones, listed apart."""
+    pairs = list(zip(cards, checks, strict=True))
+    return {"cards": [card for card, c in pairs if c.change != CHANGE_UNCHANGED],
+            "unchanged_cards": [card for card, c in pairs if c.change == CHANGE_UNCHANGED]}
+
+
+def _changes_html(request: Request, access: Access, commit: Commit, checks: list[CheckRow],
+                  before: list[CheckRow] | None) -> Markup:
+    """Each changed file's diff against the first parent, messages at their lines."""
+    assert access.repo is not None
+    git = GitRepo.find(request.app.state.settings.repos_dir, access.repo)
+    if git is None:
+        return Markup("")
+    parent = commit.parent_sha or None
+    shown, more = file_diffs(
+        git, parent, commit.sha, {c.path: c for c in checks},
+        {c.path: c for c in before} if before else None,
+        load=lambda found: _load_messages([c for c in found if c.messages is None]))
+    return diffs_html(repo_context(request, access, "commits")["repo_url"], commit.sha, parent,
+                      shown, more)
+
+
 def _light_checks(where: Any) -> list[CheckRow]:
     query = Check.select(*_COLUMNS).join(Commit).where(where).order_by(Check.path)
     return [CheckRow(*cast(tuple[Any, ...], row)) for row in query.tuples()]
@@ -196,7 +220,9 @@ def commit_page(request: Request, access: Access) -> Response:
         **context, "commit": commit, "checks": checks,
         "state": combined_state([c.state for c in checks]),
         "state_reason": commit_reason([c.state for c in checks]),
-        "score": commit_score(checks), "cards": cards,
+        "score": commit_score(checks),
+        "changes_html": _changes_html(request, access, commit, checks, before),
+        **_changed_first(cards, checks),
         "pending": any(c.state == STATE_PENDING for c in checks),
         "message_count": sum(types.values()),
         "types": sorted(types.items(), key=lambda t: TYPE_ORDER.get(t[0], 9)),

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 
 from gitserver.core.access import Access
 from gitserver.core.gitrepo import GitRepo
-from gitserver.core.queries import resolve_ref
+from gitserver.core.queries import file_check, resolve_ref
 from gitserver.core.urls import commit_url
 from gitserver.web import sessions
 from gitserver.web.page_access import page_repo, repo_context, repo_writer
@@ -57,7 +57,7 @@ def _context(request: Request, access: Access, branch: str, tip: str | None,
              **extra: Any) -> dict[str, Any]:
     return {**repo_context(request, access, "code"), "branch": branch, "tip": tip or "",
             "error": "", "max_file_bytes": request.app.state.settings.limits.max_file_bytes,
-            **extra}
+            "check": None, "messages": [], **extra}
 
 
 def _committed(request: Request, access: Access, sha: str, what: str) -> Response:
@@ -197,7 +197,17 @@ def edit_page(request: Request, access: Access) -> Response:
     path = request.path_params["path"]
     content = _current(git, tip, path).decode("utf-8", "replace")
     return render(request, "edit.html", _context(request, access, branch, tip, path=path,
-                                                 content=content, message="", is_new=False))
+                                                 content=content, message="", is_new=False,
+                                                 **_lint(access, tip, path)))
+
+
+def _lint(access: Access, tip: str | None, path: str) -> dict[str, Any]:
+    """The editor's `check` and `messages`: pylint's verdict on the file at the tip."""
+    assert access.repo is not None
+    check = file_check(access.repo, tip, path) if tip else None
+    messages = sorted(check.message_list, key=lambda m: (m.get("line") or 0,
+                                                         m.get("column") or 0)) if check else []
+    return {"check": check, "messages": messages}
 
 
 @page_repo(write=True)
@@ -209,7 +219,8 @@ def edit_post(request: Request, access: Access, form: FormData) -> Response:
     # The form's tip stays in the re-rendered form: a refused edit can be retried only after
     # reopening the editor on the new tip.
     context = _context(request, access, branch, str(form.get("tip", "")), path=path,
-                       content=content, message=message, is_new=False)
+                       content=content, message=message, is_new=False,
+                       **_lint(access, str(form.get("tip", "")), path))
     try:
         sha = _commit(request, access, git, branch, [FileChange(path, _text(form))],
                       message=message or f"Update {path}",

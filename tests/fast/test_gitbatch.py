@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitserver.core.gitbatch import GitBatch, GitBatchError
+from gitserver.core.gitbatch import GitBatch, GitBatchError, may_have_odd_modes, tree_entries_raw
 from gitserver.core.gitrepo import GitRepo
 from hooks.record import changed_py_files
 from hooks.updates import RefUpdate
@@ -15,9 +15,9 @@ from hooks.updates import RefUpdate
 IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
 
 
-def _git(cwd: Path, *args: str) -> str:
+def _git(cwd: Path, *args: str, input_text: str | None = None) -> str:
     return subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+                          text=True, input=input_text).stdout.strip()
 
 
 def _commit(work: Path, files: dict[str, str | None], message: str) -> str:
@@ -90,6 +90,26 @@ def test_gitbatch_info_read_and_peel(repo: tuple[Path, list[str]]) -> None:
             batch.read("0" * 40)
 
 
+def test_gitbatch_read_many_streams_and_stays_in_step(tmp_path: Path) -> None:
+    work = tmp_path / "many"
+    _git(tmp_path, "init", "-q", str(work))
+    blobs = [_git(work, "hash-object", "-w", "--stdin", input_text=f"N = {i}\n" * (i + 1))
+             for i in range(700)]
+    with GitBatch(work / ".git") as batch:
+        # Many chunks, written by a thread while this one reads: every answer in order.
+        read = list(batch.read_many(blobs, chunk=64))
+        assert [sha for sha, _ in read] == blobs
+        assert all(data == f"N = {i}\n".encode() * (i + 1) for i, (_, data) in enumerate(read))
+        # A reader that stops early, or meets a missing object, leaves git in step.
+        stream = batch.read_many(blobs, chunk=64)
+        assert next(stream) == (blobs[0], b"N = 0\n")
+        stream.close()
+        assert batch.read(blobs[5]) == b"N = 5\n" * 6
+        with pytest.raises(GitBatchError):
+            list(batch.read_many([blobs[0], "0" * 40, *blobs[1:300]]))
+        assert batch.read(blobs[7]) == b"N = 7\n" * 8
+
+
 def test_changed_py_files_of_a_first_push_counts_the_whole_tree(
         repo: tuple[Path, list[str]]) -> None:
     # post-receive runs after the refs moved: the default branch that this very push created
@@ -102,3 +122,26 @@ def test_changed_py_files_of_a_first_push_counts_the_whole_tree(
     assert changed_py_files(git, moved, "main") == 2  # a.py modified, c.py added
     topic = [RefUpdate("0" * 40, shas[2], "refs/heads/topic")]
     assert changed_py_files(git, topic, "main") == 0  # the same commit as main
+
+
+def _raw_tree(entries: list[tuple[bytes, bytes, bytes]]) -> bytes:
+    return b"".join(mode + b" " + name + b"\0" + object_id for mode, name, object_id in entries)
+
+
+@pytest.mark.parametrize(("mode", "odd"), [(b"100644", False), (b"100755", False),
+                                           (b"40000", False), (b"120000", False),
+                                           (b"160000", False), (b"100664", True),
+                                           (b"040000", True), (b"644", True)])
+def test_may_have_odd_modes_decides_each_mode_exactly(mode: bytes, odd: bool) -> None:
+    # Ids full of NULs and spaces, and a mode-like name: none may pass for an entry's start.
+    tricky = b"\x00" + b"100664 x" + b"\x00" + b" " * 10
+    assert len(tricky) == 20
+    raw = _raw_tree([(b"100644", b"a.py", tricky), (mode, b"b 100664 c.py", b"\0" * 20),
+                     (b"40000", b"pkg", tricky)])
+    assert may_have_odd_modes(raw) is odd
+    assert [m for _, m, _ in tree_entries_raw(raw)][1] == int(mode, 8)
+
+
+def test_may_have_odd_modes_flags_a_malformed_tree() -> None:
+    assert may_have_odd_modes(b"100644 a.py\0" + b"x" * 19)  # an id one byte short
+    assert not may_have_odd_modes(b"")  # the empty tree

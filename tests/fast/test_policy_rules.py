@@ -253,8 +253,11 @@ def test_policy_checker_reads_only_what_the_quarantine_brings(
     assert [(p.commit, p.path, p.rule) for p in problems] == [
         (new_bad, "new.cfg", Rule.NOT_PYTHON)]
     with GitBatch(work / ".git") as batch:
-        assert new_bad in batch.object_ids(quarantine)
-        assert old_bad not in batch.object_ids(quarantine)
+        brought = batch.object_ids(quarantine)
+        assert brought[new_bad].type == "commit"
+        assert old_bad not in brought
+        assert {info.type for info in brought.values()} == {"commit", "tree", "blob"}
+        assert all(info.size > 0 for info in brought.values())
 
 
 def test_policy_checker_refuses_a_ref_to_a_blob_and_reserved_trees(tmp_path: Path) -> None:

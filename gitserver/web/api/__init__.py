@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gitserver.web.api import commits, files, openapi, users
+from gitserver.web.api import commits, files, openapi, orgs, users
 from gitserver.web.api.common import api_error_handler, not_found, server_error
 from gitserver.web.sessions import COOKIE_NAME
 
@@ -52,7 +52,7 @@ def create_api(state: State, middleware: Sequence[Middleware]) -> Starlette:
     """The API as its own Starlette app, so its errors are JSON (even one of `middleware`, like
     authentication with the database down), sharing the main app's state."""
     handlers: dict[Any, Any] = {HTTPException: api_error_handler, 500: server_error}
-    every = [*commits.routes, *users.routes, *files.routes, *openapi.routes,
+    every = [*commits.routes, *users.routes, *orgs.routes, *files.routes, *openapi.routes,
              Route("/{rest:path}", not_found)]
     api = Starlette(routes=every, exception_handlers=handlers,
                     middleware=[Middleware(PrivateAnswers), *middleware])

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gitserver.core import states
-from gitserver.core.access import Access
+from gitserver.core.access import MANAGERS_ONLY, Access
 from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, Repo, User
 from gitserver.core.queries import (
@@ -53,8 +53,8 @@ from gitserver.web.sessions import get_session
 MAX_PER_PAGE = 100
 REPO = "/repos/{owner}/{repo}"  # the path prefix of every repository endpoint
 
-KINDS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         413: "too_large", 429: "rate_limited"}
+KINDS = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
 P = ParamSpec("P")
 Endpoint = Callable[Concatenate[Request, P], Response]
 
@@ -81,7 +81,8 @@ def base(request: Request) -> str:
 def user_shape(request: Request, user: User, with_email: bool = False) -> dict[str, Any]:
     """A user in GitHub's shape; `with_email` only for the user's own view."""
     root = base(request)
-    shape = {"login": user.username, "id": user.id, "type": "User", "site_admin": False,
+    shape = {"login": user.username, "id": user.id,
+             "type": "Organization" if user.is_org else "User", "site_admin": False,
              "html_url": user_url(root, user.username),
              "url": api_user_url(root, user.username),
              "repos_url": api_user_repos_url(root, user.username),
@@ -127,7 +128,8 @@ def status_shape(request: Request, repo: Repo, sha: str, check: Check) -> dict[s
     return {"id": check.id, "state": check.state, "description": states.status_description(check),
             "target_url": blob_url(root, owner, repo.name, sha, check.path),
             "context": f"pylint/{check.path}", "created_at": iso(check.created_at),
-            "updated_at": iso(check.checked_at or check.created_at),
+            # A reused result keeps the time it was checked, before this status existed.
+            "updated_at": iso(max(check.checked_at or check.created_at, check.created_at)),
             "url": api_statuses_url(root, owner, repo.name, sha)}
 
 
@@ -186,11 +188,25 @@ def reads_repo(endpoint: Endpoint[Concatenate[Repo, P]]) -> Endpoint[P]:
 
 
 def writes_repo(endpoint: Endpoint[Concatenate[Repo, User, P]]) -> Endpoint[P]:
-    """The endpoint changes the URL's repository; it gets the Repo and its owner, the User."""
+    """The endpoint changes the URL's repository; it gets the Repo and the User (its owner, or
+    a member of its organization who may push to it)."""
     @functools.wraps(endpoint)
     def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
         access = _repo(request, write=True)
-        assert access.repo is not None and access.user is not None  # only owners write
+        assert access.repo is not None and access.user is not None  # only signed-in users write
+        return endpoint(request, access.repo, access.user, *args, **kwargs)
+    return checked
+
+
+def manages_repo(endpoint: Endpoint[Concatenate[Repo, User, P]]) -> Endpoint[P]:
+    """The endpoint changes the URL's repository's settings (its owner, or the staff of its
+    organization); it gets the Repo and the User."""
+    @functools.wraps(endpoint)
+    def checked(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        access = _repo(request, write=True)
+        assert access.repo is not None and access.user is not None
+        if not access.manages:
+            raise ApiError(403, "forbidden", MANAGERS_ONLY)
         return endpoint(request, access.repo, access.user, *args, **kwargs)
     return checked
 

@@ -37,6 +37,7 @@ from gitserver.web.api.common import (
     commit_shape,
     iso,
     json_body,
+    manages_repo,
     page_params,
     paginated,
     reads_repo,
@@ -305,7 +306,7 @@ async def delete_contents(request: Request) -> Response:
 
 # -- PATCH / DELETE /repos/{o}/{r} ----------------------------------------------------------
 
-@writes_repo
+@manages_repo
 def _patch_repo(request: Request, repo: Repo, _user: User, body: dict[str, Any]) -> Response:
     if "private" in body:
         if not isinstance(body["private"], bool):
@@ -316,7 +317,7 @@ def _patch_repo(request: Request, repo: Repo, _user: User, body: dict[str, Any])
     return JSONResponse(repo_shape(request, repo))
 
 
-@writes_repo
+@manages_repo
 def delete_repo_view(request: Request, repo: Repo, _user: User) -> Response:
     """DELETE /repos/{o}/{r}: delete the repository (owner only)."""
     delete_repo(request.app.state.settings.repos_dir, repo)

@@ -75,6 +75,13 @@ SCHEMAS: dict[str, Any] = {
         "description": {"type": "null"}, "default_branch": STR, "clone_url": URL,
         "html_url": URL, "url": URL, "created_at": TIME, "updated_at": TIME,
         "pushed_at": TIME}),
+    "Organization": _obj({
+        "login": STR, "id": INT, "node_id": STR, "type": {"type": "string",
+                                                          "enum": ["Organization"]},
+        "name": STR, "description": {"type": "null"}, "company": {"type": "null"},
+        "blog": {"type": "null"}, "location": {"type": "null"}, "email": {"type": "null"},
+        "avatar_url": STR, "url": URL, "repos_url": URL, "html_url": URL,
+        "public_repos": INT, "created_at": TIME, "updated_at": TIME}),
     "Status": _obj({"id": INT, "state": STATE, "description": STR, "target_url": URL,
                     "context": STR, "created_at": TIME, "updated_at": TIME, "url": URL}),
     "CombinedStatus": _obj({"state": STATE, "sha": STR, "total_count": INT,
@@ -221,6 +228,19 @@ PATHS: dict[str, Any] = {
     "/user": {"get": _op("The signed-in user (with email)", _ok(_ref("User")))},
     "/user/repos": {"get": _op("Your repositories, public and private",
                                _ok(_list(_ref("Repository")), paginated=True), PAGING)},
+    "/orgs/{org}": {"get": _op(
+        "An organization (course); public_repos counts the repos you may see",
+        _ok(_ref("Organization")), [_param("org")])},
+    "/orgs/{org}/repos": {"get": _op(
+        "An organization's repositories that you may see: all for its staff, a student's own "
+        "assignment repos and the public ones for a student, the public ones for others",
+        _ok(_list(_ref("Repository")), paginated=True),
+        [_param("org"), _param("type", "query", {"type": "string", "enum": [
+            "all", "public", "private", "forks", "sources", "member"]}),
+         _param("sort", "query", {"type": "string", "enum": [
+             "created", "updated", "pushed", "full_name"]}),
+         _param("direction", "query", {"type": "string", "enum": ["asc", "desc"]}),
+         *PAGING])},
     "/users/{username}": {"get": _op("A user", _ok(_ref("User")), [_param("username")])},
     "/users/{username}/repos": {"get": _op(
         "A user's repositories (the private ones only for that user)",

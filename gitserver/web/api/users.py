@@ -34,9 +34,10 @@ def current_user(request: Request, user: User) -> Response:
 
 @viewed
 def named_user(request: Request, viewer: User | None) -> Response:
-    """GET /users/{username}: an active user; the email only for that user."""
+    """GET /users/{username}: an active user (or an organization, as on GitHub, with `type`
+    "Organization"); the email only for that user."""
     user = User.get_or_none(User.username == request.path_params["username"].lower())
-    if user is None or not user.is_active:
+    if user is None or not (user.is_active or user.is_org):
         raise ApiError(404, "not_found", "No user by that name.")
     return JSONResponse(user_shape(request, user, with_email=viewer is not None
                                    and viewer.id == user.id))
