@@ -29,7 +29,7 @@ from gitserver.core.queries import (
     resolve_ref,
 )
 from gitserver.core.states import combined_state, commit_score
-from gitserver.core.urls import blob_url, commits_url, raw_url, repo_url, tree_url
+from gitserver.core.urls import blob_url, commits_url, repo_url, tree_url
 from gitserver.web import badge, pages_format, repo_settings, status_page, web_edit
 from gitserver.web.highlight import lines_for_blob
 from gitserver.web.page_access import page_repo, page_viewer, repo_context
@@ -267,7 +267,6 @@ def blob_page(request: Request, access: Access) -> Response:
     context.update(
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
         loose=loose, size=len(found[1]), is_branch=ref in git.branches(), too_large=too_large,
-        raw_url=raw_url(access.owner, access.repo.name, ref, path),
         **_file_history(git, access, ref, path, walk),
         log=_log_runs(_in_history_order(
             list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))
