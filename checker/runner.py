@@ -43,6 +43,8 @@ from typing import IO, Any
 
 from gitserver.core.states import LintCounts, file_score, file_state
 
+from .lint_user import lint_user
+
 logger = logging.getLogger(__name__)
 
 RCFILE = Path(__file__).with_name("pylintrc")
@@ -138,10 +140,16 @@ class _Child:
                    "--rcfile", str(RCFILE), "--disable", ",".join(disable),
                    "--memory-mb", str(memory_mb), "--private-dir", str(self.folder),
                    *options]
+        user = lint_user()
+        if user is not None:
+            user.own(self.folder)
         try:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                env=env, cwd=self.folder / "work", close_fds=True, start_new_session=True)
+                env=env, cwd=self.folder / "work", close_fds=True, start_new_session=True,
+                # switched in the child before the interpreter runs
+                user=user.uid if user else None, group=user.gid if user else None,
+                extra_groups=[] if user else None)
         except OSError:
             self._stderr.close()
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -302,7 +310,8 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         return self._child.process.pid if self._child is not None else None
 
     def check_files(self, root: Path, paths: Sequence[str]) -> Iterator[FileResult]:
-        """Check `paths` (relative, posix) of the tree materialised under `root`.
+        """Check `paths` (relative, posix) of the tree materialised under `root` (which the
+        lint user must be able to read: see `lint_user.share_tree`).
 
         Yields one result per path, in order, as each finishes. Raises ValueError at once
         if a path is not a regular .py file inside root.

@@ -38,6 +38,7 @@ from gitserver.core.models import Check, Commit, LintClaim, Push, utcnow
 from gitserver.core.repos import repo_path
 from gitserver.core.states import STATE_ERROR, STATE_FAILURE, STATE_PENDING, STATE_SUCCESS
 
+from .lint_user import share_tree
 from .runner import FileResult, LintRunner
 from .schedule import result_values, reusable_results
 from .tree import materialise_py_files
@@ -94,6 +95,7 @@ class CheckWorker:
         first push meets warm pylint."""
         with tempfile.TemporaryDirectory(prefix="gitserver-warm-") as tmp:
             (Path(tmp) / "warm.py").write_text('"""Warm-up."""\n', encoding="utf-8")
+            share_tree(Path(tmp))
             for _ in self._runners:
                 with self.runner() as runner:
                     for _result in runner.check_files(Path(tmp), ["warm.py"]):
@@ -159,6 +161,7 @@ class CheckWorker:
             root = Path(tmp) / "src"
             root.mkdir()
             materialise_py_files(path, commit.sha, root)
+            share_tree(Path(tmp))
             judge = _Judge(self.settings, commit, path, Path(tmp) / "parent", runner)
             for check in todo:
                 touched |= self._lint_one(runner, root, check, owner, judge)
@@ -242,6 +245,7 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
             self.parent_root.mkdir()
             self._parent_files = materialise_py_files(self.repo_dir, parent_sha,
                                                       self.parent_root)
+            share_tree(self.parent_root)
         if check.path not in self._parent_files:
             return []  # new in this commit: every message is new
         for result in self.runner.check_files(self.parent_root, [check.path]):

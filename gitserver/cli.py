@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -117,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (1, with one line on stderr, on errors)."""
+    # Repos, databases, mail and keys are nobody else's business: everything we (and the git
+    # and lint processes we start) create is for this account only.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     overrides: dict[str, dict[str, object]] = {}
     if getattr(args, "host", None):

@@ -8,6 +8,7 @@ task queue.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from gitserver.core.config import load_settings
@@ -20,6 +21,7 @@ from hooks.updates import from_process
 
 def main(hook: str) -> int:
     """Run `hook` on git's stdin and environment; return its exit code."""
+    os.umask(0o077)  # as `gitserver` itself: what the hook writes is for this account only
     settings = load_settings()
     init_db(settings.database_url)
     migrate()  # git may run this on a data dir no server has opened yet

@@ -8,6 +8,7 @@ mailer > core. Only this module (and the hook process entry, `hook_process`) kno
 from __future__ import annotations
 
 import logging
+import stat
 
 import uvicorn
 from starlette.applications import Starlette
@@ -15,7 +16,8 @@ from starlette.applications import Starlette
 from checker.consumer import Workers
 from checker.queue import create_huey
 from checker.tasks import CheckWorker, Tasks, claim_report, requeue_lost_work
-from gitserver.core.config import Settings
+from gitserver.core.accounts import remove_expired_registrations
+from gitserver.core.config import ConfigError, Settings, secret_key_problem
 from gitserver.core.models import init_db
 from gitserver.core.schema import migrate
 from gitserver.web.app import create_app
@@ -77,12 +79,23 @@ def build_workers(settings: Settings) -> Workers:
     return Workers(settings, tasks, worker, maintenance=(
         lambda: requeue_lost_work(tasks),
         lambda: finish_unrecorded_pushes(settings, tasks),
-        lambda: send_due_digests(settings)))
+        lambda: send_due_digests(settings),
+        remove_expired_registrations))
+
+
+def warn_if_shared(settings: Settings) -> None:
+    """Log a warning when other accounts may read or enter the data dir."""
+    mode = stat.S_IMODE(settings.data_dir.stat().st_mode)
+    if mode & 0o077:
+        logger.warning("the data dir %s is open to other accounts (mode %o): it holds every "
+                       "repository, password hash and the secret key; run `chmod -R go= %s`",
+                       settings.data_dir, mode, settings.data_dir)
 
 
 def build_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
     """The web app with its hook service; with `embedded_workers`, the workers run inside it."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    warn_if_shared(settings)
     init_db(settings.database_url)
     migrate()
     workers = build_workers(settings) if embedded_workers else None
@@ -92,6 +105,9 @@ def build_app(settings: Settings, embedded_workers: bool = False) -> Starlette:
 
 def serve(settings: Settings) -> None:
     """Run the web server in the foreground, with the workers when `queue.embedded`."""
+    problem = secret_key_problem(settings.server.secret_key)
+    if problem is not None:
+        raise ConfigError(problem)
     app = build_app(settings, embedded_workers=settings.queue.embedded)
     config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                             log_config=None, access_log=False, timeout_graceful_shutdown=30,
@@ -103,6 +119,8 @@ def serve(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run the check and mail workers in the foreground (`gitserver worker`)."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    warn_if_shared(settings)
     init_db(settings.database_url)
     migrate()
     logger.info("gitserver worker: %d threads on %s", settings.queue.workers,

@@ -5,7 +5,8 @@ library (about 20 ms instead of the ~0.5 s that importing dulwich, peewee and hu
 server runs the hook with everything already loaded. When there is no server socket (git run by
 hand on a repo, say), it falls back to running the hook in-process.
 
-Wire format on the Unix socket: one JSON line {"hook", "token", "env"}, then git's stdin; the
+Wire format on the Unix socket: one JSON line {"hook", "token", "env", "length"}, then git's
+stdin, exactly `length` bytes (the server reads all of it, and refuses a push past its cap); the
 server answers with the output text and a last line "\\0exit=N".
 """
 
@@ -44,7 +45,8 @@ def main() -> int:
     env.update((name, value) for name, value in os.environ.items()
                if name.startswith("GIT_PUSH_OPTION_"))
     env["GIT_DIR"] = os.path.abspath(env.get("GIT_DIR", "."))
-    header = {"hook": hook, "token": os.environ.get("GITSERVER_HOOK_TOKEN", ""), "env": env}
+    header = {"hook": hook, "token": os.environ.get("GITSERVER_HOOK_TOKEN", ""), "env": env,
+              "length": len(stdin)}
     sock.sendall(json.dumps(header).encode() + b"\n" + stdin)
     sock.shutdown(socket.SHUT_WR)
     tail = b""

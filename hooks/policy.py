@@ -42,6 +42,7 @@ _WRITTEN_MODES = frozenset((0o40000, 0o100644, 0o100755, 0o120000, 0o160000))
 class Rule(StrEnum):
     """The rules of the push policy; the value is the rule's stable id."""
     DOT_PATH = "dot-path"  # a path component `.` or `..`
+    EMPTY_NAME = "empty-name"  # an empty path component (`a//b.py`, a leading `/`)
     DOTGIT = "dotgit"  # `.git` or a name some filesystem takes for it
     BACKSLASH = "backslash"
     SYMLINK = "symlink"
@@ -57,6 +58,7 @@ class Rule(StrEnum):
 # What is wrong, said the same way to every audience (str.format over the Problem's fields).
 _WHAT = {
     Rule.DOT_PATH: "the path component {value!r} is not allowed",
+    Rule.EMPTY_NAME: "empty folder or file names ('//') are not allowed",
     Rule.DOTGIT: "{value!r} is reserved for git's own data",
     Rule.BACKSLASH: "backslashes in file names are not allowed",
     Rule.SYMLINK: "symbolic links are not accepted",
@@ -71,6 +73,7 @@ _WHAT = {
 # What to do about it, in words that fit a push and a browser alike ("" when the rule says it).
 _HINT = {
     Rule.DOT_PATH: "rename the folder",
+    Rule.EMPTY_NAME: "remove the extra '/'",
     Rule.DOTGIT: "rename it",
     Rule.BACKSLASH: "rename it",
     Rule.SYMLINK: "commit the real .py file instead",
@@ -159,6 +162,8 @@ def file_problem(path: str, data: bytes | None, max_bytes: int) -> Problem | Non
     component by component as the push checks the trees above it.
     """
     *folders, name = path.split("/")
+    if "" in (*folders, name):  # git would write a tree that no clone or fsck accepts
+        return Problem(Rule.EMPTY_NAME, path)
     for folder in folders:
         problem = name_problem(path, folder)
         if problem is not None:

@@ -28,6 +28,7 @@ from .updates import HookCall, RefUpdate
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # ref updates; a push of 100k refs stays far below
+MAX_HEADER_BYTES = 64 * 1024
 _FAILED = {
     "pre-receive": b"The server failed while checking this push; nothing was changed. "
                    b"Push again in a moment.\n\0exit=1",
@@ -35,6 +36,30 @@ _FAILED = {
     "post-receive": b"Your push was accepted, but the server failed to record it just now; "
                     b"it will be recorded and checked within a minute.\n\0exit=0",
 }
+
+
+_TOO_MANY = (b"This push updates more refs than the server checks at once (over %d MiB of "
+             b"ref updates); nothing was changed. Push fewer branches or tags at a time.\n"
+             b"\0exit=1" % (MAX_REQUEST_BYTES // (1024 * 1024)))
+
+
+async def _read_body(reader: asyncio.StreamReader, header: dict) -> bytes | None:
+    """git's whole stdin as the client counted it; None when it is over the cap.
+
+    Read to the announced length, never "what has arrived": every ref update must be checked,
+    or a push of many refs slips the last ones past the policy. A short read raises
+    IncompleteReadError, which fails the hook (closed: nothing is changed).
+    """
+    length = header.get("length")
+    if not isinstance(length, int) or length < 0:
+        raise ValueError("hook call without a valid body length")
+    if length > MAX_REQUEST_BYTES:
+        # Drained, not kept, so the client (our own git child: the token matched) can finish
+        # sending and read the refusal.
+        while await reader.read(1024 * 1024):
+            pass
+        return None
+    return await reader.readexactly(length)
 
 
 class HookService:
@@ -56,7 +81,7 @@ class HookService:
     async def start(self) -> None:
         """Listen on the socket, which only this user may open."""
         self._server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path),
-                                                       limit=MAX_REQUEST_BYTES)
+                                                       limit=MAX_HEADER_BYTES)
         self.socket_path.chmod(0o600)
 
     async def stop(self) -> None:
@@ -70,10 +95,13 @@ class HookService:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         header: dict = {}
         try:
-            header = json.loads(await reader.readline())
-            body = await reader.read(MAX_REQUEST_BYTES)
+            header = json.loads(await reader.readuntil(b"\n"))
             if not hmac.compare_digest(str(header.get("token", "")), self.token):
                 writer.write(b"hook call refused\n\0exit=1")
+                return
+            body = await _read_body(reader, header)
+            if body is None:
+                writer.write(_TOO_MANY)
                 return
             lines: list[str] = []
             code = await asyncio.get_running_loop().run_in_executor(

@@ -75,12 +75,34 @@ def test_throttle_success_forgives_the_pair_but_not_the_address() -> None:
         throttle.check("tia", "10.0.0.1")  # 5 failures from this address in all
 
 
-def test_throttle_many_addresses_against_one_account_hit_the_account_limit() -> None:
-    throttle = Throttle(per_account=20, clock=Clock())
-    for i in range(20):
-        fail(throttle, "rex", f"10.0.1.{i}", 1)
-    with pytest.raises(Throttled):
-        throttle.check("rex", "10.0.2.1")
+def test_throttle_many_addresses_against_one_account_delay_only_the_guessers() -> None:
+    clock = Clock()
+    throttle = Throttle(account_delay_from=20, clock=clock)
+    for i in range(100):
+        throttle.check("rex", f"10.0.1.{i}")  # each address's first guess goes through
+        throttle.failed("rex", f"10.0.1.{i}")
+    throttle.check("rex", "10.0.2.1")  # a clean address (the real user) is never held up
+    with pytest.raises(Throttled) as caught:
+        throttle.check("rex", "10.0.1.7")  # a guesser waits, exponentially, at most 300 s
+    assert caught.value.retry_after == 300
+    clock.now += 300
+    throttle.check("rex", "10.0.1.7")
+
+
+def test_throttle_account_delay_doubles_with_each_failure() -> None:
+    clock = Clock()
+    throttle = Throttle(account_delay_from=3, clock=clock)
+    waits = []
+    for _ in range(5):
+        while True:
+            try:
+                throttle.check("rex", "10.0.0.1")
+                break
+            except Throttled as exc:
+                waits.append(exc.retry_after)
+                clock.now += exc.retry_after
+        throttle.failed("rex", "10.0.0.1")
+    assert waits == [2, 4]  # after the 3rd and 4th failure; no block, only a growing delay
 
 
 def test_session_cookie_is_secure_only_for_https() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from gitserver.core.auth import hash_password, new_token
-from gitserver.core.models import ActivationKey, Token, User, database, utcnow
+from gitserver.core.models import ActivationKey, Repo, Token, User, database, utcnow
 from gitserver.core.repos import USERNAME_RE
 
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
@@ -261,3 +261,23 @@ def set_mail_reports(user: User, choice: str) -> None:
         raise AccountError(f"choose one of: {', '.join(MAIL_REPORT_CHOICES)}")
     with database.atomic():
         User.update(mail_reports=choice).where(User.id == user.id).execute()
+
+
+def remove_expired_registrations(now: dt.datetime | None = None) -> int:
+    """Delete accounts never activated whose every activation key has expired, so their name
+    and address are free again; return how many. An account with a token or a repository is
+    never removed here (it was active once, and someone deactivated it on purpose)."""
+    now = now or utcnow()
+    live = ActivationKey.select(ActivationKey.user).where(ActivationKey.expires_at > now)
+    expired = ActivationKey.select(ActivationKey.user).where(ActivationKey.expires_at <= now)
+    stale = (User.select(User.id)
+             .where(~User.is_active & User.id.in_(expired) & User.id.not_in(live)
+                    & User.id.not_in(Token.select(Token.user))
+                    & User.id.not_in(Repo.select(Repo.owner))))
+    ids = [user.id for user in stale.iterator()]
+    if ids:
+        with database.atomic():
+            # pylint: disable=no-value-for-parameter  # peewee's delete() is a classmethod
+            ActivationKey.delete().where(ActivationKey.user.in_(ids)).execute()
+            User.delete().where(User.id.in_(ids) & ~User.is_active).execute()
+    return len(ids)

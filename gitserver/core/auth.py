@@ -27,17 +27,23 @@ _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs as much as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _CACHE_TTL_S = 60.0
+# Each argon2 hash or check takes 64 MiB: a few at a time, so a burst of sign-ins or
+# registrations queues up instead of taking gigabytes.
+ARGON2_AT_ONCE = 4
+_argon2_slots = threading.BoundedSemaphore(ARGON2_AT_ONCE)
 
 
 def hash_password(password: str) -> str:
     """The argon2 hash to store for `password`."""
-    return _hasher.hash(password)
+    with _argon2_slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether `password` matches the stored hash; False for a malformed hash too."""
     try:
-        return _hasher.verify(password_hash, password)
+        with _argon2_slots:
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -108,20 +114,28 @@ class Authenticator:
             user = User.get_or_none(User.id == hit[1])
             if user is not None and user.is_active:
                 return user
+        # Tokens first, and never throttled: a right one works whatever others guess.
+        user = self._token_user(username, password)
+        if user is not None:
+            self._remember(key, user)
+            return user
         if self.throttle is not None:
             self.throttle.check(username, address)
-        user = self._check(username, password)
+        user = self._password_user(username, password)
         if self.throttle is not None:
             if user is None:
                 self.throttle.failed(username, address)
             else:
                 self.throttle.succeeded(username, address)
         if user is not None:
-            with self._lock:
-                if len(self._cache) > 10000:
-                    self._cache.clear()
-                self._cache[key] = (time.monotonic() + _CACHE_TTL_S, user.id)
+            self._remember(key, user)
         return user
+
+    def _remember(self, key: bytes, user: User) -> None:
+        with self._lock:
+            if len(self._cache) > 10000:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic() + _CACHE_TTL_S, user.id)
 
     def forget(self) -> None:
         """Drop remembered successes (after a password change or token revocation)."""
@@ -129,15 +143,22 @@ class Authenticator:
             self._cache.clear()
 
     @staticmethod
-    def _check(username: str, password: str) -> User | None:
+    def _token_user(username: str, password: str) -> User | None:
+        """The active user whose token `password` is, or None (a cheap hash lookup)."""
+        if not password.startswith(TOKEN_PREFIX):
+            return None
+        token = Token.get_or_none(Token.token_hash == token_hash(password))
+        user = User.get_or_none(User.username == username.lower()) if token else None
+        # compare_digest: the user id match must not leak timing about other accounts
+        if token is None or user is None or not hmac.compare_digest(str(token.user_id),
+                                                                    str(user.id)):
+            return None
+        Token.update(last_used_at=utcnow()).where(Token.id == token.id).execute()
+        return user if user.is_active else None
+
+    @staticmethod
+    def _password_user(username: str, password: str) -> User | None:
         user = User.get_or_none(User.username == username.lower())
-        if password.startswith(TOKEN_PREFIX):
-            token = Token.get_or_none(Token.token_hash == token_hash(password))
-            # compare_digest: the user id match must not leak timing about other accounts
-            if token is not None and user is not None and hmac.compare_digest(
-                    str(token.user_id), str(user.id)):
-                Token.update(last_used_at=utcnow()).where(Token.id == token.id).execute()
-                return user if user.is_active else None
         if not check_password(user, password):
             return None
         return user if user is not None and user.is_active else None

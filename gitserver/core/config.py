@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import secrets
+import string
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +37,8 @@ class ServerSettings:
     base_url: str = ""  # empty: derived from host and port
     secret_key: str = field(default="", repr=False)
     log_format: str = "text"
+    # /metrics answers loopback clients, and others sending `Authorization: Bearer <this>`
+    metrics_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,41 @@ def _secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return key
+
+
+# Keys that were ever shipped or shown as examples: whoever has read them can forge sessions.
+KNOWN_KEYS = frozenset({"change-me-to-a-long-random-string", "change-me", "secret", "changeme"})
+MIN_KEY_BITS = 256
+MAKE_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _estimated_bits(key: str) -> float:
+    """A generous guess of the key's entropy: its length times the bits of the alphabet its
+    characters come from; a key of very few distinct characters counts as none."""
+    if len(set(key)) < 10:
+        return 0.0
+    if all(c in string.hexdigits for c in key):
+        alphabet = 16
+    else:
+        alphabet = sum(size for chars, size in ((string.ascii_lowercase, 26),
+                                                (string.ascii_uppercase, 26),
+                                                (string.digits, 10))
+                       if any(c in chars for c in key))
+        alphabet += 33 if any(not c.isalnum() for c in key) else 0
+    return len(key) * math.log2(alphabet)
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign sessions (a known or guessable key), or None when it may."""
+    if key.strip().lower() in KNOWN_KEYS:
+        reason = "server.secret_key is a published example, so anyone can forge sign-ins"
+    elif _estimated_bits(key) < MIN_KEY_BITS:
+        reason = (f"server.secret_key is too short or too simple (under {MIN_KEY_BITS // 8} "
+                  "random bytes)")
+    else:
+        return None
+    return (f"{reason}; make one with `{MAKE_KEY}` and set it as GITSERVER_SERVER_SECRET_KEY, "
+            "or remove it to have one generated into the data dir")
 
 
 def _build(values: dict[str, dict[str, Any]]) -> Settings:

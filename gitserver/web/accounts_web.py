@@ -64,6 +64,17 @@ def register_get(request: Request) -> Response:
     return register_form(request)
 
 
+def _registrations_wait_s(request: Request, email: str) -> int:
+    """Seconds until this address (and this mailbox) may register again; counts this one."""
+    limits = request.app.state.register_limits
+    keys = (client_address(request), email.strip().lower())
+    wait = max(limit.wait_s(key) for limit, key in zip(limits, keys, strict=True))
+    if not wait:
+        for limit, key in zip(limits, keys, strict=True):
+            limit.add(key)
+    return wait
+
+
 def register_post(request: Request, form: FormData) -> Response:
     """POST /register: the same answer whether or not the name or address is taken."""
     values = {"username": field(form, "username").strip(), "email": field(form, "email").strip()}
@@ -71,6 +82,14 @@ def register_post(request: Request, form: FormData) -> Response:
     errors = accounts.registration_errors(values["username"], values["email"], password)
     if errors:
         return register_form(request, values, errors, status_code=400)
+    wait = _registrations_wait_s(request, values["email"])
+    if wait:
+        minutes = max(1, round(wait / 60))
+        response = register_form(request, values, {"form": "Too many registrations from here or "
+                                 f"for this address. Try again in about {minutes} minutes."},
+                                 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         registration = accounts.register(values["username"], values["email"], password)
     except accounts.AccountError as exc:
@@ -79,7 +98,10 @@ def register_post(request: Request, form: FormData) -> Response:
     if registration.outcome is Outcome.CREATED:
         user = User.get(User.username == registration.username)
         logger.info("registered %s", registration.username)
-    send_registration_mail(request.app.state.settings, registration, user)
+    # The owner of a taken address hears of it once a day at most, however often it is tried.
+    if registration.outcome is not Outcome.EMAIL_TAKEN or \
+            request.app.state.taken_mails.allow(registration.email):
+        send_registration_mail(request.app.state.settings, registration, user)
     # Every outcome gets this very page: whether the name or address was taken shows only in
     # the mailbox of the address's owner.
     return render(request, "check_mail.html", {"email": registration.email, "kind": "register"})

@@ -27,7 +27,7 @@ from gitserver.core import pylint_messages
 from gitserver.core.auth import Authenticator
 from gitserver.core.config import Settings
 from gitserver.core.models import database
-from gitserver.core.throttle import Throttle
+from gitserver.core.throttle import RateLimit, Throttle
 from gitserver.web import (
     accounts_web,
     api_docs,
@@ -83,6 +83,9 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
     state.tasks = tasks
     # Failed sign-ins are counted together for git, the API and the /login form.
     state.throttle = Throttle()
+    # /register: per client address, per mailbox; "address taken" mails per mailbox
+    state.register_limits = (RateLimit(30, 3600), RateLimit(3, 3600))
+    state.taken_mails = RateLimit(1, 86400)
     state.authenticator = Authenticator(settings.server.secret_key, state.throttle)
     state.sessions = SessionStore(settings.server.secret_key,
                                   secure=settings.server.base_url.startswith("https://"))
@@ -90,7 +93,8 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
                                 backend=CredentialsBackend(state.authenticator))]
     routes = [
         Route("/healthz", healthz),
-        Route("/metrics", metrics_endpoint(build_registry(tasks.huey.pending_count))),
+        Route("/metrics", metrics_endpoint(build_registry(tasks.huey.pending_count),
+                                           settings.server.metrics_token)),
         Route("/static/css/states.css", pages.states_stylesheet),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         Mount("/api/v1", app=create_api(state, authenticated)),

@@ -75,7 +75,7 @@ def write_hooks(settings: Settings) -> Path:
         if not script.exists() or script.read_text(encoding="utf-8") != text:
             tmp = script.with_suffix(".tmp")
             tmp.write_text(text, encoding="utf-8")
-            tmp.chmod(0o755)
+            tmp.chmod(0o700)  # run by this account only, like everything in the data dir
             tmp.replace(script)
     return hooks_dir
 

@@ -6,6 +6,8 @@ hooks run as git's children and checks in any number of `gitserver worker` proce
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -15,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from gitserver.core.models import Check, Push, RejectedPush, database
 
@@ -67,9 +69,27 @@ class StoreCollector(Collector):  # pylint: disable=too-few-public-methods
         return histogram
 
 
-def metrics_endpoint(registry: CollectorRegistry):
-    """The /metrics endpoint: `registry` in Prometheus text format."""
-    def metrics(_request: Request) -> Response:
+def may_scrape(request: Request, token: str) -> bool:
+    """A client on this host, or one with the configured bearer token (compared in constant
+    time). Behind a proxy on this host the client is the address the proxy forwards."""
+    host = request.client.host if request.client else ""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return True
+    except ValueError:
+        pass
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and \
+        hmac.compare_digest(sent.strip().encode(), token.encode())
+
+
+def metrics_endpoint(registry: CollectorRegistry, token: str):
+    """The /metrics endpoint: `registry` in Prometheus text format, for `may_scrape` only."""
+    def metrics(request: Request) -> Response:
+        if not may_scrape(request, token):
+            return PlainTextResponse("Metrics are served to this host only, or with "
+                                     "`Authorization: Bearer <server.metrics_token>`.\n",
+                                     status_code=403)
         return Response(generate_latest(registry),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
     return metrics

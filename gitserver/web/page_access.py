@@ -80,6 +80,21 @@ def page_repo(write: bool = False, manage: bool = False
     return decorate
 
 
+def repo_writer(request: Request) -> None:
+    """A `PageRoute` guard: only who may change the URL's repository posts a form to it (checked
+    before the body is read)."""
+    access = repo_access(request, True)
+    if not access.allowed or access.repo is None:
+        raise refusal(request, access)
+
+
+def session_user(request: Request) -> None:
+    """A `PageRoute` guard: only a user signed in on this browser posts the account's forms."""
+    if visitor_of(request).session_user is None:
+        raise HTTPException(303, "Sign in first.",
+                            headers={"Location": login_url("", "/settings")})
+
+
 def page_viewer(handler: Page[Concatenate[User | None, P]]) -> Page[P]:
     """The handler shows a page to anyone; it gets the signed-in user or None."""
     @functools.wraps(handler)

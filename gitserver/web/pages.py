@@ -50,6 +50,7 @@ RECENT_COMMITS = 10
 CHECK_LOG_ENTRIES = 200
 HISTORY_WALK = 1000  # commits walked to order a file's versions
 TREND_COMMITS = 50  # commits of the branch the score trend shows
+MAX_DISPLAY_BYTES = 512 * 1024  # larger files get a "too large to display" notice and a raw link
 
 pages_format.install()
 
@@ -260,7 +261,10 @@ def blob_page(request: Request, access: Access) -> Response:
     found = git.blob_at(sha, path) if sha and git else None
     if sha is None or git is None or found is None:
         raise HTTPException(404, f"There is no file {path!r} at {ref!r} in {access.full_name}.")
-    lines = lines_for_blob(found[0], found[1].decode("utf-8", "replace"))
+    # Highlighting costs ~25 times the file's size in memory and seconds for megabytes: a big
+    # file (pushed under a larger max_file_bytes, or before it) is offered raw instead.
+    too_large = len(found[1]) > MAX_DISPLAY_BYTES
+    lines = [] if too_large else lines_for_blob(found[0], found[1].decode("utf-8", "replace"))
     commit = get_commit(access.repo, sha)
     check = Check.get_or_none((Check.commit == commit) & (Check.path == path)) \
         if commit is not None else None
@@ -269,7 +273,7 @@ def blob_page(request: Request, access: Access) -> Response:
     context = repo_context(request, access, "code")
     context.update(
         ref=ref, sha=sha, path=path, commit=commit, check=check, lines=lines, by_line=by_line,
-        loose=loose, size=len(found[1]), is_branch=ref in git.branches(),
+        loose=loose, size=len(found[1]), is_branch=ref in git.branches(), too_large=too_large,
         **_file_history(git, access, ref, path, walk),
         log=_log_runs(_in_history_order(
             list(file_check_log(access.repo, path).limit(CHECK_LOG_ENTRIES)), walk)))

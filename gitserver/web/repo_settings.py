@@ -20,9 +20,9 @@ from gitserver.core.models import Repo, database, utcnow
 from gitserver.core.repos import repo_path
 from gitserver.core.urls import repo_settings_url, user_url
 from gitserver.web import sessions
-from gitserver.web.page_access import page_repo, repo_context
+from gitserver.web.page_access import page_repo, repo_context, repo_writer
 from gitserver.web.templating import render
-from gitserver.web.webforms import STARLETTE_FORM, PageRoute, redirect
+from gitserver.web.webforms import PageRoute, redirect
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,6 @@ def delete_post(request: Request, access: Access, form: FormData) -> Response:
 
 routes: list[BaseRoute] = [
     PageRoute("/{owner}/{repo}/settings", settings_page),
-    PageRoute("/{owner}/{repo}/settings/visibility", post=visibility_post, limits=STARLETTE_FORM),
-    PageRoute("/{owner}/{repo}/settings/delete", post=delete_post, limits=STARLETTE_FORM),
+    PageRoute("/{owner}/{repo}/settings/visibility", post=visibility_post, guard=repo_writer),
+    PageRoute("/{owner}/{repo}/settings/delete", post=delete_post, guard=repo_writer),
 ]

@@ -19,7 +19,7 @@ from gitserver.core.models import User
 from gitserver.core.throttle import Throttle, Throttled
 from gitserver.core.urls import login_url
 from gitserver.web import sessions
-from gitserver.web.page_access import session_page
+from gitserver.web.page_access import session_page, session_user
 from gitserver.web.templating import render
 from gitserver.web.webforms import PageRoute, client_address, field, redirect
 
@@ -132,9 +132,9 @@ def sign_out_everywhere(request: Request, user: User, _form: FormData) -> Respon
 
 routes: list[BaseRoute] = [
     PageRoute("/settings", settings_get),
-    PageRoute("/settings/tokens", settings_get, create_token),
-    PageRoute("/settings/tokens/{token_id}/revoke", post=revoke_token),
-    PageRoute("/settings/mail", post=mail_reports),
-    PageRoute("/settings/password", post=change_password),
-    PageRoute("/settings/sessions", post=sign_out_everywhere),
+    PageRoute("/settings/tokens", settings_get, create_token, guard=session_user),
+    PageRoute("/settings/tokens/{token_id}/revoke", post=revoke_token, guard=session_user),
+    PageRoute("/settings/mail", post=mail_reports, guard=session_user),
+    PageRoute("/settings/password", post=change_password, guard=session_user),
+    PageRoute("/settings/sessions", post=sign_out_everywhere, guard=session_user),
 ]

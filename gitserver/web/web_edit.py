@@ -22,9 +22,9 @@ from gitserver.core.gitrepo import GitRepo
 from gitserver.core.queries import file_check, resolve_ref
 from gitserver.core.urls import commit_url
 from gitserver.web import sessions
-from gitserver.web.page_access import page_repo, repo_context
+from gitserver.web.page_access import page_repo, repo_context, repo_writer
 from gitserver.web.templating import render
-from gitserver.web.webforms import STARLETTE_FORM, FormLimits, PageRoute, redirect
+from gitserver.web.webforms import FormLimits, PageRoute, redirect
 from hooks.browser_commit import (
     BrowserCommitRefused,
     FileChange,
@@ -99,25 +99,43 @@ def _uploaded(folder: str, uploads: list[tuple[str, bytes]]) -> list[FileChange]
 
 
 def upload_limits(request: Request) -> FormLimits:
-    """Files up to the file limit; a body over the push limit is refused before it is read."""
+    """Up to MAX_UPLOAD_FILES files; the whole body within the push limit (413 past it)."""
     limits = request.app.state.settings.limits
-    if int(request.headers.get("content-length") or 0) > limits.max_push_bytes:
-        raise HTTPException(413, "The upload is larger than the server accepts at once; "
-                                 "upload fewer files.")
-    return FormLimits(max_files=MAX_UPLOAD_FILES, max_fields=STARLETTE_FORM.max_fields,
-                      max_part_size=limits.max_file_bytes + _FORM_SLACK)
+    return FormLimits(max_files=MAX_UPLOAD_FILES, max_fields=20,
+                      max_part_size=_FORM_SLACK, max_body=limits.max_push_bytes + _FORM_SLACK)
+
+
+def editor_limits(request: Request) -> FormLimits:
+    """A file's text (a browser may double it, sending each line break as CRLF) and a few
+    short fields; no file parts."""
+    text = 2 * request.app.state.settings.limits.max_file_bytes + _FORM_SLACK
+    return FormLimits(max_fields=20, max_part_size=text, max_body=text + _FORM_SLACK)
+
+
+def _read_uploads(form: FormData, max_file_bytes: int) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each uploaded file; a file over the limit is refused unread."""
+    uploads = []
+    for item in form.getlist("files"):
+        if not isinstance(item, UploadFile) or not item.filename:
+            continue
+        if item.size is None or item.size > max_file_bytes:
+            raise BrowserCommitRefused(
+                f"{posixpath.basename(item.filename)}: {item.size or 0:,} bytes is over the "
+                f"{max_file_bytes:,}-byte file limit; split the module or leave generated "
+                "files out")
+        uploads.append((item.filename, item.file.read()))
+    return uploads
 
 
 @page_repo(write=True)
 def upload_post(request: Request, access: Access, form: FormData) -> Response:
     """Commit the uploaded files."""
-    uploads = [(item.filename, item.file.read()) for item in form.getlist("files")
-               if isinstance(item, UploadFile) and item.filename]
     git, branch, tip = _branch(request, access)
     folder = str(form.get("folder", "")).strip().strip("/")
     message = str(form.get("message", "")).strip()
     context = _context(request, access, branch, tip, folder=folder, message=message)
     try:
+        uploads = _read_uploads(form, request.app.state.settings.limits.max_file_bytes)
         if not uploads:
             raise BrowserCommitRefused("choose at least one .py file to upload")
         changes = _uploaded(folder, uploads)
@@ -247,10 +265,12 @@ def delete_post(request: Request, access: Access, form: FormData) -> Response:
 
 
 routes: list[BaseRoute] = [
-    PageRoute("/{owner}/{repo}/upload/{branch}", upload_page, upload_post, limits=upload_limits),
-    PageRoute("/{owner}/{repo}/new/{branch}", new_page, new_post, limits=STARLETTE_FORM),
+    PageRoute("/{owner}/{repo}/upload/{branch}", upload_page, upload_post, limits=upload_limits,
+              guard=repo_writer),
+    PageRoute("/{owner}/{repo}/new/{branch}", new_page, new_post, limits=editor_limits,
+              guard=repo_writer),
     PageRoute("/{owner}/{repo}/edit/{branch}/{path:path}", edit_page, edit_post,
-              limits=STARLETTE_FORM),
+              limits=editor_limits, guard=repo_writer),
     PageRoute("/{owner}/{repo}/delete/{branch}/{path:path}", delete_page, delete_post,
-              limits=STARLETTE_FORM),
+              guard=repo_writer),
 ]

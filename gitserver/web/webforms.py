@@ -2,10 +2,12 @@
 redirects.
 
 `PageRoute(path, get=..., post=...)` is how every page is routed. GET runs `get(request)`; POST
-reads the form within its `FormLimits`, checks its CSRF token (a mismatch raises `CsrfError`, a
-403 error page) and only then runs `post(request, form)`: a form handler cannot forget the check,
-because no other route of the pages reads a form. Both run in a thread: peewee, argon2 and
-dulwich block.
+first refuses a browser without a session cookie (it cannot hold a CSRF token) and runs the
+route's `guard` (who may post here), both before any of the body is read; then it reads the form
+within its `FormLimits` (the body counted, 413 past `max_body`), checks its CSRF token (a
+mismatch raises `CsrfError`, a 403 error page) and only then runs `post(request, form)`: a form
+handler cannot forget the check, because no other route of the pages reads a form. Both run in
+a thread: peewee, argon2 and dulwich block.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from gitserver.web import sessions
+from gitserver.web.bodies import limited
 from gitserver.web.errors import PageError
 
 SyncPage = Callable[[Request], Response]
@@ -35,12 +38,14 @@ class FormLimits:
     max_files: int = 0
     max_fields: int = 50
     max_part_size: int = 1024 * 1024  # of each field that is not a file
+    max_body: int = 64 * 1024  # the whole body, however it is sent
 
 
 SMALL_FORM = FormLimits()
-# Starlette's own defaults, which the repository forms have always been parsed with.
-STARLETTE_FORM = FormLimits(max_files=1000, max_fields=1000)
+# Forms of a few fields, one of them a text of up to a MiB (no file parts).
+STARLETTE_FORM = FormLimits(max_fields=1000, max_body=2 * 1024 * 1024)
 Limits = FormLimits | Callable[[Request], FormLimits]
+Guard = Callable[[Request], None]
 
 
 class CsrfError(PageError):
@@ -64,17 +69,22 @@ def check_csrf(request: Request, form: FormData) -> None:
         raise CsrfError()
 
 
-def page_endpoint(get: SyncPage | None, post: SyncForm | None,
-                  limits: Limits = SMALL_FORM) -> Callable[[Request], Awaitable[Response]]:
+def page_endpoint(get: SyncPage | None, post: SyncForm | None, limits: Limits = SMALL_FORM,
+                  guard: Guard | None = None) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint of a PageRoute: `get` for GET and HEAD, `post` for a CSRF-checked POST."""
     async def endpoint(request: Request) -> Response:
         if request.method != "POST":
             assert get is not None  # the route allows no other method
             return await run_in_threadpool(get, request)
         assert post is not None
+        if sessions.COOKIE_NAME not in request.cookies:
+            raise CsrfError()  # no session, no token: nothing in the body can make it valid
+        if guard is not None:
+            await run_in_threadpool(guard, request)
         chosen = limits if isinstance(limits, FormLimits) else limits(request)
-        async with request.form(max_files=chosen.max_files, max_fields=chosen.max_fields,
-                                max_part_size=chosen.max_part_size) as form:
+        async with limited(request, chosen.max_body).form(
+                max_files=chosen.max_files, max_fields=chosen.max_fields,
+                max_part_size=chosen.max_part_size) as form:
             check_csrf(request, form)
             return await run_in_threadpool(post, request, form)
     return endpoint
@@ -84,14 +94,15 @@ class PageRoute(Route):
     """A page: `get` answers GET (and HEAD), `post` a form POSTed to the same address.
 
     `limits`: the form's limits, or a function of the request returning them (it may raise an
-    HTTPException, e.g. 413, before anything of the body is read).
+    HTTPException, e.g. 413, before anything of the body is read). `guard`: raises the page's
+    refusal (sign in, 404, 403) for a visitor who may not post here, before the body is read.
     """
 
     def __init__(self, path: str, get: SyncPage | None = None, post: SyncForm | None = None,
-                 *, limits: Limits = SMALL_FORM) -> None:
+                 *, limits: Limits = SMALL_FORM, guard: Guard | None = None) -> None:
         methods = (["GET"] if get is not None else []) + (["POST"] if post is not None else [])
         assert methods, f"{path}: a page answers GET, POST or both"
-        super().__init__(path, page_endpoint(get, post, limits), methods=methods)
+        super().__init__(path, page_endpoint(get, post, limits, guard), methods=methods)
         self.form_handler = post
 
 

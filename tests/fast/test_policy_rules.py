@@ -138,6 +138,8 @@ def test_policy_file_problem_accepts_python() -> None:
 # -- wording: push, browser, API -------------------------------------------------------------
 
 PUSH_LINES = [
+    (Problem(Rule.EMPTY_NAME, "a//b.py", SHA),
+     "  0123456 a//b.py: empty folder or file names ('//') are not allowed; remove the extra '/'"),
     (Problem(Rule.DOT_PATH, "a/..", SHA, value=".."),
      "  0123456 a/..: the path component '..' is not allowed; rename the folder"),
     (Problem(Rule.DOTGIT, ".GIT", SHA, value=".GIT"),

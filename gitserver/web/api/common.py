@@ -12,11 +12,13 @@ answer 429 wherever the requester counts.
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,13 +46,15 @@ from gitserver.core.urls import (
     repo_url,
     user_url,
 )
-from gitserver.web.auth import REALM, Visitor, repo_access, visitor_of
+from gitserver.web.auth import REALM, SESSION, Visitor, repo_access, visitor_of
+from gitserver.web.bodies import limited
+from gitserver.web.sessions import get_session
 
 MAX_PER_PAGE = 100
 REPO = "/repos/{owner}/{repo}"  # the path prefix of every repository endpoint
 
 KINDS = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 429: "rate_limited"}
+         405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
 P = ParamSpec("P")
 Endpoint = Callable[Concatenate[Request, P], Response]
 
@@ -147,8 +151,27 @@ def refusal(access: Access) -> ApiError:
     return ApiError(access.status, KINDS.get(access.status, "not_found"), access.reason)
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "x-csrf-token"
+
+
+def check_cookie_write(request: Request) -> None:
+    """A write signed in by the session cookie must carry the session's CSRF token in the
+    `X-CSRF-Token` header: a cookie rides along with any site's request, a header does not."""
+    visitor = visitor_of(request)
+    if request.method in SAFE_METHODS or visitor.via != SESSION:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent.encode(), get_session(request).csrf.encode()):
+        raise ApiError(403, "forbidden", "A change signed in by the browser's session cookie "
+                       "needs the page's CSRF token in the X-CSRF-Token header; scripts should "
+                       "use Basic auth with an access token instead.")
+
+
 def _repo(request: Request, write: bool) -> Access:
     access = repo_access(request, write)
+    if write and access.allowed:
+        check_cookie_write(request)
     if not access.allowed or access.repo is None:
         raise refusal(access)
     return access
@@ -203,6 +226,7 @@ def signed_in(endpoint: Endpoint[Concatenate[User, P]]) -> Endpoint[P]:
         if user is None:
             raise ApiError(401, "unauthorized", "Requires authentication: use Basic auth with "
                            "your username and password or an access token.")
+        check_cookie_write(request)
         return endpoint(request, user, *args, **kwargs)
     return checked
 
@@ -293,6 +317,22 @@ def commit_shape(request: Request, repo: Repo, commit: Commit, state: str) -> di
             "parents": [{"sha": commit.parent_sha}] if commit.parent_sha else [],
             "html_url": commit_url(root, owner, repo.name, commit.sha),
             "url": api_commit_url(root, owner, repo.name, commit.sha)}
+
+
+async def writer_first(request: Request) -> None:
+    """Refuse a visitor who may not change the URL's repository, before its body is read."""
+    await run_in_threadpool(_repo, request, True)
+
+
+async def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The request's JSON object, read only up to `max_bytes` (413 past it); 400 if not one."""
+    try:
+        body = await limited(request, max_bytes).json()
+    except ValueError:
+        raise ApiError(400, "invalid", "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid", "the body must be a JSON object")
+    return body
 
 
 def not_found(_request: Request) -> Response:

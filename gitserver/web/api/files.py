@@ -36,11 +36,13 @@ from gitserver.web.api.common import (
     commit_for,
     commit_shape,
     iso,
+    json_body,
     manages_repo,
     page_params,
     paginated,
     reads_repo,
     repo_shape,
+    writer_first,
     writes_repo,
 )
 from gitserver.web.repo_settings import delete_repo, set_visibility
@@ -55,6 +57,7 @@ from hooks.browser_commit import (
 from hooks.policy import Problem
 
 _STATUS = {"added": "added", "modified": "modified", "deleted": "removed"}
+SMALL_JSON = 64 * 1024  # a body of a few short fields
 
 
 # -- GET /repos/{o}/{r}/commits/{ref} -------------------------------------------------------
@@ -282,25 +285,22 @@ def refusal_description(reasons: list[Problem | str]) -> str:
         ". Nothing was committed."
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid", "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid", "the body must be a JSON object")
-    return body
+def _contents_limit(request: Request) -> int:
+    """A JSON body with one file in base64 (4/3 of its bytes) and a few short fields."""
+    return request.app.state.settings.limits.max_file_bytes * 4 // 3 + SMALL_JSON
 
 
 async def put_contents(request: Request) -> Response:
     """PUT /repos/{o}/{r}/contents/{path}: create or update a file in one commit."""
-    body = await _json_body(request)
+    await writer_first(request)
+    body = await json_body(request, _contents_limit(request))
     return await run_in_threadpool(_write, request, body, False)
 
 
 async def delete_contents(request: Request) -> Response:
     """DELETE /repos/{o}/{r}/contents/{path}: delete a file in one commit."""
-    body = await _json_body(request)
+    await writer_first(request)
+    body = await json_body(request, SMALL_JSON)
     return await run_in_threadpool(_write, request, body, True)
 
 
@@ -326,7 +326,8 @@ def delete_repo_view(request: Request, repo: Repo, _user: User) -> Response:
 
 async def patch_repo(request: Request) -> Response:
     """PATCH /repos/{o}/{r}: set private or visibility."""
-    body = await _json_body(request)
+    await writer_first(request)
+    body = await json_body(request, SMALL_JSON)
     return await run_in_threadpool(_patch_repo, request, body)
 
 

@@ -59,7 +59,7 @@ def _repo_list(request: Request, owner: User, include_private: bool) -> Response
 def user_repos(request: Request, viewer: User | None) -> Response:
     """GET /users/{username}/repos: the public repos, and the private ones for their owner."""
     owner = User.get_or_none(User.username == request.path_params["username"].lower())
-    if owner is None:
+    if owner is None or not owner.is_active:
         raise ApiError(404, "not_found", "No user by that name.")
     return _repo_list(request, owner, viewer is not None and viewer.id == owner.id)
 
