@@ -80,7 +80,8 @@ def populate(org_name: str, students: int, assignments: int, pushes: int = 3,
     bulk_insert(Membership, [{"org": org.id, "user": u.id, "role": "student"} for u in people])
     names = [f"hw{a}" for a in range(assignments)]
     bulk_insert(Assignment, [{"org": org.id, "name": n} for n in names])
-    bulk_insert(Repo, [{"owner": org.id, "name": f"{n}-{u.username}"}
+    bulk_insert(Repo, [{"owner": org.id, "name": f"{n}-{u.username}",
+                        "name_lower": f"{n}-{u.username}".lower()}
                        for n in names for u in people])
     repos = list(Repo.select(Repo.id).where(Repo.owner == org))
     bulk_insert(Push, [{"repo": r.id, "pusher": None, "ref_updates": json.dumps(
