@@ -9,14 +9,18 @@ default; here it polls every 50 ms (RedisHuey blocks on the list instead of poll
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 
 from huey.consumer import Consumer
 
 from gitserver.core.config import Settings
 
+from . import lease
 from .tasks import CheckWorker, Tasks
 
 logger = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ class Workers:
             check_worker_health=True, graceful_signal="TERM",
             shutdown_timeout=settings.checker.timeout_s + 5)
         self._stop = threading.Event()
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._requeuer = threading.Thread(target=self._requeue_loop, name="requeuer",
                                           daemon=True)
         self._warmer = threading.Thread(target=self._warm, name="warm-pylint", daemon=True)
@@ -71,6 +76,10 @@ class Workers:
         """Stop the requeuer and the warm lint processes."""
         self._stop.set()
         self.worker.close()
+        try:
+            lease.gone(self.name)
+        except Exception:  # pylint: disable=broad-exception-caught  # the database went first
+            logger.warning("could not remove this worker's beat; it runs out in seconds")
 
     def _warm(self) -> None:
         try:
@@ -81,6 +90,7 @@ class Workers:
     def _requeue_loop(self) -> None:
         while not self._stop.wait(REQUEUE_INTERVAL_S):
             try:
+                lease.beat(self.name, self.worker.threads)
                 for job in self.maintenance:
                     job()
             except Exception:  # pylint: disable=broad-exception-caught

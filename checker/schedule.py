@@ -32,12 +32,14 @@ from gitserver.core.models import (
     Commit,
     FileVersion,
     Push,
+    Repo,
     bulk_insert,
     utcnow,
 )
 from gitserver.core.states import COUNT_COLUMNS, FINAL_STATES, STATE_ERROR, STATE_PENDING
 
 from .deps import Imports, ImportStmt, gated_keys, result_keys, scan_imports, settings_context
+from .lease import LANE_TIP
 from .runner import settings_fingerprint
 
 ERROR_RETRIES = 1  # a key that errored is linted once more before its error is reused
@@ -173,9 +175,11 @@ def commit_keys(git: GitRepo, commit: Commit, files: Mapping[str, str], fingerpr
     return gated_keys(keys, parent)
 
 
+# pylint: disable-next=too-many-arguments  # one commit's rows and where they queue
 def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str,
-                    lint: LintSettings | None = None) -> int:
-    """Create the commit's check rows; return how many are pending (0: nothing to enqueue)."""
+                    lint: LintSettings | None = None, *, lane: int = LANE_TIP) -> int:
+    """Create the commit's check rows in the queue's `lane` (`checker.lease`); return how many
+    are pending (0: nothing to enqueue)."""
     if Check.select().where(Check.commit == commit).exists():
         return 0  # checked before (the same commit pushed to another branch)
     files = py_files(git, commit.sha)
@@ -184,18 +188,27 @@ def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str,
         FileVersion.commit == commit).iterator()}
     reuse = reusable_results(keys.values())
     now = utcnow()
+    user = queue_user(push)
     rows = []
     for path, blob in sorted(files.items()):
         row = {"repo": commit.repo_id, "commit": commit.id, "push": push.id, "path": path,
                "blob_sha": blob, "change": changes.get(path, CHANGE_UNCHANGED),
                "settings_fp": fingerprint, "result_key": keys[path], "state": STATE_PENDING,
-               "created_at": now}
+               "created_at": now, "lane": lane, "queue_user": user}
         previous = reuse.get(keys[path])
         if previous is not None:
             row.update(result_values(previous), reused=True)
         rows.append(row)
     bulk_insert(Check, rows)
     return sum(1 for row in rows if row["state"] == STATE_PENDING)
+
+
+def queue_user(push: Push) -> int:
+    """Whose turn a push's checks take in the queue's round-robin: the pusher's, else the
+    repository owner's."""
+    if push.pusher_id is not None:
+        return push.pusher_id
+    return Repo.select(Repo.owner).where(Repo.id == push.repo_id).scalar() or 0
 
 
 def recheck_commit(git: GitRepo, commit: Commit, fingerprint: str, lint: LintSettings) -> int:
@@ -218,6 +231,6 @@ def recheck_commit(git: GitRepo, commit: Commit, fingerprint: str, lint: LintSet
                   else empty | {"state": STATE_PENDING, "reused": False, "attempts": 0})
         pending += previous is None
         Check.update(settings_fp=fingerprint, result_key=key, lease_until=None,
-                     lease_owner=None, queued_at=utcnow(), **values).where(
+                     lease_owner=None, queued_at=utcnow(), lane=LANE_TIP, **values).where(
             Check.id == check.id).execute()
     return pending

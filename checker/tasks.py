@@ -1,11 +1,13 @@
-"""Huey tasks: check a commit's pending files; requeue what dead workers left; report a push.
+"""Huey tasks: check the queue's next files; requeue what dead workers left; report a push.
 
-At-least-once on top of Huey: the work itself lives in the database, one `Check` row per file.
-A worker leases the pending rows of a commit (`lease_owner`, `lease_until`) before it lints them,
-renews the lease after each file and writes each result only while it still holds the lease.
-A worker killed mid-check (`kill -9`) leaves rows whose lease runs out; the requeuer, a thread in
-every process that runs workers, enqueues their commit again. A duplicate delivery finds nothing
-left to lease and does nothing, so a file never gets two results for one commit.
+At-least-once on top of Huey: the work itself lives in the database, one `Check` row per file,
+and a `check_commit` task only wakes a worker. The worker leases the queue's next batch of a few
+files (`checker.lease`: newest tips first, round-robin between users; a big commit spreads over
+every worker), wakes another worker while more waits, renews the lease after each file and writes
+each result only while it still holds the lease. A worker killed mid-check (`kill -9`) leaves
+rows whose lease runs out; the requeuer, a thread in every process that runs workers, wakes a
+worker for them again. A duplicate wake-up finds nothing left to lease and does nothing, so a
+file never gets two results for one commit.
 
 One lint per result key at a time: a worker claims the key (`LintClaim`) before linting it, and
 its result, `error` included, settles every pending row of that key. A worker that finds the key
@@ -34,20 +36,22 @@ from huey import Huey
 
 from gitserver.core import lint_settings
 from gitserver.core.config import Settings
-from gitserver.core.models import Check, Commit, LintClaim, Push, utcnow
+from gitserver.core.models import Check, Commit, LintClaim, Push, Repo, utcnow
 from gitserver.core.repos import repo_path
 from gitserver.core.states import STATE_ERROR, STATE_FAILURE, STATE_PENDING, STATE_SUCCESS
 
+from . import lease
 from .lint_user import share_tree
 from .runner import FileResult, LintRunner
 from .schedule import result_values, reusable_results
 from .tree import materialise_py_files
+from .tree_cache import Tree, TreeCache
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a file whose lint killed its worker this often is marked `error`
 _LEASE_MARGIN_S = 15
-_STALE_QUEUE_S = 300  # a pending row nobody leased for this long lost its task: requeue it
+_STALE_QUEUE_S = 300  # a report queued this long ago and not sent lost its task: queue it again
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class CheckWorker:
         self._pool: queue.SimpleQueue[LintRunner] = queue.SimpleQueue()
         for runner in self._runners:
             self._pool.put(runner)
+        self.threads = len(self._runners)
+        self.trees = TreeCache(self._materialise, keep=2 * self.threads)
+
+    def _materialise(self, repo: Repo, sha: str, dest: Path) -> list[str]:
+        path = repo_path(self.settings.repos_dir, repo.owner.username, repo.name)
+        return materialise_py_files(path, sha, dest)
 
     @contextlib.contextmanager
     def runner(self) -> Iterator[LintRunner]:
@@ -102,30 +112,31 @@ class CheckWorker:
                         pass
 
     def close(self) -> None:
-        """Stop the pool's lint processes."""
+        """Stop the pool's lint processes; remove the trees."""
         for runner in self._runners:
             runner.close()
+        self.trees.close()
         self._warm_lock.unlink(missing_ok=True)
 
     def lease_delta(self) -> timedelta:
         """How long a lease lasts: the check timeout plus a margin."""
         return timedelta(seconds=self.settings.checker.timeout_s + _LEASE_MARGIN_S)
 
-    def check_commit(self, commit_id: int) -> set[int]:
-        """Lint the commit's pending files; return the ids of the pushes they belong to."""
+    def check_next(self, wake: Callable[[], object] | None = None) -> set[int]:
+        """Lease the queue's next batch of files (`checker.lease`) and lint it; return the ids
+        of the pushes the results settled. `wake` queues another wake-up, called when more
+        work waits, so that a free worker takes the next batch meanwhile."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        now = utcnow()
-        Check.update(lease_owner=owner, lease_until=now + self.lease_delta()).where(
-            (Check.commit == commit_id) & (Check.state == STATE_PENDING)
-            & (Check.lease_until.is_null() | (Check.lease_until < now))).execute()
-        claimed = list(Check.select().where((Check.lease_owner == owner)
-                                            & (Check.state == STATE_PENDING)))
+        threads = lease.live_threads(default=self.settings.queue.workers)
+        claimed = lease.lease_batch(owner, self.lease_delta(), threads)
         if not claimed:
             return set()
+        if wake is not None and lease.any_free():
+            wake()
         pushes = {c.push_id for c in claimed if c.push_id}
         todo = self._finish_known(claimed, owner)
         if todo:
-            pushes |= self._lint(commit_id, todo, owner)
+            pushes |= self._lint(todo[0].commit_id, todo, owner)
         return pushes
 
     def _finish_known(self, claimed: list[Check], owner: str) -> list[Check]:
@@ -148,29 +159,24 @@ class CheckWorker:
         return todo
 
     def _lint(self, commit_id: int, todo: list[Check], owner: str) -> set[int]:
-        """Lint the files one by one; return the pushes whose rows the results also settled."""
+        """Lint the batch's files one by one; return the pushes whose rows the results also
+        settled."""
         commit = Commit.get_by_id(commit_id)
-        path = repo_path(self.settings.repos_dir, commit.repo.owner.username, commit.repo.name)
         # Another worker may be on a commit sharing most keys with this one (two pushes in a
         # row); a random order makes the two mostly lint different files, and each result
         # settles the other's rows of the same key (see _settle_key).
         random.shuffle(todo)
         touched: set[int] = set()
-        with tempfile.TemporaryDirectory(prefix="gitserver-tree-") as tmp, \
-                self.runner() as runner:
-            root = Path(tmp) / "src"
-            root.mkdir()
-            materialise_py_files(path, commit.sha, root)
-            share_tree(Path(tmp))
-            judge = _Judge(self.settings, commit, path, Path(tmp) / "parent", runner)
+        with self.trees.use(commit.repo, commit.sha) as tree, self.runner() as runner:
+            judge = _Judge(self.settings, commit, self.trees, runner)
             for check in todo:
-                touched |= self._lint_one(runner, root, check, owner, judge)
+                touched |= self._lint_one(runner, tree, check, owner, judge)
                 Check.update(lease_until=utcnow() + self.lease_delta()).where(
                     (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
         return touched
 
     # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one lint's context
-    def _lint_one(self, runner: LintRunner, root: Path, check: Check, owner: str,
+    def _lint_one(self, runner: LintRunner, tree: Tree, check: Check, owner: str,
                   judge: _Judge) -> set[int]:
         """Lint one row unless its key is settled or being linted elsewhere (then its result
         settles this row too); return the pushes the result settled."""
@@ -182,8 +188,11 @@ class CheckWorker:
                 return set()  # settled by another worker's result for this key
             Check.update(attempts=Check.attempts + 1).where(Check.id == check.id).execute()
             touched: set[int] = set()
-            for result in runner.check_files(root, [check.path]):
+            for result in runner.check_files(tree.root, [check.path]):
                 touched |= _settle_key(check, owner, judge.values(check, result))
+                if check.lane == lease.LANE_HISTORY and check.push_id:
+                    lease.charge_history(check.push_id, result.duration_ms or 0,
+                                         self.settings.checker.history_cpu_s)
             return touched
         finally:
             if key:
@@ -194,17 +203,14 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
     """A raw lint result under the repository's lint settings (`core.lint_settings.judge`);
     under the gate `new`, with the first parent's messages of the same file as the baseline."""
 
-    # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one commit's
-    def __init__(self, settings: Settings, commit: Commit, repo_dir: Path, parent_root: Path,
+    def __init__(self, settings: Settings, commit: Commit, trees: TreeCache,
                  runner: LintRunner) -> None:
         self.lint = lint_settings.of(commit.repo)
         self.fail_under = (settings.checker.fail_under if self.lint.fail_under is None
                            else self.lint.fail_under)
         self.commit = commit
-        self.repo_dir = repo_dir
-        self.parent_root = parent_root
+        self.trees = trees
         self.runner = runner
-        self._parent_files: list[str] | None = None
 
     def values(self, check: Check, result: FileResult) -> dict[str, object]:
         """The row's result fields."""
@@ -241,15 +247,11 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
         if stored is not None and stored.settings_fp == check.settings_fp \
                 and stored.state in (STATE_SUCCESS, STATE_FAILURE):
             return stored.message_list
-        if self._parent_files is None:
-            self.parent_root.mkdir()
-            self._parent_files = materialise_py_files(self.repo_dir, parent_sha,
-                                                      self.parent_root)
-            share_tree(self.parent_root)
-        if check.path not in self._parent_files:
-            return []  # new in this commit: every message is new
-        for result in self.runner.check_files(self.parent_root, [check.path]):
-            return [asdict(m) for m in result.messages]
+        with self.trees.use(self.commit.repo, parent_sha) as parent:
+            if check.path not in parent.files:
+                return []  # new in this commit: every message is new
+            for result in self.runner.check_files(parent.root, [check.path]):
+                return [asdict(m) for m in result.messages]
         return []
 
 
@@ -310,21 +312,19 @@ def claim_report(push_id: int) -> bool:
 
 
 def requeue_lost_work(tasks: Tasks) -> int:
-    """Enqueue again the commits whose checks lost their worker or their task; return count."""
+    """Give back the leases of workers that died, and wake a worker when files wait but no
+    wake-up is queued (a task lost with a wiped queue, or a lease run out); return how many
+    leases ran out."""
     now = utcnow()
-    expired = {c.commit_id for c in Check.select(Check.commit).where(
-        (Check.state == STATE_PENDING) & (Check.lease_until < now)).distinct()}
-    stale = {c.commit_id for c in Check.select(Check.commit).where(
-        (Check.state == STATE_PENDING) & Check.lease_until.is_null()
-        & (Check.queued_at < now - timedelta(seconds=_STALE_QUEUE_S))).distinct()}
-    for commit_id in sorted(expired | stale):
-        Check.update(queued_at=now).where((Check.commit == commit_id)
-                                          & (Check.state == STATE_PENDING)).execute()
-        logger.warning("requeueing the checks of commit %d (worker lost)", commit_id)
-        tasks.check_commit(commit_id)
+    expired = Check.update(lease_until=None).where(
+        (Check.state == STATE_PENDING) & (Check.lease_until < now)).execute()
+    if expired:
+        logger.warning("requeueing %d checks whose worker was lost", expired)
+    if lease.any_free() and tasks.huey.pending_count() == 0:
+        tasks.check_commit(0)
     lost_reports = Push.select(Push.id).where(
         (Push.report_state == "queued") & Push.reported_at.is_null()
         & (Push.created_at < now - timedelta(seconds=_STALE_QUEUE_S)))
     for push in lost_reports.iterator():
         tasks.send_report(push.id)
-    return len(expired | stale)
+    return expired

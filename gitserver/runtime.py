@@ -40,10 +40,12 @@ def build_tasks(settings: Settings, worker: CheckWorker | None = None) -> Tasks:
     """
     huey = create_huey(settings)
 
-    def check_commit(commit_id: int) -> None:
+    def check_commit(commit_id: int) -> None:  # pylint: disable=unused-argument
+        # A wake-up: the worker takes the queue's next files, whichever commit queued it
+        # (checker.lease); the id stays in the task for the log and older queued tasks.
         if worker is None:
             raise RuntimeError("check_commit runs in a worker process; start `gitserver worker`")
-        for push_id in worker.check_commit(commit_id):
+        for push_id in worker.check_next(wake=lambda: check_task(0)):
             if claim_report(push_id):
                 report_soon(push_id)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from checker.lease import LANE_HISTORY, supersede
 from checker.schedule import recheck_commit, repo_fingerprint, schedule_commit
 from checker.tasks import Tasks, claim_report
 from gitserver.core import lint_settings
@@ -60,6 +61,9 @@ def _schedule_tips(settings: Settings, git: GitRepo, recorded: RecordedPush,
         if count:
             tasks.check_commit(commit.id)
         pending[commit.id] = count
+    # The tips this push moved branches away from wait behind every newest tip.
+    supersede(recorded.push.repo_id, [old for _, old, _ in recorded.push.updates
+                                      if old.strip("0")], keep=git.branch_tips())
     return pending
 
 
@@ -91,9 +95,10 @@ def schedule_history(settings: Settings, push_id: int, tasks: Tasks) -> None:
     tips = _schedule_tips(settings, git, recorded, tasks)
     lint = lint_settings.of(push.repo)
     fingerprint = repo_fingerprint(settings, lint)
-    for commit in history(settings, push_id, exclude=set(tips)):
-        if schedule_commit(git, push, commit, fingerprint, lint):
-            tasks.check_commit(commit.id)
+    queued = [commit.id for commit in history(settings, push_id, exclude=set(tips))
+              if schedule_commit(git, push, commit, fingerprint, lint, lane=LANE_HISTORY)]
+    if queued:
+        tasks.check_commit(queued[0])  # one wake-up: each worker wakes the next while work waits
     _history_done(push_id, tasks)
 
 

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from checker.schedule import queue_user
 from checker.tasks import Tasks
 from gitserver.core.config import Settings
 from gitserver.core.gitrepo import GitRepo
@@ -21,7 +22,15 @@ from . import push_options
 from .enqueue import finish_push
 from .record import RecordedPush, changed_py_files, create_push, fix_default_branch
 from .updates import HookCall
-from .verdict import budget, explain_line, feedback_lines, wait_for, worth_waiting
+from .verdict import (
+    QueueWait,
+    budget,
+    explain_line,
+    feedback_lines,
+    queue_wait,
+    wait_for,
+    worth_waiting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +40,12 @@ def status_url(settings: Settings, repo: Repo, sha: str) -> str:
     return commit_url(settings.server.base_url, repo.owner.username, repo.name, sha)
 
 
+# pylint: disable-next=too-many-arguments  # what the lines say, and where
 def say_urls(settings: Settings, repo: Repo, tips: list[tuple[str, str]],
-             say: Callable[[str], None], wait_s: float) -> None:
-    """Tell the pusher where each tip's results are (or will be, while checks run)."""
+             say: Callable[[str], None], wait_s: float, *,
+             queue: QueueWait | None = None) -> None:
+    """Tell the pusher where each tip's results are (or will be, while checks run), and the
+    push's place in the queue when others' files come first."""
     for ref, sha in tips:
         url = status_url(settings, repo, sha)
         if wait_s <= 0:
@@ -42,6 +54,9 @@ def say_urls(settings: Settings, repo: Repo, tips: list[tuple[str, str]],
             say(f"{short_ref(ref)} {sha[:7]}: checks are still running; the results will be at")
             say(f"  {url}")
             say("  and in your report mail.")
+    line = queue.line() if queue is not None and tips else None
+    if line:
+        say(line)
 
 
 def short_ref(ref: str) -> str:
@@ -83,15 +98,19 @@ def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
                        notify=options.notify)
     fix_default_branch(repo, git, call.updates)
     tips = [(u.ref, u.new) for u in call.updates if not u.deleted]
-    changed = changed_py_files(git, call.updates, repo.default_branch)
-    if tips and worth_waiting(settings, changed, wait_s):
-        recorded, pending = finish_push(settings, push.id, tasks)
-        if worth_waiting(settings, sum(pending.values()), wait_s):
+    user = queue_user(push)
+    queue = queue_wait(settings, [], user, own=changed_py_files(git, call.updates,
+                                                                repo.default_branch))
+    if tips and worth_waiting(settings, queue, wait_s):
+        recorded, _ = finish_push(settings, push.id, tasks)
+        queue = queue_wait(settings, [c.id for _, c in recorded.tips], user)
+        if worth_waiting(settings, queue, wait_s):
             say_verdict(settings, repo, recorded, call.out, wait_s)
         else:
-            say_urls(settings, repo, [(r, c.sha) for r, c in recorded.tips], call.out, wait_s)
+            say_urls(settings, repo, [(r, c.sha) for r, c in recorded.tips], call.out, wait_s,
+                     queue=queue)
         return 0
     # Too much to lint while git waits: answer now, record and queue right after.
-    say_urls(settings, repo, tips, call.out, wait_s)
+    say_urls(settings, repo, tips, call.out, wait_s, queue=queue)
     call.defer(lambda: finish_push(settings, push.id, tasks, wait=False))
     return 0

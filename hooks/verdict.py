@@ -1,21 +1,27 @@
 """The lint verdict in the push itself: wait briefly for the tips' checks and print them,
 what the push changed first (`gitserver.core.changes.feedback`).
 
-The rule for waiting: only when the files left to lint could be done within
-`checker.push_wait_s` by the configured workers at the recent mean check time (so a first push
-of hundreds of files does not wait at all). The wait polls the database with plain reads: it
-holds no lock, no worker slot and no transaction, and if the client disconnects the checks and
-the report mail go on without it.
+The rule for waiting: only when the files left to lint, and the files the queue serves before
+them (running checks, and the other users' turns of the round-robin, `checker.lease`), could be
+done within `checker.push_wait_s` by the live worker threads at the recent mean check time. A
+first push of hundreds of files, or a push at a deadline behind a long queue, does not wait at
+all: it says its place in the queue and an estimate. The wait polls the database with plain
+reads: it holds no lock, no worker slot and no transaction, and if the client disconnects the
+checks and the report mail go on without it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from peewee import fn
 
+from checker import lease
+from checker.lease import Place
 from gitserver.core.changes import Feedback, FileLine
 from gitserver.core.config import Settings
 from gitserver.core.models import Check, Commit
@@ -40,16 +46,42 @@ def mean_check_seconds() -> float:
     return max(float(value) / 1000.0, 0.01) if value else _DEFAULT_CHECK_S
 
 
-def worth_waiting(settings: Settings, pending: int, wait: float | None = None) -> bool:
-    """Whether `pending` files are likely checked within the push's wait (`wait`, else
-    `checker.push_wait_s`)."""
+@dataclass(frozen=True)
+class QueueWait:
+    """How long a push's files would take: the queue ahead of them and their own."""
+    place: Place
+    seconds: float
+
+    def line(self) -> str | None:
+        """What the pusher is told when files of others come first; None when none do."""
+        if self.place.ahead <= 0:
+            return None
+        own = self.place.own
+        return (f"queue: position {self.place.position}, {self.place.ahead} "
+                f"file{'s' if self.place.ahead != 1 else ''} ahead of this push's {own}; "
+                f"about {math.ceil(self.seconds)} s")
+
+
+def queue_wait(settings: Settings, commit_ids: list[int], user: int,
+               own: int | None = None) -> QueueWait:
+    """The queue ahead of these commits' files (`checker.lease.place_of`; `own` instead of
+    their pending count, for files not queued yet), and the time all of them take at the
+    recent mean check time on the worker threads alive now."""
+    place = lease.place_of(commit_ids, user, own)
+    threads = lease.live_threads(default=settings.queue.workers)
+    files = place.ahead + place.own
+    # Nothing of the push's own left: its verdict is there already, whatever waits for others.
+    seconds = _QUEUE_LATENCY_S + files * mean_check_seconds() / threads if place.own else 0.0
+    return QueueWait(place, seconds)
+
+
+def worth_waiting(settings: Settings, found: QueueWait, wait: float | None = None) -> bool:
+    """Whether the files are likely checked within the push's wait (`wait`, else
+    `checker.push_wait_s`), the queue ahead of them included."""
     wait = settings.checker.push_wait_s if wait is None else wait
     if wait <= 0:
         return False
-    if pending == 0:
-        return True
-    estimate = _QUEUE_LATENCY_S + pending * mean_check_seconds() / settings.queue.workers
-    return estimate <= wait
+    return found.seconds <= wait
 
 
 def wait_for(commits: Sequence[Commit], deadline: float) -> bool:

@@ -69,6 +69,8 @@ class CheckerSettings:
     max_commits_per_push: int = 100
     disable: tuple[str, ...] = ()
     push_wait_s: float = 3.0
+    # Lint seconds a push's commits behind its tips get before their rest waits for an idle queue.
+    history_cpu_s: int = 300
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,8 @@ def _validate(values: dict[str, dict[str, Any]]) -> None:
             urlsplit(values["server"]["base_url"]).scheme not in ("http", "https"):
         raise ConfigError("config: server.base_url must start with http:// or https://")
     for section, key in (("queue", "workers"), ("checker", "timeout_s"),
-                         ("checker", "max_commits_per_push"), ("limits", "max_file_bytes"),
+                         ("checker", "max_commits_per_push"), ("checker", "history_cpu_s"),
+                         ("limits", "max_file_bytes"),
                          ("limits", "max_push_bytes")):
         if values[section][key] < 1:
             raise ConfigError(f"config: {section}.{key} must be at least 1")

@@ -140,6 +140,8 @@ class Push(BaseModel):
     history_at = DateTimeField(null=True)
     # Pushed to an organization's assignment repo after the assignment's due time.
     late = BooleanField(default=False)
+    # Lint time spent on the commits behind the tips (checker.history_cpu_s is the budget).
+    history_ms = IntegerField(default=0)
 
     @property
     def updates(self) -> list[tuple[str, str, str]]:
@@ -224,6 +226,11 @@ class Check(BaseModel):
     lease_owner = CharField(max_length=64, null=True)
     queued_at = DateTimeField(default=utcnow)
     attempts = IntegerField(default=0)
+    # The queue's order (checker.lease): lane 0 a branch's newest tip, 1 a tip a newer push
+    # superseded, 2 a commit behind a tip, 3 one past its push's CPU budget; within a lane,
+    # round-robin between `queue_user`s (the pusher), newest push first.
+    lane = IntegerField(default=0)
+    queue_user = IntegerField(default=0)
 
     class Meta:
         """One check per file of a commit; indexes for reuse, leases and a file's check log."""
@@ -231,6 +238,7 @@ class Check(BaseModel):
             (("commit", "path"), True),
             (("blob_sha", "settings_fp", "state"), False),
             (("state", "lease_until"), False),
+            (("state", "lane", "queue_user"), False),
             (("repo", "path"), False),
             (("result_key", "state"), False),
         )
@@ -250,6 +258,20 @@ class LintClaim(BaseModel):
     result_key = CharField(max_length=64, unique=True)
     owner = CharField(max_length=64)
     until = DateTimeField()
+
+
+class QueueTurn(BaseModel):
+    """When the queue last served a user: the round-robin between users (checker.lease)."""
+    user_id = IntegerField(primary_key=True)
+    served_at = DateTimeField()
+
+
+class WorkerBeat(BaseModel):
+    """A live worker process and its threads, renewed every few seconds: how many checks run
+    at once, for the push's estimate of its wait (hooks.verdict)."""
+    name = CharField(max_length=128, primary_key=True)
+    threads = IntegerField()
+    seen_at = DateTimeField()
 
 
 class BlobImports(BaseModel):
@@ -444,4 +466,4 @@ class Assignment(BaseModel):
 ORG_MODELS = (Organization, Membership, Assignment)
 ALL_MODELS = (User, Token, Repo, Push, Commit, FileVersion, Check, RejectedPush, SchemaVersion,
               ActivationKey, SessionVersion, LintClaim, BlobImports, WebSession, AccountKey,
-              *ORG_MODELS)
+              QueueTurn, WorkerBeat, *ORG_MODELS)

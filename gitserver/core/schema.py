@@ -28,10 +28,12 @@ from gitserver.core.models import (
     AccountKey,
     BlobImports,
     LintClaim,
+    QueueTurn,
     Repo,
     SchemaVersion,
     User,
     WebSession,
+    WorkerBeat,
     database,
 )
 
@@ -142,12 +144,29 @@ def _organizations_v7(db: Any) -> None:
     db.create_tables(ORG_MODELS, safe=True)
 
 
+def _fair_queue_v9(db: Any) -> None:
+    """The queue's lanes and round-robin (checker.lease), the CPU spent on a push's history,
+    and the live workers' beats. Rows queued before this step wait in lane 0."""
+    migrator = SchemaMigrator.from_database(db)
+    operations = []
+    columns = {column.name for column in db.get_columns("check")}
+    for name in ("lane", "queue_user"):
+        if name not in columns:
+            operations.append(migrator.add_column("check", name, IntegerField(default=0)))
+    if "history_ms" not in {column.name for column in db.get_columns("push")}:
+        operations.append(migrator.add_column("push", "history_ms", IntegerField(default=0)))
+    apply_operations(*operations)
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "check_state_lane_queue_user" '
+                   'ON "check" ("state", "lane", "queue_user")')
+    db.create_tables([QueueTurn, WorkerBeat], safe=True)
+
+
 # version -> step; append only, never edit a released step.
 STEPS: dict[int, Callable[[Any], None]] = {1: _create_v1, 2: _index_unfinished_pushes_v2,
                                            3: _result_keys_v3, 4: _sessions_and_account_keys_v4,
                                            5: _case_insensitive_repo_names_v5,
                                            6: _history_schedule_v6, 7: _organizations_v7,
-                                           8: _feedback_v8}
+                                           8: _feedback_v8, 9: _fair_queue_v9}
 LATEST = max(STEPS)
 _PG_LOCK_ID = 0x67697473  # "gits": serialises concurrent starts of web and workers on PostgreSQL
 

@@ -1,0 +1,191 @@
+"""The check queue's order: which pending files a free worker takes next.
+
+The work lives in the database, one `Check` row per file; a queued `check_commit` task only
+wakes a worker, which then leases the best batch of files there is at that moment:
+
+- by lane: 0 a branch's newest tip, 1 a tip a newer push superseded (`supersede`), 2 a commit
+  behind a tip, 3 such a commit past its push's CPU budget (`charge_history`);
+- within the lane, round-robin between users (the pusher; `QueueTurn` keeps when each was
+  last served), so one big push or one busy user cannot starve the rest;
+- within the user, the newest push first, and its newest commit first;
+- a few files at a time (`batch_size`), so one big commit spreads over every worker.
+
+A lease is a row update guarded by the same condition that chose the row, so two workers never
+hold one row; a worker killed mid-batch leaves rows whose lease runs out and are queued again
+(`checker.tasks.requeue_lost_work`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from peewee import fn
+
+from gitserver.core.models import Check, Commit, Push, QueueTurn, WorkerBeat, utcnow
+from gitserver.core.states import STATE_PENDING
+
+LANE_TIP = 0
+LANE_SUPERSEDED = 1
+LANE_HISTORY = 2
+LANE_OVER_BUDGET = 3
+
+MAX_BATCH = 8  # files per lease at most: a lease's files share one materialised tree
+_LEASE_TRIES = 4  # another worker may take the chosen rows first: choose again
+_BEAT_STALE_S = 10.0  # a worker process beats every 2 s (checker.consumer)
+
+
+def free(now: datetime) -> object:
+    """Pending rows no live worker holds."""
+    return (Check.state == STATE_PENDING) & (Check.lease_until.is_null()
+                                             | (Check.lease_until < now))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The next work: a commit's free rows of one lane."""
+    lane: int
+    user: int
+    commit_id: int
+    free_rows: int
+
+
+def choose(now: datetime) -> Choice | None:
+    """The lane, user and commit whose files come next, or None when nothing is free."""
+    groups = (Check.select(Check.lane, Check.queue_user)
+              .where(free(now)).group_by(Check.lane, Check.queue_user))
+    by_lane: dict[int, list[int]] = {}
+    for group in groups:
+        by_lane.setdefault(group.lane, []).append(group.queue_user)
+    if not by_lane:
+        return None
+    lane = min(by_lane)
+    users = by_lane[lane]
+    served = {turn.user_id: turn.served_at for turn in QueueTurn.select().where(
+        QueueTurn.user_id.in_(users))}
+    # Never served first, then the longest ago; the user id breaks ties.
+    user = min(users, key=lambda u: (served.get(u) is not None, served.get(u) or now, u))
+    newest = (Check.select(Check.commit).where(free(now) & (Check.lane == lane)
+                                               & (Check.queue_user == user))
+              .order_by(Check.push.desc(), Check.commit.desc()).limit(1).first())
+    if newest is None:
+        return None  # taken meanwhile
+    count = Check.select().where(free(now) & (Check.lane == lane)
+                                 & (Check.commit == newest.commit_id)).count()
+    return Choice(lane, user, newest.commit_id, count)
+
+
+def batch_size(free_rows: int, threads: int) -> int:
+    """Files per lease: the commit's free files spread over every worker thread, a few at a
+    time (at most MAX_BATCH), so a big commit keeps all workers busy and a small one is not
+    split finer than it must be."""
+    return max(1, min(MAX_BATCH, math.ceil(free_rows / max(1, threads))))
+
+
+def lease_batch(owner: str, lasting: timedelta, threads: int) -> list[Check]:
+    """Lease the next batch for `owner`; [] when nothing is free."""
+    for _ in range(_LEASE_TRIES):
+        now = utcnow()
+        choice = choose(now)
+        if choice is None:
+            return []
+        wanted = [row.id for row in Check.select(Check.id).where(
+            free(now) & (Check.lane == choice.lane) & (Check.commit == choice.commit_id))
+            .order_by(Check.id).limit(batch_size(choice.free_rows, threads))]
+        # The WHERE is checked again on each row as it is updated: a row another worker took
+        # since the select stays theirs.
+        taken = Check.update(lease_owner=owner, lease_until=now + lasting).where(
+            Check.id.in_(wanted) & free(now)).execute()
+        if taken:
+            _served(choice.user, now)
+            return list(Check.select().where(Check.id.in_(wanted) & (Check.lease_owner == owner)
+                                             & (Check.state == STATE_PENDING)))
+    return []
+
+
+def _served(user: int, now: datetime) -> None:
+    QueueTurn.insert(user_id=user, served_at=now).on_conflict(
+        conflict_target=[QueueTurn.user_id], update={QueueTurn.served_at: now}).execute()
+
+
+def any_free() -> bool:
+    """Whether a pending row waits for a worker (another wake-up is worth queueing)."""
+    return Check.select().where(free(utcnow())).exists()
+
+
+def supersede(repo_id: int, old_tips: list[str], keep: list[str]) -> int:
+    """Move the pending rows of tips a push moved a branch away from (`old_tips`) behind every
+    newest tip, unless they are still a tip somewhere (`keep`); return how many moved."""
+    gone = sorted(set(old_tips) - set(keep))
+    if not gone:
+        return 0
+    commits = Commit.select(Commit.id).where((Commit.repo == repo_id) & Commit.sha.in_(gone))
+    return Check.update(lane=LANE_SUPERSEDED).where(
+        (Check.commit.in_(commits)) & (Check.state == STATE_PENDING)
+        & (Check.lane == LANE_TIP)).execute()
+
+
+def charge_history(push_id: int, duration_ms: int, budget_s: int) -> None:
+    """Count a lint of a commit behind the push's tips; past the budget, the push's remaining
+    history waits behind everyone else's (it is still checked, when workers are idle)."""
+    Push.update(history_ms=Push.history_ms + duration_ms).where(Push.id == push_id).execute()
+    spent = Push.select(Push.history_ms).where(Push.id == push_id).scalar() or 0
+    if spent >= budget_s * 1000:
+        Check.update(lane=LANE_OVER_BUDGET).where(
+            (Check.push == push_id) & (Check.lane == LANE_HISTORY)
+            & (Check.state == STATE_PENDING)).execute()
+
+
+def beat(name: str, threads: int) -> None:
+    """Say that the worker process `name` is alive with `threads` threads."""
+    now = utcnow()
+    WorkerBeat.insert(name=name, threads=threads, seen_at=now).on_conflict(
+        conflict_target=[WorkerBeat.name],
+        update={WorkerBeat.threads: threads, WorkerBeat.seen_at: now}).execute()
+
+
+def gone(name: str) -> None:
+    """The worker process `name` stopped."""
+    WorkerBeat.delete().where(WorkerBeat.name == name).execute()  # pylint: disable=no-value-for-parameter
+
+
+def live_threads(default: int) -> int:
+    """Worker threads alive now (by their beats); `default` when none has beaten yet."""
+    since = utcnow() - timedelta(seconds=_BEAT_STALE_S)
+    total = WorkerBeat.select(fn.SUM(WorkerBeat.threads)).where(
+        WorkerBeat.seen_at >= since).scalar()
+    return int(total) if total else default
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a push's files stand in the queue: files to lint before the last of them."""
+    ahead: int  # files other users' turns (and running checks) put before the push's own
+    own: int  # the push's own pending files
+
+    @property
+    def position(self) -> int:
+        """The push's place in the queue, 1 when nothing is ahead of it."""
+        return self.ahead + 1
+
+
+def place_of(commit_ids: list[int], user: int, own: int | None = None) -> Place:
+    """The queue ahead of these commits (a user's newest tips; `own`: their file count when
+    they are not queued yet): running checks, plus, as the round-robin serves each other user
+    with newest tips waiting about as many files as these commits have, up to that many files
+    of each such user."""
+    now = utcnow()
+    if own is None:
+        own = Check.select().where(Check.commit.in_(commit_ids)
+                                   & (Check.state == STATE_PENDING)).count()
+    running = Check.select().where((Check.state == STATE_PENDING) & (Check.lease_until >= now)
+                                   & ~Check.commit.in_(commit_ids)).count()
+    others = (Check.select(Check.queue_user, fn.COUNT(Check.id).alias("n"))
+              .where(free(now) & (Check.lane <= LANE_TIP) & (Check.queue_user != user))
+              .group_by(Check.queue_user).dicts())
+    # .dicts() rows, which peewee types as models
+    ahead = running + sum(min(int(cast(dict[str, Any], row)["n"]), own) for row in others)
+    return Place(ahead=ahead, own=own)
+
