@@ -76,10 +76,6 @@ class Workers:
         """Stop the requeuer and the warm lint processes."""
         self._stop.set()
         self.worker.close()
-        try:
-            lease.gone(self.name)
-        except Exception:  # pylint: disable=broad-exception-caught  # the database went first
-            logger.warning("could not remove this worker's beat; it runs out in seconds")
 
     def _warm(self) -> None:
         try:
@@ -88,10 +84,12 @@ class Workers:
             logger.exception("warming pylint failed; the first check will start it")
 
     def _requeue_loop(self) -> None:
-        while not self._stop.wait(REQUEUE_INTERVAL_S):
+        while True:
             try:
                 lease.beat(self.name, self.worker.threads)
                 for job in self.maintenance:
                     job()
             except Exception:  # pylint: disable=broad-exception-caught
                 logger.exception("requeueing lost work failed; trying again")
+            if self._stop.wait(REQUEUE_INTERVAL_S):
+                return

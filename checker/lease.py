@@ -144,19 +144,20 @@ def beat(name: str, threads: int) -> None:
     WorkerBeat.insert(name=name, threads=threads, seen_at=now).on_conflict(
         conflict_target=[WorkerBeat.name],
         update={WorkerBeat.threads: threads, WorkerBeat.seen_at: now}).execute()
-
-
-def gone(name: str) -> None:
-    """The worker process `name` stopped."""
-    WorkerBeat.delete().where(WorkerBeat.name == name).execute()  # pylint: disable=no-value-for-parameter
+    # A stopped process's beat stays (so that "no worker is running" can be told) for a day.
+    WorkerBeat.delete().where(  # pylint: disable=no-value-for-parameter
+        WorkerBeat.seen_at < now - timedelta(days=1)).execute()
 
 
 def live_threads(default: int) -> int:
-    """Worker threads alive now (by their beats); `default` when none has beaten yet."""
+    """Worker threads alive now, by their beats: 0 when workers ran but none beats any more;
+    `default` when none ever beat (a new installation's first seconds)."""
     since = utcnow() - timedelta(seconds=_BEAT_STALE_S)
     total = WorkerBeat.select(fn.SUM(WorkerBeat.threads)).where(
         WorkerBeat.seen_at >= since).scalar()
-    return int(total) if total else default
+    if total:
+        return int(total)
+    return 0 if WorkerBeat.select().exists() else default
 
 
 @dataclass(frozen=True)

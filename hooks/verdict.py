@@ -53,7 +53,11 @@ class QueueWait:
     seconds: float
 
     def line(self) -> str | None:
-        """What the pusher is told when files of others come first; None when none do."""
+        """What the pusher is told when files of others come first, or no worker runs; None
+        otherwise."""
+        if math.isinf(self.seconds):
+            return (f"queue: position {self.place.position}; no worker is running right now, "
+                    "so the checks start when one does (`gitserver worker`)")
         if self.place.ahead <= 0:
             return None
         own = self.place.own
@@ -70,9 +74,11 @@ def queue_wait(settings: Settings, commit_ids: list[int], user: int,
     place = lease.place_of(commit_ids, user, own)
     threads = lease.live_threads(default=settings.queue.workers)
     files = place.ahead + place.own
-    # Nothing of the push's own left: its verdict is there already, whatever waits for others.
-    seconds = _QUEUE_LATENCY_S + files * mean_check_seconds() / threads if place.own else 0.0
-    return QueueWait(place, seconds)
+    if not place.own:
+        return QueueWait(place, 0.0)  # the push's verdict is there already
+    if not threads:
+        return QueueWait(place, math.inf)
+    return QueueWait(place, _QUEUE_LATENCY_S + files * mean_check_seconds() / threads)
 
 
 def worth_waiting(settings: Settings, found: QueueWait, wait: float | None = None) -> bool:
