@@ -33,6 +33,8 @@ LANE_HISTORY = 2
 LANE_OVER_BUDGET = 3
 
 MAX_BATCH = 8  # files per lease at most: a lease's files share one materialised tree
+BATCH_S = 2.0  # about this much lint work per lease, so that turns come round quickly
+DEFAULT_CHECK_S = 0.15  # warm pylint on a small file, before any check has been timed here
 _LEASE_TRIES = 4  # another worker may take the chosen rows first: choose again
 _BEAT_STALE_S = 10.0  # a worker process beats every 2 s (checker.consumer)
 
@@ -77,23 +79,38 @@ def choose(now: datetime) -> Choice | None:
     return Choice(lane, user, newest.commit_id, count)
 
 
-def batch_size(free_rows: int, threads: int) -> int:
-    """Files per lease: the commit's free files spread over every worker thread, a few at a
-    time (at most MAX_BATCH), so a big commit keeps all workers busy and a small one is not
-    split finer than it must be."""
-    return max(1, min(MAX_BATCH, math.ceil(free_rows / max(1, threads))))
+def mean_check_seconds() -> float:
+    """Mean lint time of one file over the last 50 files actually linted (not reused)."""
+    # A peewee expression: `== False` builds the SQL comparison.
+    not_reused = Check.reused == False  # noqa: E712  # pylint: disable=singleton-comparison
+    recent = (Check.select(Check.duration_ms)
+              .where(Check.duration_ms.is_null(False) & not_reused)
+              .order_by(Check.id.desc()).limit(50))
+    value = Check.select(fn.AVG(recent.c.duration_ms)).from_(recent).scalar()
+    # float(): PostgreSQL's AVG is a Decimal
+    return max(float(value) / 1000.0, 0.01) if value else DEFAULT_CHECK_S
+
+
+def batch_size(free_rows: int, threads: int, mean_s: float = DEFAULT_CHECK_S) -> int:
+    """Files per lease: the commit's free files spread over every worker thread, and about
+    BATCH_S of work (at most MAX_BATCH files), so a big commit keeps all workers busy and
+    another user's turn comes within seconds."""
+    by_time = math.floor(BATCH_S / max(mean_s, 0.001))
+    return max(1, min(MAX_BATCH, math.ceil(free_rows / max(1, threads)), by_time))
 
 
 def lease_batch(owner: str, lasting: timedelta, threads: int) -> list[Check]:
     """Lease the next batch for `owner`; [] when nothing is free."""
+    mean_s = mean_check_seconds()
     for _ in range(_LEASE_TRIES):
         now = utcnow()
         choice = choose(now)
         if choice is None:
             return []
+        size = batch_size(choice.free_rows, threads, mean_s)
         wanted = [row.id for row in Check.select(Check.id).where(
             free(now) & (Check.lane == choice.lane) & (Check.commit == choice.commit_id))
-            .order_by(Check.id).limit(batch_size(choice.free_rows, threads))]
+            .order_by(Check.id).limit(size)]
         # The WHERE is checked again on each row as it is updated: a row another worker took
         # since the select stays theirs.
         taken = Check.update(lease_owner=owner, lease_until=now + lasting).where(

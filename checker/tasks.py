@@ -25,6 +25,7 @@ import queue
 import random
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -136,7 +137,7 @@ class CheckWorker:
         pushes = {c.push_id for c in claimed if c.push_id}
         todo = self._finish_known(claimed, owner)
         if todo:
-            pushes |= self._lint(todo[0].commit_id, todo, owner)
+            pushes |= self._lint(todo[0].commit_id, todo, owner, wake)
         return pushes
 
     def _finish_known(self, claimed: list[Check], owner: str) -> list[Check]:
@@ -158,7 +159,8 @@ class CheckWorker:
                 todo.append(check)
         return todo
 
-    def _lint(self, commit_id: int, todo: list[Check], owner: str) -> set[int]:
+    def _lint(self, commit_id: int, todo: list[Check], owner: str,
+              wake: Callable[[], object] | None) -> set[int]:
         """Lint the batch's files one by one; return the pushes whose rows the results also
         settled."""
         commit = Commit.get_by_id(commit_id)
@@ -167,10 +169,22 @@ class CheckWorker:
         # settles the other's rows of the same key (see _settle_key).
         random.shuffle(todo)
         touched: set[int] = set()
+        started = time.monotonic()
         with self.trees.use(commit.repo, commit.sha) as tree, self.runner() as runner:
             judge = _Judge(self.settings, commit, self.trees, runner)
-            for check in todo:
+            for done, check in enumerate(todo, 1):
                 touched |= self._lint_one(runner, tree, check, owner, judge)
+                rest = todo[done:]
+                if rest and time.monotonic() - started > lease.BATCH_S:
+                    # Slower files than the batch was sized for: the rest goes back to the
+                    # queue, so that other users' turns come round (this worker may take it
+                    # again, its tree still on disk).
+                    Check.update(lease_until=None).where(
+                        Check.id.in_([c.id for c in rest]) & (Check.lease_owner == owner)
+                        & (Check.state == STATE_PENDING)).execute()
+                    if wake is not None:
+                        wake()
+                    break
                 Check.update(lease_until=utcnow() + self.lease_delta()).where(
                     (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
         return touched

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import fn
-
 from checker import lease
 from checker.lease import Place
 from gitserver.core.changes import Feedback, FileLine
@@ -30,20 +28,7 @@ from gitserver.core.urls import help_url
 
 MAX_MESSAGE_LINES = 20
 _POLL_S = 0.03
-_DEFAULT_CHECK_S = 0.15  # warm pylint on a small file, before any check has been timed here
 _QUEUE_LATENCY_S = 0.15
-
-
-def mean_check_seconds() -> float:
-    """Mean lint time of one file over the last 50 files actually linted (not reused)."""
-    # A peewee expression: `== False` builds the SQL comparison.
-    not_reused = Check.reused == False  # noqa: E712  # pylint: disable=singleton-comparison
-    recent = (Check.select(Check.duration_ms)
-              .where(Check.duration_ms.is_null(False) & not_reused)
-              .order_by(Check.id.desc()).limit(50))
-    value = Check.select(fn.AVG(recent.c.duration_ms)).from_(recent).scalar()
-    # float(): PostgreSQL's AVG is a Decimal
-    return max(float(value) / 1000.0, 0.01) if value else _DEFAULT_CHECK_S
 
 
 @dataclass(frozen=True)
@@ -78,7 +63,7 @@ def queue_wait(settings: Settings, commit_ids: list[int], user: int,
         return QueueWait(place, 0.0)  # the push's verdict is there already
     if not threads:
         return QueueWait(place, math.inf)
-    return QueueWait(place, _QUEUE_LATENCY_S + files * mean_check_seconds() / threads)
+    return QueueWait(place, _QUEUE_LATENCY_S + files * lease.mean_check_seconds() / threads)
 
 
 def worth_waiting(settings: Settings, found: QueueWait, wait: float | None = None) -> bool:

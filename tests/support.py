@@ -368,3 +368,32 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
     for word in words:
         assert word in lines[0], lines[0]
     assert "Traceback" not in result.stderr
+
+
+STARTED = b"Huey consumer started"
+
+
+@contextlib.contextmanager
+def workers(server: Server, *logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One `gitserver worker` process per log, all consuming once this returns; stopped after."""
+    procs = []
+    try:
+        for log in logs:
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen([GITSERVER, "worker"], env=server.env,
+                                              stdout=out, stderr=subprocess.STDOUT))
+        for proc, log in zip(procs, logs, strict=True):
+            wait_until("a worker to start", lambda proc=proc, log=log: proc.poll() is not None
+                       or STARTED in log.read_bytes(), deadline_s=60)
+            assert proc.poll() is None, log.read_text(errors="replace")
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -10,9 +10,7 @@ checker.timeout_s is 3, so a lease (timeout + 15 s) left by a killed worker runs
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from gitserver.core.config import load_settings
 from gitserver.core.models import Push, Repo
 
 from .support import (
-    GITSERVER,
     Server,
     api,
     by_path,
@@ -37,13 +34,13 @@ from .support import (
     slow_source,
     start_server,
     wait_until,
+    workers,
 )
 
 DEADLINE_S = 120.0  # the lease of a killed worker alone takes 20 s to run out
 FINAL = {"success", "failure", "error"}
 SETTINGS = {"GITSERVER_QUEUE_EMBEDDED": "false", "GITSERVER_CHECKER_TIMEOUT_S": "3",
             "GITSERVER_CHECKER_PUSH_WAIT_S": "0"}
-STARTED = b"Huey consumer started"
 EXECUTING = b".check_commit: "  # huey logs "Executing <module>.check_commit: <id>"
 
 
@@ -59,32 +56,6 @@ def all_final_and_mailed(server: Server, repo: str, shas: list[str]) -> list[dic
             return bodies
         return None
     return wait_until(f"the checks of {repo}", probe, deadline_s=DEADLINE_S)
-
-
-@contextmanager
-def workers(server: Server, *logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """One `gitserver worker` process per log, all consuming once this returns; stopped after."""
-    procs = []
-    try:
-        for log in logs:
-            with log.open("wb") as out:
-                procs.append(subprocess.Popen([GITSERVER, "worker"], env=server.env,
-                                              stdout=out, stderr=subprocess.STDOUT))
-        for proc, log in zip(procs, logs, strict=True):
-            wait_until("a worker to start", lambda proc=proc, log=log: proc.poll() is not None
-                       or STARTED in log.read_bytes(), deadline_s=60)
-            assert proc.poll() is None, log.read_text(errors="replace")
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="module", params=["default", "scaleout"], name="queue_server")
