@@ -1,0 +1,281 @@
+"""A class at its deadline: N accounts push M files of real code each at once, then each pushes a
+one-file fix a few seconds later; `gitserver serve` with the embedded defaults (SQLite, 2 worker
+threads, `checker.push_wait_s` = 3).
+
+The files are distinct modules of CPython's standard library (each account its own, under their
+own names, as students name files), so no result is reused between accounts. Measured in one run:
+- the time until every account's latest tip is final, against one `pylint -jN` (N = CPUs) over
+  the same files (the latest versions) in the same flat layout: burst ratio = pylint / ours;
+- each account's latest verdict, from the burst's start: median and max, and the median as a
+  share of the time until every check of every push is final (superseded tips included);
+- push wall time (p50, max) over all 2N pushes, and how many said their place in the queue;
+- report mails per push, once the mail coalescing has settled.
+Times of a commit come from the server's own rows (`check.checked_at`, `created_at`), read
+from its SQLite file after the run; the bench polls that file twice a second meanwhile.
+
+Targets (issue 17): burst >= 1.0x `pylint -jN`; the median account's latest verdict within 60%
+of the time everything takes; push wall p50 <= 1.5 s.
+
+Run from the repository root: .venv/bin/python -m bench.bench_burst [--accounts 30 --files 8]
+Exit status 0 whatever the verdicts; 1 (and one line on stderr) if something broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.bench_push_clone import GIT_ENV, is_acceptable
+from bench.harness import (
+    PASSWORD,
+    RCFILE,
+    BenchError,
+    Server,
+    exit_on_sigterm,
+    git,
+    gitserver_exe,
+    loadavg,
+    passed,
+)
+
+FIX_AFTER_S = 3.0
+SETTLE_S = 12.0  # report mails are coalesced for a few seconds (mailer.tasks.COALESCE_S)
+DONE_TIMEOUT_S = 900.0
+MIN_BYTES, MAX_BYTES = 2_000, 40_000  # real modules, neither trivial nor the giants
+
+
+@dataclass
+class Account:
+    """One student: a work repo and the pushes made from it."""
+    name: str
+    work: Path
+    files: list[str]
+    shas: list[str] = field(default_factory=list)
+    push_seconds: list[float] = field(default_factory=list)
+    said_place: int = 0
+
+
+def stdlib_modules(count: int) -> list[Path]:
+    """`count` distinct .py files of the standard library (no tests), in a stable order."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    skip = {"test", "tests", "idlelib", "lib2to3", "site-packages", "tkinter", "turtledemo",
+            "ensurepip", "__pycache__", "encodings"}
+    found = sorted(p for p in root.rglob("*.py")
+                   if not skip & set(p.relative_to(root).parts)
+                   and MIN_BYTES <= p.stat().st_size <= MAX_BYTES and is_acceptable(p))
+    names: dict[str, Path] = {}
+    for path in found:
+        relative = path.relative_to(root)
+        flat = "_".join(relative.with_suffix("").parts) + ".py"
+        names.setdefault(flat, path)
+    if len(names) < count:
+        raise BenchError(f"only {len(names)} standard-library modules fit; ask for fewer files")
+    return [names[n] for n in sorted(names)][:count]
+
+
+def make_accounts(server: Server, tmp: Path, accounts: int, per: int) -> list[Account]:
+    """Users with a work repo each, holding their own `per` standard-library modules."""
+    modules = stdlib_modules(accounts * per)
+    made = []
+    root = Path(sysconfig.get_paths()["stdlib"])
+    for number in range(accounts):
+        name = f"student{number:02d}"
+        subprocess.run([str(gitserver_exe()), "user", "add", name, f"{name}@example.com"],
+                       input=f"{PASSWORD}\n".encode(), env=server.env, check=True,
+                       capture_output=True, timeout=60)
+        work = tmp / name
+        git("init", "-q", "-b", "main", str(work))
+        files = []
+        for path in modules[number * per:(number + 1) * per]:
+            flat = "_".join(path.relative_to(root).with_suffix("").parts) + ".py"
+            (work / flat).write_bytes(path.read_bytes())
+            files.append(flat)
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", "homework", cwd=work)
+        made.append(Account(name, work, files))
+    return made
+
+
+def push(server: Server, account: Account) -> None:
+    """Push main; record the sha, the wall time and whether the push said its queue place."""
+    url = f"http://{account.name}:{PASSWORD}@127.0.0.1:{server.port}/{account.name}/hw.git"
+    start = time.perf_counter()
+    result = subprocess.run(["git", "push", url, "main"], cwd=account.work, env=GIT_ENV,
+                            capture_output=True, timeout=300, check=False)
+    account.push_seconds.append(time.perf_counter() - start)
+    if result.returncode != 0:
+        raise BenchError(f"push of {account.name} failed: {result.stderr.decode()[-500:]}")
+    account.said_place += b"queue: position" in result.stderr
+    account.shas.append(git("rev-parse", "HEAD", cwd=account.work).strip())
+
+
+def fix(account: Account) -> None:
+    """A one-file fix: the first file gets a line more."""
+    target = account.work / account.files[0]
+    with target.open("ab") as handle:
+        handle.write(b"\n# fixed before the deadline\n")
+    git("commit", "-q", "-am", "fix", cwd=account.work)
+
+
+def burst(server: Server, accounts: list[Account]) -> float:
+    """Everyone pushes at once, then everyone pushes a fix FIX_AFTER_S later; the start time
+    (epoch seconds)."""
+    errors: list[BaseException] = []
+
+    def student(account: Account, start_at: float) -> None:
+        try:
+            time.sleep(max(0.0, start_at - time.time()))
+            push(server, account)
+            fix(account)
+            time.sleep(max(0.0, start_at + FIX_AFTER_S - time.time()))
+            push(server, account)
+        except BaseException as exc:  # pylint: disable=broad-exception-caught  # re-raised
+            errors.append(exc)
+
+    start_at = time.time() + 0.5
+    threads = [threading.Thread(target=student, args=(a, start_at)) for a in accounts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return start_at
+
+
+def database(server: Server) -> sqlite3.Connection:
+    """The server's SQLite database, read-only."""
+    path = server.root / "data" / "gitserver.db"
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def pending(server: Server) -> int:
+    """Checks still pending, or pushes not yet scheduled, in the whole server."""
+    with database(server) as db:
+        checks = db.execute("SELECT COUNT(*) FROM \"check\" WHERE state = 'pending'").fetchone()
+        pushes = db.execute('SELECT COUNT(*) FROM push WHERE history_at IS NULL').fetchone()
+    return int(checks[0]) + int(pushes[0])
+
+
+def final_at(server: Server, shas: list[str]) -> dict[str, float]:
+    """sha -> when its last check became final (epoch seconds)."""
+    marks = ",".join("?" * len(shas))
+    with database(server) as db:
+        rows = db.execute(
+            'SELECT c.sha, MAX(k.checked_at), MAX(k.created_at) FROM "check" k '
+            f'JOIN "commit" c ON c.id = k.commit_id WHERE c.sha IN ({marks}) GROUP BY c.sha',
+            shas).fetchall()
+    return {sha: max(_epoch(checked), _epoch(created)) for sha, checked, created in rows}
+
+
+def _epoch(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC).timestamp()
+
+
+def mails(server: Server) -> int:
+    """Report mails in the server's Maildir."""
+    root = server.root / "data" / "mail"
+    return sum(1 for sub in ("new", "cur") if (root / sub).is_dir()
+               for _ in (root / sub).iterdir())
+
+
+def bare_pylint(tmp: Path, accounts: list[Account]) -> float:
+    """Wall seconds of one `pylint -jN` over every account's latest files in one flat tree."""
+    src = tmp / "pylint-tree"
+    src.mkdir()
+    for account in accounts:
+        for name in account.files:
+            (src / name).write_bytes((account.work / name).read_bytes())
+    pylint = Path(sys.executable).with_name("pylint")
+    jobs = os.cpu_count() or 1
+    start = time.perf_counter()
+    result = subprocess.run([str(pylint), f"-j{jobs}", "--rcfile", str(RCFILE),
+                             *sorted(p.name for p in src.iterdir())], cwd=src,
+                            capture_output=True, check=False, timeout=1800,
+                            env=dict(os.environ, PYLINTHOME=str(tmp / "pylint-home")))
+    seconds = time.perf_counter() - start
+    if result.returncode & 1 or result.returncode >= 32:
+        raise BenchError(f"bare pylint failed ({result.returncode}): "
+                         f"{result.stdout.decode(errors='replace')[-500:]}")
+    return seconds
+
+
+@dataclass
+class Measured:
+    """What one burst gave: when it started, when each tip was final, everything, the mails."""
+    start: float
+    finals: dict[str, float]
+    everything: float
+    mail_count: int
+
+
+def report(accounts: list[Account], measured: Measured, baseline: float) -> None:
+    """Print the figures and verdicts."""
+    start, everything, mail_count = measured.start, measured.everything, measured.mail_count
+    verdicts = sorted(measured.finals[a.shas[-1]] - start for a in accounts)
+    all_latest = verdicts[-1]
+    median_user = statistics.median(verdicts)
+    walls = sorted(s for a in accounts for s in a.push_seconds)
+    pushes = len(walls)
+    ratio = baseline / all_latest
+    share = median_user / everything
+    jobs = os.cpu_count() or 1
+    print(f"load average before: {loadavg()}")
+    print(f"{len(accounts)} accounts x {len(accounts[0].files)} files, a fix each "
+          f"{FIX_AFTER_S:.0f} s later ({pushes} pushes)")
+    print(f"  every latest tip final  {all_latest:7.1f} s   pylint -j{jobs}: {baseline:6.1f} s"
+          f"   burst {ratio:.2f}x (target >= 1.0) {passed(ratio >= 1.0)}")
+    print(f"  everything final        {everything:7.1f} s")
+    print(f"  latest verdict per user median {median_user:.1f} s, max {all_latest:.1f} s;"
+          f" median = {share:.0%} of everything (target <= 60%) {passed(share <= 0.6)}")
+    p50 = statistics.median(walls)
+    print(f"  push wall p50 {p50:.2f} s, max {walls[-1]:.2f} s (target p50 <= 1.5 s) "
+          f"{passed(p50 <= 1.5)}; {sum(a.said_place for a in accounts)} pushes said their "
+          f"place in the queue")
+    print(f"  report mails: {mail_count} for {pushes} pushes ({mail_count / pushes:.2f} per push)")
+
+
+def main() -> int:
+    """Run the burst and print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--accounts", type=int, default=30)
+    parser.add_argument("--files", type=int, default=8)
+    args = parser.parse_args()
+    exit_on_sigterm()
+    try:
+        with tempfile.TemporaryDirectory(prefix="gitserver-bench-burst-") as tmp_name:
+            tmp = Path(tmp_name)
+            with Server(tmp / "server") as server:
+                accounts = make_accounts(server, tmp / "work", args.accounts, args.files)
+                time.sleep(3)  # the workers warm up
+                start = burst(server, accounts)
+                deadline = time.monotonic() + DONE_TIMEOUT_S
+                while pending(server):
+                    if time.monotonic() > deadline:
+                        raise BenchError(f"checks still pending after {DONE_TIMEOUT_S:.0f} s")
+                    time.sleep(0.5)
+                finals = final_at(server, [sha for a in accounts for sha in a.shas])
+                time.sleep(SETTLE_S)
+                measured = Measured(start, finals, max(finals.values()) - start, mails(server))
+            report(accounts, measured, bare_pylint(tmp, accounts))
+    except BenchError as exc:
+        print(f"bench_burst: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
