@@ -88,20 +88,19 @@ def _insert_commits(repo: Repo, push: Push, details: list[CommitDetails]) -> dic
     return {sha: ids[sha] for sha in shas}
 
 
-def _file_versions(batch: GitBatch, details: list[CommitDetails],
-                   ids: dict[str, int]) -> list[dict]:
-    """Every commit's changes against its first parent, from one `diff-tree --stdin`."""
+def _file_versions(batch: GitBatch, details: list[CommitDetails]) -> dict[str, list[dict]]:
+    """sha -> its changes against its first parent (rows without their commit id), from one
+    `diff-tree --stdin` for every commit."""
     pairs = [(c.sha, c.parents[0] if c.parents else None) for c in details]
-    versions = []
+    versions: dict[str, list[dict]] = {sha: [] for sha, _ in pairs}
     for sha, changes in batch.changes(pairs):
         for change in changes:
             kind = _CHANGE_KINDS.get(change.status)
             if kind is None:
                 continue
-            versions.append({"commit": ids[sha],
-                             "path": change.path.decode("utf-8", "replace"),
-                             "blob_sha": None if kind == CHANGE_DELETED else change.new_sha,
-                             "change": kind})
+            versions[sha].append({"path": change.path.decode("utf-8", "replace"),
+                                  "blob_sha": None if kind == CHANGE_DELETED else change.new_sha,
+                                  "change": kind})
     return versions
 
 
@@ -135,13 +134,21 @@ def record_commits(push: Push, git: GitRepo) -> RecordedPush:
     """
     repo = push.repo
     updates = [(ref, old, new) for ref, old, new in push.updates if new != ZERO]
-    with GitBatch(Path(git.controldir())) as batch, database.atomic():
+    # git is read outside the transaction: at a deadline thirty pushes record at once, and
+    # SQLite has one writer; each holds the write lock only for its inserts.
+    with GitBatch(Path(git.controldir())) as batch:
         tip_shas = _tip_commits(batch, updates)
         new_shas = _unrecorded(repo, batch, git, list(dict.fromkeys(tip_shas.values())),
                                [old for _, old, _ in updates if old != ZERO])
         details = list(batch.details(new_shas))
-        ids = _insert_commits(repo, push, details)
-        bulk_insert(FileVersion, _file_versions(batch, details, ids))
+        versions = _file_versions(batch, details)
+    with database.atomic():
+        # A recording of the same commits may have finished meanwhile (another push of them,
+        # the requeuer finishing this one): insert only what is still missing.
+        done = _recorded_shas(repo, new_shas)
+        ids = _insert_commits(repo, push, [c for c in details if c.sha not in done])
+        bulk_insert(FileVersion, [dict(row, commit=commit_id) for sha, commit_id in ids.items()
+                                  for row in versions[sha]])
         recorded = RecordedPush(push, new_commits=len(ids))
         for ref, sha in tip_shas.items():
             recorded.tips.append((ref, Commit.get((Commit.repo == repo) & (Commit.sha == sha))))
