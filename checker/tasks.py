@@ -35,13 +35,12 @@ from huey import Huey
 from gitserver.core import lint_settings
 from gitserver.core.config import Settings
 from gitserver.core.models import Check, Commit, LintClaim, Push, utcnow
-from gitserver.core.repos import repo_path
 from gitserver.core.states import STATE_ERROR, STATE_FAILURE, STATE_PENDING, STATE_SUCCESS
 
 from .lint_user import share_tree
 from .runner import FileResult, LintRunner
 from .schedule import result_values, reusable_results
-from .tree import materialise_py_files
+from .sources import TreeSource, tree_source
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +66,13 @@ class Tasks:
 
 
 class CheckWorker:
-    """What the tasks need in a worker process: settings and a pool of warm LintRunners."""
+    """What the tasks need in a worker process: settings, a pool of warm LintRunners and where
+    the trees come from (`source`; by default as `queue.web_url` says)."""
 
-    def __init__(self, settings: Settings, size: int | None = None) -> None:
+    def __init__(self, settings: Settings, size: int | None = None,
+                 source: TreeSource | None = None) -> None:
         self.settings = settings
+        self.source = source or tree_source(settings)
         checker = settings.checker
         self._warm_lock = Path(tempfile.gettempdir()) / f"gitserver-warm-{uuid.uuid4().hex}.lock"
         self._runners = [LintRunner(disable=checker.disable, fail_under=checker.fail_under,
@@ -150,7 +152,6 @@ class CheckWorker:
     def _lint(self, commit_id: int, todo: list[Check], owner: str) -> set[int]:
         """Lint the files one by one; return the pushes whose rows the results also settled."""
         commit = Commit.get_by_id(commit_id)
-        path = repo_path(self.settings.repos_dir, commit.repo.owner.username, commit.repo.name)
         # Another worker may be on a commit sharing most keys with this one (two pushes in a
         # row); a random order makes the two mostly lint different files, and each result
         # settles the other's rows of the same key (see _settle_key).
@@ -160,9 +161,9 @@ class CheckWorker:
                 self.runner() as runner:
             root = Path(tmp) / "src"
             root.mkdir()
-            materialise_py_files(path, commit.sha, root)
+            self.source.materialise(commit.repo, commit.sha, root)
             share_tree(Path(tmp))
-            judge = _Judge(self.settings, commit, path, Path(tmp) / "parent", runner)
+            judge = _Judge(self.settings, commit, self.source, Path(tmp) / "parent", runner)
             for check in todo:
                 touched |= self._lint_one(runner, root, check, owner, judge)
                 Check.update(lease_until=utcnow() + self.lease_delta()).where(
@@ -195,13 +196,13 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
     under the gate `new`, with the first parent's messages of the same file as the baseline."""
 
     # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one commit's
-    def __init__(self, settings: Settings, commit: Commit, repo_dir: Path, parent_root: Path,
-                 runner: LintRunner) -> None:
+    def __init__(self, settings: Settings, commit: Commit, source: TreeSource,
+                 parent_root: Path, runner: LintRunner) -> None:
         self.lint = lint_settings.of(commit.repo)
         self.fail_under = (settings.checker.fail_under if self.lint.fail_under is None
                            else self.lint.fail_under)
         self.commit = commit
-        self.repo_dir = repo_dir
+        self.source = source
         self.parent_root = parent_root
         self.runner = runner
         self._parent_files: list[str] | None = None
@@ -243,8 +244,8 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
             return stored.message_list
         if self._parent_files is None:
             self.parent_root.mkdir()
-            self._parent_files = materialise_py_files(self.repo_dir, parent_sha,
-                                                      self.parent_root)
+            self._parent_files = self.source.materialise(self.commit.repo, parent_sha,
+                                                         self.parent_root)
             share_tree(self.parent_root)
         if check.path not in self._parent_files:
             return []  # new in this commit: every message is new

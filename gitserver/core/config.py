@@ -55,10 +55,14 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """[queue]: the Huey URL (empty: SQLite in the data folder), embedded workers, threads."""
+    """[queue]: the Huey URL (empty: SQLite in the data folder), embedded workers, threads, and
+    where a worker on another host fetches the trees it lints."""
     url: str = ""
     embedded: bool = True
     workers: int = 2
+    # The web node's URL as workers reach it (e.g. http://web:8000): `gitserver worker` then
+    # fetches each commit's .py files from it. Empty: read the repositories in the data dir.
+    web_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,22 @@ def _validate(values: dict[str, dict[str, Any]]) -> None:
     queue_scheme = urlsplit(values["queue"]["url"]).scheme
     if values["queue"]["url"] and queue_scheme not in ("sqlite", "redis"):
         raise ConfigError("config: queue.url must be sqlite:///path or redis://host:port/db")
+    if values["queue"]["web_url"]:
+        _check_web_url(values["queue"]["web_url"])
+
+
+def _check_web_url(url: str) -> None:
+    """queue.web_url: an http(s) URL of a host, with no credentials, query or fragment."""
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok \
+            or parts.username is not None or parts.query or parts.fragment:
+        raise ConfigError(f"config: queue.web_url = {url!r} must be the web node's address as "
+                          "workers reach it, like http://web:8000 (no user, query or fragment), "
+                          "or empty to read the repositories in the data dir")
 
 
 def _secret_key(data_dir: Path) -> str:
