@@ -112,14 +112,14 @@ def member(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
 ], ids=["symlink", "hardlink", "folder", "fifo"])
 def test_tree_stream_member_that_is_no_regular_file_is_refused(tmp_path: Path,
                                                                odd: tarfile.TarInfo) -> None:
-    with pytest.raises(UnsafePath, match="not a regular .py file"):
+    with pytest.raises(UnsafePath, match=r"not a regular \.py file"):
         unpack(tar_of(("ok.py", b"OK = 1\n"), odd), tmp_path / "dest")
     assert not (tmp_path / "dest" / odd.name).exists()
 
 
 def test_tree_stream_refuses_other_files_a_name_sent_twice_and_a_file_over_a_folder(
         tmp_path: Path) -> None:
-    with pytest.raises(UnsafePath, match="not a regular .py file"):
+    with pytest.raises(UnsafePath, match=r"not a regular \.py file"):
         unpack(tar_of(("notes.txt", b"x")), tmp_path / "one")
     with pytest.raises(UnsafePath, match="sent twice"):
         unpack(tar_of(("a.py", b"A = 1\n"), ("a.py", b"A = 2\n")), tmp_path / "two")
@@ -154,6 +154,12 @@ class _LongAgo(TimestampSigner):
         return int(time.time()) - tree_grants.MAX_AGE_S - 60
 
 
+def expired_grant(key: str, repo_id: int, sha: str) -> str:
+    """A grant for exactly this commit, signed longer ago than a grant lasts."""
+    return URLSafeTimedSerializer(key, salt=tree_grants.SALT, signer=_LongAgo).dumps(
+        [repo_id, sha])
+
+
 def test_tree_grant_covers_exactly_one_repository_and_commit() -> None:
     sha, other = "a" * 40, "b" * 40
     grant = tree_grants.mint(KEY, 7, sha)
@@ -167,5 +173,5 @@ def test_tree_grant_covers_exactly_one_repository_and_commit() -> None:
     # a session cookie's signature (another salt) is no grant
     cookie = URLSafeTimedSerializer(KEY).dumps([7, sha])
     assert tree_grants.verify(KEY, cookie, 7, sha) is tree_grants.Verdict.INVALID
-    old = URLSafeTimedSerializer(KEY, salt=tree_grants.SALT, signer=_LongAgo).dumps([7, sha])
+    old = expired_grant(KEY, 7, sha)
     assert tree_grants.verify(KEY, old, 7, sha) is tree_grants.Verdict.EXPIRED
