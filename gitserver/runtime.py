@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import logging
 import stat
+import sys
 from collections.abc import Callable
 
 import uvicorn
 from huey import Huey
 from starlette.applications import Starlette
 
-from checker.consumer import Workers
+from checker.consumer import ChildProcess, Workers, exit_with_parent
 from checker.queue import REPO_QUEUE, create_huey
 from checker.sources import HttpTrees, LocalTrees, TreeSource, tree_source
 from checker.tasks import CheckWorker, Tasks, claim_report, requeue_lost_work
 from gitserver.core.accounts import remove_expired_registrations
-from gitserver.core.config import ConfigError, Settings, secret_key_problem
+from gitserver.core.config import (
+    ConfigError,
+    Settings,
+    child_environment,
+    secret_key_problem,
+)
 from gitserver.core.models import init_db
 from gitserver.core.schema import migrate
 from gitserver.web.app import create_app
@@ -105,14 +111,31 @@ def build_workers(settings: Settings, source: TreeSource) -> Workers:
 
 
 def build_web_workers(settings: Settings, embedded: bool) -> Workers:
-    """What `serve` runs besides the app: the repo queue's thread and the jobs that read the
-    repositories (finishing pushes whose recording or history task was lost), and with
-    `embedded` the check workers too, reading the trees from the data dir."""
+    """What `serve` runs besides the app: the repo queue's process (`run_repo_worker`), and with
+    `embedded` the check workers, reading the trees from the data dir, and their jobs."""
     worker = CheckWorker(settings, source=LocalTrees(settings.repos_dir)) if embedded else None
-    tasks, repo_huey = build_queues(settings, worker)
-    jobs = _database_jobs(settings, tasks) if embedded else []
-    jobs.append(lambda: finish_unrecorded_pushes(settings, tasks))
-    return Workers(settings, tasks, worker, maintenance=jobs, repo_huey=repo_huey)
+    tasks = build_tasks(settings, worker)
+    repo_worker = ChildProcess(
+        "the repo queue's worker", [sys.executable, "-m", "gitserver.cli", "worker",
+                                    "--repo-queue"],
+        child_environment(settings), stop_timeout_s=settings.checker.timeout_s + 10)
+    return Workers(settings, tasks, worker,
+                   maintenance=_database_jobs(settings, tasks) if embedded else (),
+                   children=[repo_worker])
+
+
+def run_repo_worker(settings: Settings) -> None:
+    """The repo queue and the jobs that read the repositories (finishing pushes whose recording
+    or history task was lost), in the process `serve` starts next to itself
+    (`gitserver worker --repo-queue`): on the host with the repositories, and not holding the
+    web process's GIL while pushes come in."""
+    init_db(settings.database_url)
+    tasks, repo_huey = build_queues(settings)
+    workers = Workers(settings, tasks, None, repo_huey=repo_huey,
+                      maintenance=[lambda: finish_unrecorded_pushes(settings, tasks)])
+    exit_with_parent()
+    logger.info("gitserver repo queue worker: repositories in %s", settings.repos_dir)
+    workers.run()
 
 
 def warn_if_shared(settings: Settings) -> None:

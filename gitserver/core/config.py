@@ -365,6 +365,14 @@ def load_settings(config_path: str | Path | None = None,
     return _build(values)
 
 
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a `gitserver` process we start ourselves: ours without GITSERVER_*
+    names, and exactly our settings (read back by `load_settings`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env[SETTINGS_ENV] = settings.to_json()
+    return env
+
+
 def settings_from_json(text: str) -> Settings:
     """The Settings that `Settings.to_json()` wrote, each value coerced to its field's type."""
     raw = json.loads(text)
