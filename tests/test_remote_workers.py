@@ -12,9 +12,11 @@ which the worker is pointed at by URL) and on PostgreSQL + Redis ("scaleout").
 from __future__ import annotations
 
 import io
+import os
+import signal
 import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,49 @@ def _mail_subjects(data_dir: Path) -> list[str]:
     return [line[len("Subject: "):] for path in (data_dir / "mail").glob("*/*")
             for line in path.read_text(errors="replace").splitlines()
             if line.startswith("Subject: ")]
+
+
+# -- the web node's repo queue worker ------------------------------------------------------------
+
+def repo_worker_pid(web: Server) -> int | None:
+    """The pid of the `gitserver worker --repo-queue` the web node started, once it runs."""
+    assert web.proc is not None
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == web.proc.pid and b"--repo-queue" in cmdline and fields[0] != "Z":
+            return int(stat.parent.name)
+    return None
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_web_node_keeps_its_repo_queue_worker_running_and_takes_it_along(
+        dedicated: Callable[[dict[str, str]], Server], tmp_path: Path) -> None:
+    web = dedicated(SETTINGS)
+    first = wait_until("the repo queue worker to start", lambda: repo_worker_pid(web))
+    os.kill(first, signal.SIGKILL)
+    second = wait_until("a new repo queue worker", lambda: (
+        pid if (pid := repo_worker_pid(web)) not in (None, first) else None))
+    # The new one does the repo queue's work: the push's check rows are made (no check runs).
+    work = make_work_repo(tmp_path / "w", {"a.py": "A = 1\n"}, "one")
+    sha = git(work, "rev-parse", "HEAD").stdout.strip()
+    git(work, "push", "-q", web.url("alice/again.git", "alice"), "main")
+    body = wait_until("the check rows", lambda: (b := checks_of(web, "again", sha)) and b["files"])
+    assert [f["state"] for f in body] == ["pending"]
+    assert web.proc is not None
+    web.proc.kill()  # no goodbye: the worker notices its web node is gone
+    web.proc.wait()
+    wait_until("the repo queue worker to stop", lambda: not running(second), deadline_s=30)
 
 
 # -- starting a worker ---------------------------------------------------------------------------
