@@ -48,7 +48,6 @@ class ChildProcess:
 
     def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str],
                  stop_timeout_s: float) -> None:
-        self.name = name
         self.argv = list(argv)
         self.env = dict(env)
         self.stop_timeout_s = stop_timeout_s
@@ -76,7 +75,7 @@ class ChildProcess:
             try:
                 proc.wait(timeout=self.stop_timeout_s)
             except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop within %g s; killing it", self.name,
+                logger.warning("%s did not stop within %g s; killing it", self._thread.name,
                                self.stop_timeout_s)
                 proc.kill()
                 proc.wait()
@@ -90,14 +89,16 @@ class ChildProcess:
                 if self._stopping.is_set():
                     return
                 # Not a `with`: it runs until it dies or terminate() stops it.
-                self._proc = subprocess.Popen(self.argv, env=self.env)  # pylint: disable=consider-using-with
+                # pylint: disable-next=consider-using-with
+                proc = subprocess.Popen(self.argv, env=self.env)
+                self._proc = proc
             started = time.monotonic()
-            code = self._proc.wait()
+            code = proc.wait()
             if self._stopping.is_set():
                 return
             pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 30.0)
-            logger.error("%s exited with code %s; starting it again in %g s", self.name, code,
-                         pause)
+            logger.error("%s exited with code %s; starting it again in %g s",
+                         self._thread.name, code, pause)
             self._stopping.wait(pause)
 
 
@@ -114,6 +115,7 @@ def exit_with_parent(interval_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+# pylint: disable-next=too-many-instance-attributes  # one process's queues, jobs and threads
 class Workers:
     """The consumers of one process and what they share: the check queue's consumer (with warm
     lint processes) when there is a `worker`, the repo queue's when there is a `repo_huey`, the

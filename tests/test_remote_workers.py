@@ -60,8 +60,8 @@ def fixture_web(request: pytest.FixtureRequest,
     backend = "scaleout" if request.param == "scaleout" else None
     srv = start_server(tmp_path_factory.mktemp(f"web-{request.param}"), SETTINGS, backend)
     try:
-        srv.add_user("alice")
-        srv.add_user("bob")
+        for user in ("alice", "bob"):
+            srv.add_user(user)
         yield srv
     finally:
         srv.stop()
@@ -105,10 +105,11 @@ def remote_worker(env: dict[str, str], folder: Path) -> Iterator[Path]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            proc.wait(timeout=30)  # a worker that ignores SIGTERM fails the test
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def final_checks(web: Server, repo: str, sha: str) -> dict[str, Any]:

@@ -269,8 +269,8 @@ def _check_web_url(url: str) -> None:
         port_ok = parts.port is None or parts.port > 0
     except ValueError:
         port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok \
-            or parts.username is not None or parts.query or parts.fragment:
+    extras = parts.username is not None or parts.query or parts.fragment
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or extras:
         raise ConfigError(f"config: queue.web_url = {url!r} must be the web node's address as "
                           "workers reach it, like http://web:8000 (no user, query or fragment), "
                           "or empty to read the repositories in the data dir")
