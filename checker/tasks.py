@@ -37,15 +37,14 @@ from huey import Huey
 
 from gitserver.core import lint_settings
 from gitserver.core.config import Settings
-from gitserver.core.models import Check, Commit, LintClaim, Push, Repo, utcnow
-from gitserver.core.repos import repo_path
+from gitserver.core.models import Check, Commit, LintClaim, Push, utcnow
 from gitserver.core.states import STATE_ERROR, STATE_FAILURE, STATE_PENDING, STATE_SUCCESS
 
 from . import lease
 from .lint_user import share_tree
 from .runner import FileResult, LintRunner
 from .schedule import result_values, reusable_results
-from .tree import materialise_py_files
+from .sources import TreeSource, tree_source
 from .tree_cache import Tree, TreeCache
 
 logger = logging.getLogger(__name__)
@@ -72,10 +71,13 @@ class Tasks:
 
 
 class CheckWorker:
-    """What the tasks need in a worker process: settings and a pool of warm LintRunners."""
+    """What the tasks need in a worker process: settings, a pool of warm LintRunners and where
+    the trees come from (`source`; by default as `queue.web_url` says)."""
 
-    def __init__(self, settings: Settings, size: int | None = None) -> None:
+    def __init__(self, settings: Settings, size: int | None = None,
+                 source: TreeSource | None = None) -> None:
         self.settings = settings
+        self.source = source or tree_source(settings)
         checker = settings.checker
         self._warm_lock = Path(tempfile.gettempdir()) / f"gitserver-warm-{uuid.uuid4().hex}.lock"
         self._runners = [LintRunner(disable=checker.disable, fail_under=checker.fail_under,
@@ -86,11 +88,7 @@ class CheckWorker:
         for runner in self._runners:
             self._pool.put(runner)
         self.threads = len(self._runners)
-        self.trees = TreeCache(self._materialise, keep=2 * self.threads)
-
-    def _materialise(self, repo: Repo, sha: str, dest: Path) -> list[str]:
-        path = repo_path(self.settings.repos_dir, repo.owner.username, repo.name)
-        return materialise_py_files(path, sha, dest)
+        self.trees = TreeCache(self.source.materialise, keep=2 * self.threads)
 
     @contextlib.contextmanager
     def runner(self) -> Iterator[LintRunner]:

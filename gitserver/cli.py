@@ -17,7 +17,7 @@ from gitserver.core.config import ConfigError, Settings, load_settings
 from gitserver.core.models import User, init_db
 from gitserver.core.orgs import OrgError
 from gitserver.core.schema import migrate
-from gitserver.runtime import run_worker, serve
+from gitserver.runtime import run_repo_worker, run_worker, serve
 
 logger = logging.getLogger("gitserver")
 
@@ -81,9 +81,13 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> None:
     serve(settings)
 
 
-def cmd_worker(settings: Settings, _args: argparse.Namespace) -> None:
-    """`gitserver worker`: the check and mail workers alone."""
-    run_worker(settings)
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    """`gitserver worker`: the check and mail workers alone (`--repo-queue`: the web node's
+    repo queue, which `serve` starts by itself)."""
+    if args.repo_queue:
+        run_repo_worker(settings)
+    else:
+        run_worker(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int)
     serve_cmd.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run the check and mail workers alone")
+    worker.add_argument("--repo-queue", action="store_true",
+                        help="consume the repo queue instead (work that reads the repositories; "
+                             "`serve` runs one itself, on the web node)")
     worker.set_defaults(func=cmd_worker)
     user = sub.add_parser("user", help="manage users").add_subparsers(
         dest="user_command", required=True, metavar="ACTION")

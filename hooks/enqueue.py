@@ -3,8 +3,9 @@
 The tips come first: for a push small enough to wait for, their check rows are made and queued
 while the push is recorded, so the pusher's verdict can come in the same second. The commits
 behind them (up to `checker.max_commits_per_push`), and the tips of a push too large to wait for,
-are scheduled by a queued task, `schedule_history`, on a worker: a push of a long history costs
-the web process only its recording. A push's report waits for every row.
+are scheduled by a queued task, `schedule_history`, on the repo queue (consumed by a thread of
+`gitserver serve`, which has the repositories; workers may not): a push of a long history costs
+the web request only its recording. A push's report waits for every row.
 
 Everything here is idempotent, so the requeuer can finish a push whose recording or history
 task was lost.
@@ -44,7 +45,7 @@ def schedule(settings: Settings, git: GitRepo, recorded: RecordedPush,
 
 
 def queue_history(push_id: int, tasks: Tasks) -> None:
-    """Leave the push's checks to the `schedule_history` task, on a worker."""
+    """Leave the push's checks to the `schedule_history` task, on the repo queue."""
     Push.update(history_queued_at=utcnow()).where(Push.id == push_id).execute()
     tasks.schedule_history(push_id)
 
@@ -107,7 +108,7 @@ def finish_push(settings: Settings, push_id: int, tasks: Tasks, wait: bool = Tru
     """Record the push's commits and queue its checks (idempotent: safe to repeat).
 
     `wait`: the tips' check rows are made here, for a pusher who waits for the verdict;
-    otherwise the `schedule_history` task makes every row of the push, on a worker.
+    otherwise the `schedule_history` task makes every row of the push, on the repo queue.
     """
     push = Push.get_by_id(push_id)
     git = GitRepo.of(settings, push.repo)

@@ -34,6 +34,16 @@ def test_compose_has_the_services_and_healthchecks() -> None:
     assert services["web"]["command"] == ["serve"]
 
 
+def test_compose_worker_has_no_repositories_and_reaches_the_web_node(tmp_path: Path) -> None:
+    services = compose()["services"]
+    assert services["web"]["volumes"] == ["repos:/data"]
+    assert "volumes" not in services["worker"]
+    env = {k: _DEFAULT_RE.sub(r"\1", str(v)) for k, v in services["worker"]["environment"].items()}
+    env["GITSERVER_STORAGE_DATA_DIR"] = str(tmp_path)
+    assert load_settings(environ=env).queue.web_url == "http://web:8000"
+    assert "GITSERVER_QUEUE_WEB_URL" not in services["web"]["environment"]
+
+
 def test_compose_environment_is_valid_settings(tmp_path: Path) -> None:
     for name in ("web", "worker"):
         env = {k: _DEFAULT_RE.sub(r"\1", str(v))

@@ -19,7 +19,7 @@ import pytest
 
 from checker.queue import create_huey
 from gitserver.core.config import load_settings
-from gitserver.core.models import Push, Repo
+from gitserver.core.models import Check, Push, Repo
 
 from .support import (
     Server,
@@ -79,6 +79,12 @@ def recorded_push(server: Server, repo: str) -> Push | None:
                 .order_by(Push.id.desc()).first())
 
 
+def history_done(server: Server, repo: str) -> Push | None:
+    """The latest push to alice/<repo> once its check rows are made and their checks queued."""
+    push = recorded_push(server, repo)
+    return push if push is not None and push.history_at is not None else None
+
+
 # -- tests -----------------------------------------------------------------------------------
 
 def test_worker_killed_mid_check_loses_nothing(queue_server: Server, tmp_path: Path) -> None:
@@ -133,10 +139,12 @@ def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
     shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
     shas += [commit_files(work, {"n.py": n_source(i)}, f"commit {i}") for i in range(1, 6)]
     git(work, "push", "-q", queue_server.url("alice/shared.git", "alice"), "main")
-    # The push is recorded at once; its check rows are the first queued task's work.
-    wait_until("the push to be recorded", lambda: recorded_push(queue_server, "shared"),
+    # The push is recorded at once; the web node makes its check rows (the repo queue's task)
+    # and queues each commit's check before any worker runs.
+    wait_until("the push's checks to be queued", lambda: history_done(queue_server, "shared"),
                deadline_s=DEADLINE_S)
-    assert [checks_of(queue_server, "shared", sha)["files"] for sha in shas] == [[]] * 6
+    assert [{f["state"] for f in checks_of(queue_server, "shared", sha)["files"]}
+            for sha in shas] == [{"pending"}] * 6
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
     with workers(queue_server, *logs):
         bodies = all_final_and_mailed(queue_server, "shared", shas)
@@ -159,25 +167,28 @@ def test_two_workers_share_the_queue_one_check_per_file(queue_server: Server,
 
 def test_a_lost_history_task_is_queued_again(queue_server: Server, tmp_path: Path) -> None:
     # Three commits pushed with no worker running: the push is recorded and its one task (make
-    # the check rows of the tip and the commits behind it) is queued. The queue then loses it.
+    # the check rows of the tip and the commits behind it) is queued on the web node's repo
+    # queue, which runs it at once. Then the task is made lost: the queue wiped, its rows gone.
     work = make_work_repo(tmp_path / "w", {"a.py": '"""A."""\nA = 1\n'}, "commit 0")
     shas = [git(work, "rev-parse", "HEAD").stdout.strip()]
     shas += [commit_files(work, {"a.py": f'"""A."""\nA = {i + 1}\n'}, f"commit {i}")
              for i in (1, 2)]
     git(work, "push", "-q", queue_server.url("alice/lost.git", "alice"), "main")
-    push = wait_until("the push to be recorded", lambda: recorded_push(queue_server, "lost"),
+    push = wait_until("the push's checks to be queued", lambda: history_done(queue_server, "lost"),
                       deadline_s=DEADLINE_S)
     huey = create_huey(load_settings(environ=queue_server.env))
-    assert huey.pending_count() >= 1
-    huey.flush()  # the task is lost, as with a queue that was wiped
-    # Five minutes on: the requeuer takes a history task still undone by then for lost.
+    assert huey.pending_count() >= 3
+    huey.flush()  # the queue was wiped
+    # The history task undone five minutes on: the web node's requeuer queues it again.
     with server_db(queue_server):
-        Push.update(history_queued_at=push.history_queued_at - timedelta(minutes=10)).where(
+        Check.delete().where(Check.push == push.id).execute()  # pylint: disable=no-value-for-parameter
+        Push.update(history_at=None,
+                    history_queued_at=push.history_queued_at - timedelta(minutes=10)).where(
             Push.id == push.id).execute()
     with workers(queue_server, tmp_path / "requeue.log") as _:
         bodies = all_final_and_mailed(queue_server, "lost", shas)
     assert [body["sha"] for body in bodies] == shas
     assert all(body["state"] == "success" for body in bodies)
-    assert b"history checks of push" in (tmp_path / "requeue.log").read_bytes()
+    assert "history checks of push" in queue_server.log()
     assert report_subjects(queue_server, "lost") == [
         f"[alice/lost] success: {shas[-1][:7]} commit 2"]

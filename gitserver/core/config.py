@@ -55,10 +55,14 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """[queue]: the Huey URL (empty: SQLite in the data folder), embedded workers, threads."""
+    """[queue]: the Huey URL (empty: SQLite in the data folder), embedded workers, threads, and
+    where a worker on another host fetches the trees it lints."""
     url: str = ""
     embedded: bool = True
     workers: int = 2
+    # The web node's URL as workers reach it (e.g. http://web:8000): `gitserver worker` then
+    # fetches each commit's .py files from it. Empty: read the repositories in the data dir.
+    web_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,22 @@ def _validate(values: dict[str, dict[str, Any]]) -> None:
     queue_scheme = urlsplit(values["queue"]["url"]).scheme
     if values["queue"]["url"] and queue_scheme not in ("sqlite", "redis"):
         raise ConfigError("config: queue.url must be sqlite:///path or redis://host:port/db")
+    if values["queue"]["web_url"]:
+        _check_web_url(values["queue"]["web_url"])
+
+
+def _check_web_url(url: str) -> None:
+    """queue.web_url: an http(s) URL of a host, with no credentials, query or fragment."""
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    extras = parts.username is not None or parts.query or parts.fragment
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or extras:
+        raise ConfigError(f"config: queue.web_url = {url!r} must be the web node's address as "
+                          "workers reach it, like http://web:8000 (no user, query or fragment), "
+                          "or empty to read the repositories in the data dir")
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -346,6 +366,14 @@ def load_settings(config_path: str | Path | None = None,
         values["server"]["base_url"] = f"http://{host}:{values['server']['port']}"
     values["server"]["base_url"] = values["server"]["base_url"].rstrip("/")
     return _build(values)
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a `gitserver` process we start ourselves: ours without GITSERVER_*
+    names, and exactly our settings (read back by `load_settings`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env[SETTINGS_ENV] = settings.to_json()
+    return env
 
 
 def settings_from_json(text: str) -> Settings:

@@ -40,6 +40,7 @@ from gitserver.web import (
     orgs_web,
     pages,
     unsubscribe,
+    worker_trees,
 )
 from gitserver.web.api import create_api
 from gitserver.web.auth import CredentialsBackend
@@ -98,6 +99,8 @@ def create_app(settings: Settings, tasks: Tasks, hooks: HookService,
         Route("/static/css/states.css", pages.states_stylesheet),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         Mount("/api/v1", app=create_api(state, authenticated)),
+        # Workers' own credential only: outside the middleware, no session or password opens it.
+        *worker_trees.routes,
         Mount("", routes=[
             *accounts_web.routes,
             *home.routes,
