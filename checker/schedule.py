@@ -187,20 +187,19 @@ def schedule_commit(git: GitRepo, push: Push, commit: Commit, fingerprint: str,
     changes = {fv.path: fv.change for fv in FileVersion.select().where(
         FileVersion.commit == commit).iterator()}
     reuse = reusable_results(keys.values())
-    now = utcnow()
-    user = queue_user(push)
-    rows = []
-    for path, blob in sorted(files.items()):
-        row = {"repo": commit.repo_id, "commit": commit.id, "push": push.id, "path": path,
-               "blob_sha": blob, "change": changes.get(path, CHANGE_UNCHANGED),
-               "settings_fp": fingerprint, "result_key": keys[path], "state": STATE_PENDING,
-               "created_at": now, "lane": lane, "queue_user": user}
-        previous = reuse.get(keys[path])
-        if previous is not None:
-            row.update(result_values(previous), reused=True)
-        rows.append(row)
+    common = {"repo": commit.repo_id, "commit": commit.id, "push": push.id,
+              "settings_fp": fingerprint, "state": STATE_PENDING, "created_at": utcnow(),
+              "lane": lane, "queue_user": queue_user(push)}
+    rows = [{**common, "path": path, "blob_sha": blob,
+             "change": changes.get(path, CHANGE_UNCHANGED), "result_key": keys[path],
+             **_reused(reuse.get(keys[path]))} for path, blob in sorted(files.items())]
     bulk_insert(Check, rows)
     return sum(1 for row in rows if row["state"] == STATE_PENDING)
+
+
+def _reused(previous: Check | None) -> dict[str, Any]:
+    """The fields a new row takes over from a stored result of its key (none without one)."""
+    return {} if previous is None else {**result_values(previous), "reused": True}
 
 
 def queue_user(push: Push) -> int:
