@@ -177,7 +177,7 @@ def test_a_lost_history_task_is_queued_again(queue_server: Server, tmp_path: Pat
     push = wait_until("the push's checks to be queued", lambda: history_done(queue_server, "lost"),
                       deadline_s=DEADLINE_S)
     huey = create_huey(load_settings(environ=queue_server.env))
-    assert huey.pending_count() >= 3
+    assert huey.pending_count() >= 1  # wake-ups for the tip and for the commits behind it
     huey.flush()  # the queue was wiped
     # The history task undone five minutes on: the web node's requeuer queues it again.
     with server_db(queue_server):
