@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ZERO = "0" * 40
 _QUARANTINE_ENV = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
@@ -46,9 +47,10 @@ class CommitDetails:
     message: str
 
 
-@dataclass(frozen=True)
-class Change:
-    """One entry of a commit's diff: old and new mode/sha (zeros when absent), status, path."""
+class Change(NamedTuple):
+    """One entry of a commit's diff: old and new mode/sha (zeros when absent), status, path.
+
+    A tuple, not a dataclass: a long history lists tens of thousands, made at C speed."""
     old_mode: int
     new_mode: int
     old_sha: str
@@ -57,12 +59,14 @@ class Change:
     path: bytes
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What `cat-file` says of an object: its type and size, or `missing`."""
+class ObjectInfo(NamedTuple):
+    """What `cat-file` says of an object: its type and size, or `missing` (a tuple: a push
+    brings tens of thousands of objects)."""
     sha: str
     type: str  # blob, tree, commit, tag, or "missing"
     size: int
+    # The object it is stored as a delta of (ZERO: stored whole); from object_ids() only.
+    delta_base: str = ZERO
 
 
 def git_env(git_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -203,22 +207,22 @@ class GitBatch:
         return infos
 
     def object_ids(self, objects_dir: Path) -> dict[str, ObjectInfo]:
-        """The type and size of every object stored in `objects_dir` alone (a push's
-        quarantine: the objects the push brings), whatever its alternates hold; by id."""
+        """The type, size and delta base of every object stored in `objects_dir` alone (a
+        push's quarantine: the objects the push brings), whatever its alternates hold; by id."""
         env = {**self.env, "GIT_OBJECT_DIRECTORY": str(objects_dir)}
         env.pop("GIT_ALTERNATE_OBJECT_DIRECTORIES", None)
         result = subprocess.run(
             ["git", "cat-file", "--batch-all-objects",
-             "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--unordered"],
+             "--batch-check=%(objectname) %(objecttype) %(objectsize) %(deltabase)",
+             "--unordered"],
             capture_output=True, env=env, check=False, timeout=600)
         if result.returncode != 0:
             raise GitBatchError("git cat-file failed: "
                                 + result.stderr.decode("utf-8", "replace").strip())
-        found = {}
-        for line in result.stdout.decode("ascii").splitlines():
-            sha, kind, size = line.split()
-            found[sha] = ObjectInfo(sha, kind, int(size))
-        return found
+        fields = result.stdout.decode("ascii").split()
+        shas = fields[0::4]
+        return dict(zip(shas, map(ObjectInfo._make, zip(
+            shas, fields[1::4], map(int, fields[2::4]), fields[3::4]))))
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
         """(sha, raw bytes) of each object, in order, one object in memory at a time.
@@ -269,6 +273,38 @@ class GitBatch:
         return self._read_answer(sha)
 
 
+def split_by_delta_chain(objects: Iterable[ObjectInfo], parts: int) -> list[list[ObjectInfo]]:
+    """`objects` in `parts` lists of about equal bytes, each delta chain whole in one list
+    (each list in id order, which `cat-file` reads fastest).
+
+    `cat-file` rebuilds an object from its delta base: two processes given halves of one chain
+    would both rebuild all of it, while whole chains on each side halve the work.
+    """
+    by_sha = {info.sha: info for info in objects}
+    roots: dict[str, str] = {}
+    for sha in by_sha:
+        path = []
+        while sha not in roots and by_sha.get(by_sha[sha].delta_base) is not None:
+            path.append(sha)
+            sha = by_sha[sha].delta_base
+            if len(path) > len(by_sha):  # a cycle cannot be stored; do not loop on one
+                break
+        root = roots.get(sha, sha)
+        roots[sha] = root
+        for step in path:
+            roots[step] = root
+    chains: dict[str, list[ObjectInfo]] = {}
+    for sha, info in by_sha.items():
+        chains.setdefault(roots[sha], []).append(info)
+    lists: list[list[ObjectInfo]] = [[] for _ in range(max(1, parts))]
+    weights = [0] * len(lists)
+    for chain in sorted(chains.values(), key=lambda c: -sum(i.size for i in c)):
+        lightest = weights.index(min(weights))
+        lists[lightest] += chain
+        weights[lightest] += sum(info.size for info in chain)
+    return [sorted(part) for part in lists]
+
+
 # A tree whose every entry has a mode as git writes it: entry after entry, a written mode, the
 # name (no NUL), the NUL and the 20-byte id. The regex engine walks the entries in C; a tree it
 # does not match whole has an odd mode (or is malformed) and is read entry by entry.
@@ -293,26 +329,29 @@ def tree_entries_raw(raw: bytes) -> Iterator[tuple[bytes, int, str]]:
 
 
 def _parse_diff_tree(out: bytes) -> Iterator[tuple[str, list[Change]]]:
-    """Parse `diff-tree -r -z --stdin` output: a commit id line, then its raw entries."""
+    """Parse `diff-tree -r -z --stdin` output: a commit id line, then its raw entries.
+
+    Each raw entry is `:<mode> <mode> <sha> <sha> <status>` and its path, NUL-terminated; a
+    commit's line starts with its id (and a NUL, with -z).
+    """
     fields = out.split(b"\0")
     commit: str | None = None
     changes: list[Change] = []
-    i = 0
-    while i < len(fields):
+    append = changes.append
+    i, end = 0, len(fields)
+    while i < end:
         item = fields[i]
-        if not item:
-            i += 1
-            continue
-        if item.startswith(b":"):
-            meta = item[1:].split(b" ")
-            path = fields[i + 1]
-            changes.append(Change(int(meta[0], 8), int(meta[1], 8), meta[2].decode(),
-                                  meta[3].decode(), meta[4].decode()[:1], path))
+        if item[:1] == b":":
+            old_mode, new_mode, old_sha, new_sha, status = item[1:].decode("ascii").split(" ")
+            append(Change(int(old_mode, 8), int(new_mode, 8), old_sha, new_sha, status[:1],
+                          fields[i + 1]))
             i += 2
             continue
-        if commit is not None:
-            yield commit, changes
-        commit, changes = item.decode("ascii").strip(), []
+        if item:
+            if commit is not None:
+                yield commit, changes
+            commit, changes = item.decode("ascii").strip(), []
+            append = changes.append
         i += 1
     if commit is not None:
         yield commit, changes
