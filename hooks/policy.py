@@ -19,9 +19,10 @@ import functools
 import os
 import stat
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import NamedTuple
 
 from gitserver.core.gitbatch import (
@@ -227,8 +228,9 @@ def _content_problems(batch: GitBatch, blobs: list[tuple[str, int]],
 
 
 class _QuarantineScan:
-    """The quarantine's trees and blobs, read on threads and `cat-file`s of their own while the
-    main thread lists and diffs the commits, so the git processes use every CPU there is.
+    """The quarantine's objects listed, then its trees and blobs read, on threads and git
+    processes of their own while the main thread lists and diffs the commits: the git
+    processes use every CPU there is.
 
     Every new blob is checked, not only those the commits' diffs name: a push's new blobs are
     the ones its new commits bring, so that is the same work, started sooner. The blobs are
@@ -236,38 +238,61 @@ class _QuarantineScan:
     bad is kept (and the rare tree with an odd mode); one object per reader is in memory.
     """
 
-    def __init__(self, batch: GitBatch, new_objects: Mapping[str, ObjectInfo],
-                 max_file_bytes: int) -> None:
+    def __init__(self, batch: GitBatch, quarantine: Path, max_file_bytes: int) -> None:
+        self.new_objects: dict[str, ObjectInfo] = {}
         self.odd_trees: list[tuple[str, bytes]] = []
         self.content: dict[str, Problem] = {}
+        self._listed = threading.Event()
         self._errors: list[BaseException] = []
-        trees = sorted(sha for sha, info in new_objects.items() if info.type == "tree")
-        parts = split_by_delta_chain((info for info in new_objects.values()
-                                      if info.type == "blob"), _SCAN_READERS)
-        self._batches: list[GitBatch] = []
+        self._batches = [GitBatch(batch.git_dir, batch.env) for _ in range(_SCAN_READERS)]
         self._threads: list[threading.Thread] = []
-        for number, part in enumerate(parts):
-            if not part and number:
-                continue
-            self._batches.append(GitBatch(batch.git_dir, batch.env))
-            thread = threading.Thread(
-                target=self._run, name="policy-scan", daemon=True,
-                args=(self._batches[-1], [] if number else trees,
-                      [(info.sha, info.size) for info in part], max_file_bytes))
-            self._threads.append(thread)
-            thread.start()
+        self._start(self._list, quarantine, max_file_bytes)
 
-    def _run(self, batch: GitBatch, trees: list[str], blobs: list[tuple[str, int]],
-             max_file_bytes: int) -> None:
+    def _start(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=self._guarded, args=(target, *args),
+                                  name="policy-scan", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _guarded(self, target: Callable[..., None], *args: object) -> None:
         try:
-            self.odd_trees += [(tree, raw) for tree, raw in batch.read_many(trees)
-                               if may_have_odd_modes(raw)]
-            self.content.update(_content_problems(batch, blobs, max_file_bytes))
+            target(*args)
         except BaseException as exc:  # pylint: disable=broad-exception-caught  # raised in finish
             self._errors.append(exc)
+        finally:
+            self._listed.set()  # a failed listing must not leave the main thread waiting
+
+    def _list(self, quarantine: Path, max_file_bytes: int) -> None:
+        self.new_objects = self._batches[0].object_ids(quarantine)
+        self._listed.set()
+        trees = sorted(sha for sha, info in self.new_objects.items() if info.type == "tree")
+        # Trees cost their reader about twice their bytes (many small objects): weigh them so.
+        parts = split_by_delta_chain((info for info in self.new_objects.values()
+                                      if info.type == "blob"),
+                                     [2 * sum(self.new_objects[t].size for t in trees)]
+                                     + [0] * (len(self._batches) - 1))
+        for batch, part in zip(self._batches[1:], parts[1:]):
+            self._start(self._read, batch, [], part, max_file_bytes)
+        self._read(self._batches[0], trees, parts[0], max_file_bytes)
+
+    def _read(self, batch: GitBatch, trees: list[str], blobs: list[ObjectInfo],
+              max_file_bytes: int) -> None:
+        if trees:
+            self.odd_trees = [(tree, raw) for tree, raw in batch.read_many(trees)
+                              if may_have_odd_modes(raw)]
+        self.content.update(_content_problems(batch, [(b.sha, b.size) for b in blobs],
+                                              max_file_bytes))
+
+    def listed(self) -> dict[str, ObjectInfo]:
+        """The quarantine's objects by id, once listed."""
+        self._listed.wait()
+        if self._errors:
+            raise self._errors[0]
+        return self.new_objects
 
     def finish(self) -> None:
         """Wait for the scan; raise what it raised."""
+        self._threads[0].join()  # the listing thread, which starts the other readers
         for thread in self._threads:
             thread.join()
         for batch in self._batches:
@@ -285,21 +310,21 @@ class PolicyChecker:
     commit leaves unchanged were checked with the commit that brought them (or when they first
     arrived), so the work grows with what the push adds, not with commits times tree size.
     Objects in the repository already are not read again: `new_objects` is the quarantine's
-    content with each object's type and size (None: every object counts as new, which is safe
-    but slower). With a quarantine, its trees and blobs are read on a second thread from the
-    start (use the checker as a context manager, which waits for that thread at the end).
+    content (without a quarantine every object counts as new, which is safe but slower). With a
+    quarantine, it is listed and its trees and blobs read on threads of their own from the
+    start: use the checker as a context manager, which waits for them at the end.
     """
 
-    def __init__(self, batch: GitBatch, new_objects: Mapping[str, ObjectInfo] | None,
-                 max_file_bytes: int) -> None:
+    def __init__(self, batch: GitBatch, quarantine: Path | None, max_file_bytes: int) -> None:
         self.batch = batch
-        self.new_objects = new_objects
+        self.quarantine = quarantine
         self.max_file_bytes = max_file_bytes
         self._scan: _QuarantineScan | None = None
+        self._new_objects: Mapping[str, ObjectInfo] | None = None
 
     def __enter__(self) -> PolicyChecker:
-        if self.new_objects is not None:
-            self._scan = _QuarantineScan(self.batch, self.new_objects, self.max_file_bytes)
+        if self.quarantine is not None:
+            self._scan = _QuarantineScan(self.batch, self.quarantine, self.max_file_bytes)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -310,6 +335,16 @@ class PolicyChecker:
             except Exception:  # pylint: disable=broad-exception-caught
                 if exc[0] is None:  # nothing else went wrong: this did
                     raise
+
+    @property
+    def new_objects(self) -> Mapping[str, ObjectInfo] | None:
+        """The quarantine's objects by id (None without a quarantine: every object is new)."""
+        if self._new_objects is None and self.quarantine is not None:
+            if self._scan is not None:
+                self._new_objects = self._scan.listed()
+            else:  # not used as a context manager: list them here
+                self._new_objects = self.batch.object_ids(self.quarantine)
+        return self._new_objects
 
     def ref_problems(self, updates: Iterable[tuple[str, str]]) -> dict[str, Problem]:
         """ref -> the problem of its new target (it must be a commit), for the bad ones."""
@@ -322,7 +357,7 @@ class PolicyChecker:
         """Commits the push brings, parents before children (topological, not by date:
         commits made within one second share a timestamp, and a file must be blamed on the
         commit that added it, not on a later one that carries it)."""
-        return self.batch.new_commits(tips, exclude_all_refs=self.new_objects is not None)
+        return self.batch.new_commits(tips, exclude_all_refs=self.quarantine is not None)
 
     def _entries(self, changed: list[tuple[str, list[Change]]],
                  odd: Mapping[tuple[str, str], int]) -> list[_Entry]:

@@ -273,9 +273,11 @@ class GitBatch:
         return self._read_answer(sha)
 
 
-def split_by_delta_chain(objects: Iterable[ObjectInfo], parts: int) -> list[list[ObjectInfo]]:
-    """`objects` in `parts` lists of about equal bytes, each delta chain whole in one list
-    (each list in id order, which `cat-file` reads fastest).
+def split_by_delta_chain(objects: Iterable[ObjectInfo],
+                         weights: list[int]) -> list[list[ObjectInfo]]:
+    """`objects` in one list per starting weight, each delta chain whole in one list, so that
+    weight plus bytes comes out about equal (each list in id order, which `cat-file` reads
+    fastest).
 
     `cat-file` rebuilds an object from its delta base: two processes given halves of one chain
     would both rebuild all of it, while whole chains on each side halve the work.
@@ -296,8 +298,8 @@ def split_by_delta_chain(objects: Iterable[ObjectInfo], parts: int) -> list[list
     chains: dict[str, list[ObjectInfo]] = {}
     for sha, info in by_sha.items():
         chains.setdefault(roots[sha], []).append(info)
-    lists: list[list[ObjectInfo]] = [[] for _ in range(max(1, parts))]
-    weights = [0] * len(lists)
+    weights = list(weights) or [0]
+    lists: list[list[ObjectInfo]] = [[] for _ in weights]
     for chain in sorted(chains.values(), key=lambda c: -sum(i.size for i in c)):
         lightest = weights.index(min(weights))
         lists[lightest] += chain
