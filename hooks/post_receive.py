@@ -83,8 +83,9 @@ def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
                        notify=options.notify)
     fix_default_branch(repo, git, call.updates)
     tips = [(u.ref, u.new) for u in call.updates if not u.deleted]
-    changed = changed_py_files(git, call.updates, repo.default_branch)
-    if tips and worth_waiting(settings, changed, wait_s):
+    # The files to lint matter only to a pusher who would wait for them
+    if tips and wait_s > 0 and worth_waiting(
+            settings, changed_py_files(git, call.updates, repo.default_branch), wait_s):
         recorded, pending = finish_push(settings, push.id, tasks)
         if worth_waiting(settings, sum(pending.values()), wait_s):
             say_verdict(settings, repo, recorded, call.out, wait_s)
