@@ -82,9 +82,14 @@ def git_env(git_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, st
 class GitBatch:
     """Batch reads of one repository (and a push's quarantine), one git process per question."""
 
-    def __init__(self, git_dir: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, git_dir: Path, env: Mapping[str, str] | None = None,
+                 config: Mapping[str, str] | None = None) -> None:
         self.git_dir = git_dir
         self.env = git_env(git_dir, env)
+        for number, (key, value) in enumerate((config or {}).items()):  # git -c, for each git
+            self.env[f"GIT_CONFIG_KEY_{number}"] = key
+            self.env[f"GIT_CONFIG_VALUE_{number}"] = value
+            self.env["GIT_CONFIG_COUNT"] = str(number + 1)
         self._cat: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> GitBatch:
