@@ -210,9 +210,10 @@ def _folders(changed: list[tuple[str, list[Change]]]) -> dict[str, str]:
     return folders
 
 
-def _content_problems(batch: GitBatch, blobs: list[tuple[str, int]],
-                      max_file_bytes: int) -> dict[str, Problem]:
-    """blob -> its content problem (with an empty path), for the bad ones of (blob, size)."""
+def _content_problems(read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+                      blobs: list[tuple[str, int]], max_file_bytes: int) -> dict[str, Problem]:
+    """blob -> its content problem (with an empty path), for the bad ones of (blob, size);
+    `read` gives the bytes of a list of blobs."""
     found: dict[str, Problem] = {}
     small = []
     for blob, size in blobs:
@@ -220,7 +221,7 @@ def _content_problems(batch: GitBatch, blobs: list[tuple[str, int]],
             found[blob] = Problem(Rule.TOO_LARGE, "", value=size, limit=max_file_bytes)
         else:
             small.append(blob)
-    for blob, data in batch.read_many(small):
+    for blob, data in read(small):
         problem = blob_problem("", data, max_file_bytes)
         if problem is not None:
             found[blob] = problem
@@ -246,8 +247,8 @@ class _QuarantineScan:
         self._errors: list[BaseException] = []
         # The readers share the one cat-file's default delta cache (96 MiB): a push's memory
         # stays what it was with one reader.
-        cache = {"core.deltaBaseCacheLimit": f"{96 // _SCAN_READERS}m"}
-        self._batches = [GitBatch(batch.git_dir, batch.env, cache) for _ in range(_SCAN_READERS)]
+        self._batch = GitBatch(batch.git_dir, batch.env,
+                               {"core.deltaBaseCacheLimit": f"{96 // _SCAN_READERS}m"})
         self._threads: list[threading.Thread] = []
         self._start(self._list, quarantine, max_file_bytes)
 
@@ -266,25 +267,27 @@ class _QuarantineScan:
             self._listed.set()  # a failed listing must not leave the main thread waiting
 
     def _list(self, quarantine: Path, max_file_bytes: int) -> None:
-        self.new_objects = self._batches[0].object_ids(quarantine)
+        self.new_objects = self._batch.object_ids(quarantine)
         self._listed.set()
-        trees = sorted(sha for sha, info in self.new_objects.items() if info.type == "tree")
+        trees, blobs, tree_bytes = [], [], 0
+        for info in self.new_objects.values():
+            if info.type == "tree":
+                trees.append(info.sha)
+                tree_bytes += info.size
+            elif info.type == "blob":
+                blobs.append(info)
         # Trees cost their reader about twice their bytes (many small objects): weigh them so.
-        parts = split_by_delta_chain((info for info in self.new_objects.values()
-                                      if info.type == "blob"),
-                                     [2 * sum(self.new_objects[t].size for t in trees)]
-                                     + [0] * (len(self._batches) - 1))
-        for batch, part in zip(self._batches[1:], parts[1:]):
-            self._start(self._read, batch, [], part, max_file_bytes)
-        self._read(self._batches[0], trees, parts[0], max_file_bytes)
+        first, *others = split_by_delta_chain(blobs, [2 * tree_bytes] + [0] * (_SCAN_READERS - 1))
+        for part in others:
+            self._start(self._read, [], part, max_file_bytes)
+        self._read(sorted(trees), first, max_file_bytes)
 
-    def _read(self, batch: GitBatch, trees: list[str], blobs: list[ObjectInfo],
-              max_file_bytes: int) -> None:
+    def _read(self, trees: list[str], blobs: list[ObjectInfo], max_file_bytes: int) -> None:
         if trees:
-            self.odd_trees = [(tree, raw) for tree, raw in batch.read_many(trees)
+            self.odd_trees = [(tree, raw) for tree, raw in self._batch.stream(trees)
                               if may_have_odd_modes(raw)]
-        self.content.update(_content_problems(batch, [(b.sha, b.size) for b in blobs],
-                                              max_file_bytes))
+        self.content.update(_content_problems(self._batch.stream,
+                                              [(b.sha, b.size) for b in blobs], max_file_bytes))
 
     def listed(self) -> dict[str, ObjectInfo]:
         """The quarantine's objects by id, once listed."""
@@ -298,8 +301,6 @@ class _QuarantineScan:
         self._threads[0].join()  # the listing thread, which starts the other readers
         for thread in self._threads:
             thread.join()
-        for batch in self._batches:
-            batch.close()
         if self._errors:
             raise self._errors[0]
 
@@ -416,7 +417,8 @@ class PolicyChecker:
                      if may_have_odd_modes(raw)]
         blobs = sorted({e.blob for e in entries if e.needs_content})
         sizes = [info.size for info in self.batch.info(blobs)]
-        return odd_trees, _content_problems(self.batch, list(zip(blobs, sizes, strict=True)),
+        return odd_trees, _content_problems(self.batch.read_many,
+                                            list(zip(blobs, sizes, strict=True)),
                                             self.max_file_bytes)
 
     def check_commits(self, commits: list[NewCommit]) -> list[Problem]:

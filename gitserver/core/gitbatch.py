@@ -10,6 +10,7 @@ GIT_ALTERNATE_OBJECT_DIRECTORIES), so a pre-receive hook sees the pushed objects
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -67,6 +68,12 @@ class ObjectInfo(NamedTuple):
     size: int
     # The object it is stored as a delta of (ZERO: stored whole); from object_ids() only.
     delta_base: str = ZERO
+
+
+# NamedTuples made from a tuple by tuple.__new__ itself: a C call per object, where the class's
+# own __new__ and _make are Python functions (a push lists tens of thousands of objects).
+_new_info = functools.partial(tuple.__new__, ObjectInfo)
+_new_change = functools.partial(tuple.__new__, Change)
 
 
 def git_env(git_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -226,7 +233,7 @@ class GitBatch:
                                 + result.stderr.decode("utf-8", "replace").strip())
         fields = result.stdout.decode("ascii").split()
         shas = fields[0::4]
-        return dict(zip(shas, map(ObjectInfo._make, zip(
+        return dict(zip(shas, map(_new_info, zip(
             shas, fields[1::4], map(int, fields[2::4]), fields[3::4]))))
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
@@ -258,6 +265,42 @@ class GitBatch:
                 with contextlib.suppress(GitBatchError):
                     self._read_answer(sha)
             feeder.join()
+
+    def stream(self, shas: list[str]) -> Iterator[tuple[str, bytes]]:
+        """(sha, raw bytes) of each object, in order, from a `cat-file --batch` of its own
+        (so threads can read side by side), one object in memory at a time.
+
+        A thread writes the ids, one C-level join for all of them, while this one reads the
+        answers. Stopping early (or a missing object) ends that process.
+        """
+        # Not a `with`: ended in the finally below, whichever way the reader stops.
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            ["git", "cat-file", "--batch", "--buffer"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, env=self.env, bufsize=1 << 20)
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def feed() -> None:
+            with contextlib.suppress(BrokenPipeError, ValueError), stdin:  # ended early
+                stdin.write(("\n".join(shas) + "\n").encode("ascii") if shas else b"")
+        feeder = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
+        feeder.start()
+        readline, read = stdout.readline, stdout.read
+        done = False
+        try:
+            for sha in shas:
+                header = readline().split()
+                if len(header) != 3:
+                    raise GitBatchError(f"object {sha} is missing")
+                yield sha, read(int(header[2]))
+                read(1)  # the newline after the contents
+            done = True
+        finally:
+            if not done:
+                proc.kill()
+            feeder.join()
+            stdout.close()
+            proc.wait(timeout=30)
 
     def _read_answer(self, sha: str) -> bytes:
         assert self._cat is not None and self._cat.stdout is not None
@@ -350,8 +393,8 @@ def _parse_diff_tree(out: bytes) -> Iterator[tuple[str, list[Change]]]:
         item = fields[i]
         if item[:1] == b":":
             old_mode, new_mode, old_sha, new_sha, status = item[1:].decode("ascii").split(" ")
-            append(Change(int(old_mode, 8), int(new_mode, 8), old_sha, new_sha, status[:1],
-                          fields[i + 1]))
+            append(_new_change((int(old_mode, 8), int(new_mode, 8), old_sha, new_sha,
+                                status[:1], fields[i + 1])))
             i += 2
             continue
         if item:
