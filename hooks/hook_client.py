@@ -12,11 +12,10 @@ stdin, exactly `length` bytes (the server reads all of it, and refuses a push pa
 server answers with the output text and a last line "\\0exit=N".
 """
 
-import os
-import sys
-
 import _json  # the C half of `json`: one string as a JSON literal, without importing `re`
 import _socket  # the C half of `socket`, without `enum` and `selectors`
+import os
+import sys
 
 _ENV_NAMES = ("GIT_DIR", "GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY",
               "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GITSERVER_REPO_ID", "GITSERVER_PUSHER_ID")

@@ -157,7 +157,7 @@ def recorded_tips(push: Push, git: GitRepo) -> RecordedPush | None:
         tip_shas = _tip_commits(batch, updates)
     wanted = list(dict.fromkeys(tip_shas.values()))
     rows = {c.sha: c for c in Commit.select().where(
-        (Commit.repo == push.repo) & Commit.sha.in_(wanted))} if wanted else {}
+        (Commit.repo == push.repo) & Commit.sha.in_(wanted)).iterator()} if wanted else {}
     if len(rows) != len(wanted):
         return None
     return RecordedPush(push, tips=[(ref, rows[sha]) for ref, sha in tip_shas.items()])

@@ -234,7 +234,8 @@ class GitBatch:
         fields = result.stdout.decode("ascii").split()
         shas = fields[0::4]
         return dict(zip(shas, map(_new_info, zip(
-            shas, fields[1::4], map(int, fields[2::4]), fields[3::4]))))
+            shas, fields[1::4], map(int, fields[2::4]), fields[3::4], strict=True)),
+            strict=True))
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
         """(sha, raw bytes) of each object, in order, one object in memory at a time.
@@ -332,17 +333,18 @@ def split_by_delta_chain(objects: Iterable[ObjectInfo],
     """
     by_sha = {info.sha: info for info in objects}
     roots: dict[str, str] = {}
-    for sha in by_sha:
-        path = []
-        while sha not in roots and by_sha.get(by_sha[sha].delta_base) is not None:
-            path.append(sha)
-            sha = by_sha[sha].delta_base
-            if len(path) > len(by_sha):  # a cycle cannot be stored; do not loop on one
-                break
-        root = roots.get(sha, sha)
-        roots[sha] = root
-        for step in path:
-            roots[step] = root
+    for info in by_sha.values():
+        path: list[str] = []
+        current = info
+        # down to a chain's base (or to an object whose base is known); a cycle cannot be
+        # stored, but do not loop on one
+        while (current.sha not in roots and current.delta_base in by_sha
+               and len(path) <= len(by_sha)):
+            path.append(current.sha)
+            current = by_sha[current.delta_base]
+        root = roots.get(current.sha, current.sha)
+        for sha in (*path, current.sha):
+            roots[sha] = root
     chains: dict[str, list[ObjectInfo]] = {}
     for sha, info in by_sha.items():
         chains.setdefault(roots[sha], []).append(info)
