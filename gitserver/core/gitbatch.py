@@ -277,7 +277,9 @@ class GitBatch:
         # Not a `with`: ended in the finally below, whichever way the reader stops.
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
             ["git", "cat-file", "--batch", "--buffer"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, env=self.env, bufsize=1 << 20)
+            # 64 KiB: small objects come many per read; a larger one is read straight into
+            # its own bytes, not through (and beside) a buffer of its size
+            stdout=subprocess.PIPE, env=self.env, bufsize=1 << 16)
         assert proc.stdin is not None and proc.stdout is not None
         stdin, stdout = proc.stdin, proc.stdout
 
