@@ -279,7 +279,8 @@ class _QuarantineScan:
         # Trees cost their reader about twice their bytes (many small objects): weigh them so.
         first, *others = split_by_delta_chain(blobs, [2 * tree_bytes] + [0] * (_SCAN_READERS - 1))
         for part in others:
-            self._start(self._read, [], part, max_file_bytes)
+            if part:
+                self._start(self._read, [], part, max_file_bytes)
         self._read(sorted(trees), first, max_file_bytes)
 
     def _read(self, trees: list[str], blobs: list[ObjectInfo], max_file_bytes: int) -> None:

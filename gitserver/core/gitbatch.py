@@ -274,6 +274,8 @@ class GitBatch:
         A thread writes the ids, one C-level join for all of them, while this one reads the
         answers. Stopping early (or a missing object) ends that process.
         """
+        if not shas:
+            return
         # Not a `with`: ended in the finally below, whichever way the reader stops.
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
             ["git", "cat-file", "--batch", "--buffer"], stdin=subprocess.PIPE,
@@ -285,7 +287,7 @@ class GitBatch:
 
         def feed() -> None:
             with contextlib.suppress(BrokenPipeError, ValueError), stdin:  # ended early
-                stdin.write(("\n".join(shas) + "\n").encode("ascii") if shas else b"")
+                stdin.write(("\n".join(shas) + "\n").encode("ascii"))
         feeder = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
         feeder.start()
         readline, read = stdout.readline, stdout.read

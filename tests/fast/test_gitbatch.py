@@ -171,3 +171,24 @@ def test_split_by_delta_chain_keeps_each_chain_in_one_part() -> None:
     # a starting weight (the trees one reader reads first) takes its share
     heavy, light = split_by_delta_chain(objects, [1000, 0])
     assert heavy == [] and len(light) == 7
+
+
+def test_gitbatch_stream_reads_in_order_on_its_own_process(tmp_path: Path) -> None:
+    work = tmp_path / "many"
+    _git(tmp_path, "init", "-q", str(work))
+    blobs = [_git(work, "hash-object", "-w", "--stdin", input_text=f"N = {i}\n" * (i + 1))
+             for i in range(700)]
+    with GitBatch(work / ".git") as batch:
+        read = list(batch.stream(blobs))
+        assert [sha for sha, _ in read] == blobs
+        assert all(data == f"N = {i}\n".encode() * (i + 1) for i, (_, data) in enumerate(read))
+        # Two streams side by side, as the policy's readers run them.
+        first, second = batch.stream(blobs[:350]), batch.stream(blobs[350:])
+        assert [sha for pair in zip(first, second, strict=True) for sha, _ in pair] == [
+            sha for pair in zip(blobs[:350], blobs[350:], strict=True) for sha in pair]
+        stream = batch.stream(blobs)  # stopped early: its process ends, nothing hangs
+        assert next(stream) == (blobs[0], b"N = 0\n")
+        stream.close()
+        with pytest.raises(GitBatchError):
+            list(batch.stream([blobs[0], "0" * 40, *blobs[1:300]]))
+        assert list(batch.stream([])) == []
