@@ -25,7 +25,7 @@ from gitserver.core.gitrepo import GitRepo
 from gitserver.core.models import Check, Commit, Push, Repo, utcnow
 from gitserver.core.queries import get_commit, resolve_ref
 
-from .record import RecordedPush, record_commits
+from .record import RecordedPush, record_commits, recorded_tips
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ def schedule_history(settings: Settings, push_id: int, tasks: Tasks) -> None:
     if push.history_at is not None:
         return  # a repeated delivery
     git = GitRepo.of(settings, push.repo)
-    recorded = record_commits(push, git)  # recorded already: this finds the tips again
+    # Recorded already (finish_push queued this task after recording): only its tips to find
+    recorded = recorded_tips(push, git) or record_commits(push, git)
     tips = _schedule_tips(settings, git, recorded, tasks)
     lint = lint_settings.of(push.repo)
     fingerprint = repo_fingerprint(settings, lint)

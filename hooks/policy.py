@@ -15,10 +15,15 @@ the git commands that fix a pushed commit belong to the push output.
 
 from __future__ import annotations
 
+import functools
+import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple
 
 from gitserver.core.gitbatch import (
     Change,
@@ -26,6 +31,7 @@ from gitserver.core.gitbatch import (
     NewCommit,
     ObjectInfo,
     may_have_odd_modes,
+    split_by_delta_chain,
     tree_entries_raw,
 )
 from gitserver.core.gitrepo import FILE_MODE
@@ -35,6 +41,9 @@ _HFS_IGNORABLE = dict.fromkeys(map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u2
                                          "\u202e\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"))
 _FILE_MODES = (0o100644, 0o100755)
 _SUBMODULE = 0o160000
+# cat-file processes reading a push's new blobs side by side (one per CPU, up to two: beyond
+# that, this process's own reading of their output is the limit).
+_SCAN_READERS = max(1, min(2, os.cpu_count() or 1))
 # Modes as git itself writes them in a tree; anything else was written by another tool.
 _WRITTEN_MODES = frozenset((0o40000, 0o100644, 0o100755, 0o120000, 0o160000))
 
@@ -116,15 +125,21 @@ def is_dotgit_alias(name: str) -> bool:
     return folded in (".git", "git~1")
 
 
+@functools.lru_cache(maxsize=4096)  # a long history names the same files over and over
+def _name_rule(name: str) -> tuple[Rule, str | None] | None:
+    if name in (".", ".."):
+        return Rule.DOT_PATH, name
+    if is_dotgit_alias(name):
+        return Rule.DOTGIT, name
+    if "\\" in name:
+        return Rule.BACKSLASH, None
+    return None
+
+
 def name_problem(path: str, name: str) -> Problem | None:
     """The problem of `name`, a component of `path`, or None."""
-    if name in (".", ".."):
-        return Problem(Rule.DOT_PATH, path, value=name)
-    if is_dotgit_alias(name):
-        return Problem(Rule.DOTGIT, path, value=name)
-    if "\\" in name:
-        return Problem(Rule.BACKSLASH, path)
-    return None
+    found = _name_rule(name)
+    return None if found is None else Problem(found[0], path, value=found[1])
 
 
 def mode_problem(path: str, mode: int) -> Problem | None:
@@ -146,8 +161,10 @@ def blob_problem(path: str, data: bytes, max_bytes: int) -> Problem | None:
     """The problem of a file's content (too large, binary, not UTF-8), or None."""
     if len(data) > max_bytes:
         return Problem(Rule.TOO_LARGE, path, value=len(data), limit=max_bytes)
-    if b"\0" in data:
+    if b"\0" in data:  # memchr, in C
         return Problem(Rule.NUL, path)
+    if data.isascii():  # ASCII is UTF-8: no decoded copy to make
+        return None
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -174,8 +191,7 @@ def file_problem(path: str, data: bytes | None, max_bytes: int) -> Problem | Non
     return problem
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     """One changed entry of one new commit, in the order git lists them."""
     commit: str
     path: str
@@ -194,24 +210,146 @@ def _folders(changed: list[tuple[str, list[Change]]]) -> dict[str, str]:
     return folders
 
 
+def _content_problems(read: Callable[[list[str]], Iterable[tuple[str, bytes]]],
+                      blobs: list[tuple[str, int]], max_file_bytes: int) -> dict[str, Problem]:
+    """blob -> its content problem (with an empty path), for the bad ones of (blob, size);
+    `read` gives the bytes of a list of blobs."""
+    found: dict[str, Problem] = {}
+    small = []
+    for blob, size in blobs:
+        if size > max_file_bytes:  # refused by size before any byte is read
+            found[blob] = Problem(Rule.TOO_LARGE, "", value=size, limit=max_file_bytes)
+        else:
+            small.append(blob)
+    for blob, data in read(small):
+        problem = blob_problem("", data, max_file_bytes)
+        if problem is not None:
+            found[blob] = problem
+    return found
+
+
+class _QuarantineScan:
+    """The quarantine's objects listed, then its trees and blobs read, on threads and git
+    processes of their own while the main thread lists and diffs the commits: the git
+    processes use every CPU there is.
+
+    Every new blob is checked, not only those the commits' diffs name: a push's new blobs are
+    the ones its new commits bring, so that is the same work, started sooner. The blobs are
+    split between the readers a delta chain at a time (`split_by_delta_chain`). Only what is
+    bad is kept (and the rare tree with an odd mode); one object per reader is in memory.
+    """
+
+    def __init__(self, batch: GitBatch, quarantine: Path, max_file_bytes: int) -> None:
+        self.new_objects: dict[str, ObjectInfo] = {}
+        self.odd_trees: list[tuple[str, bytes]] = []
+        self.content: dict[str, Problem] = {}
+        self._listed = threading.Event()
+        self._errors: list[BaseException] = []
+        # The readers share the one cat-file's default delta cache (96 MiB): a push's memory
+        # stays what it was with one reader.
+        self._batch = GitBatch(batch.git_dir, batch.env,
+                               {"core.deltaBaseCacheLimit": f"{96 // _SCAN_READERS}m"})
+        self._threads: list[threading.Thread] = []
+        self._start(self._list, quarantine, max_file_bytes)
+
+    def _start(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=self._guarded, args=(target, *args),
+                                  name="policy-scan", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _guarded(self, target: Callable[..., None], *args: object) -> None:
+        try:
+            target(*args)
+        except BaseException as exc:  # pylint: disable=broad-exception-caught  # raised in finish
+            self._errors.append(exc)
+        finally:
+            self._listed.set()  # a failed listing must not leave the main thread waiting
+
+    def _list(self, quarantine: Path, max_file_bytes: int) -> None:
+        self.new_objects = self._batch.object_ids(quarantine)
+        self._listed.set()
+        trees, blobs, tree_bytes = [], [], 0
+        for info in self.new_objects.values():
+            if info.type == "tree":
+                trees.append(info.sha)
+                tree_bytes += info.size
+            elif info.type == "blob":
+                blobs.append(info)
+        # Trees cost their reader about twice their bytes (many small objects): weigh them so.
+        first, *others = split_by_delta_chain(blobs, [2 * tree_bytes] + [0] * (_SCAN_READERS - 1))
+        for part in others:
+            if part:
+                self._start(self._read, [], part, max_file_bytes)
+        self._read(sorted(trees), first, max_file_bytes)
+
+    def _read(self, trees: list[str], blobs: list[ObjectInfo], max_file_bytes: int) -> None:
+        if trees:
+            self.odd_trees = [(tree, raw) for tree, raw in self._batch.stream(trees)
+                              if may_have_odd_modes(raw)]
+        self.content.update(_content_problems(self._batch.stream,
+                                              [(b.sha, b.size) for b in blobs], max_file_bytes))
+
+    def listed(self) -> dict[str, ObjectInfo]:
+        """The quarantine's objects by id, once listed."""
+        self._listed.wait()
+        if self._errors:
+            raise self._errors[0]
+        return self.new_objects
+
+    def finish(self) -> None:
+        """Wait for the scan; raise what it raised."""
+        self._threads[0].join()  # the listing thread, which starts the other readers
+        for thread in self._threads:
+            thread.join()
+        if self._errors:
+            raise self._errors[0]
+
+
 class PolicyChecker:
     """Checks the new commits of a push with git's own batch tools; every problem once.
 
     `rev-list` finds the commits the push brings (parents first), one `diff-tree --stdin` lists
-    every commit's changed entries against its first parent (folders too), and one
-    `cat-file --batch-command` gives the sizes of the new blobs and the bytes of those under
-    the size limit. Entries a commit leaves unchanged were checked with the commit that brought
-    them (or when they first arrived), so the work grows with what the push adds, not with
-    commits times tree size. Objects in the repository already are not read again: `new_objects`
-    is the quarantine's content with each object's type and size (None: every object counts as
-    new, which is safe but slower).
+    every commit's changed entries against its first parent (folders too), and `cat-file`
+    gives the sizes of the new blobs and the bytes of those under the size limit. Entries a
+    commit leaves unchanged were checked with the commit that brought them (or when they first
+    arrived), so the work grows with what the push adds, not with commits times tree size.
+    Objects in the repository already are not read again: `new_objects` is the quarantine's
+    content (without a quarantine every object counts as new, which is safe but slower). With a
+    quarantine, it is listed and its trees and blobs read on threads of their own from the
+    start: use the checker as a context manager, which waits for them at the end.
     """
 
-    def __init__(self, batch: GitBatch, new_objects: Mapping[str, ObjectInfo] | None,
-                 max_file_bytes: int) -> None:
+    def __init__(self, batch: GitBatch, quarantine: Path | None, max_file_bytes: int) -> None:
         self.batch = batch
-        self.new_objects = new_objects
+        self.quarantine = quarantine
         self.max_file_bytes = max_file_bytes
+        self._scan: _QuarantineScan | None = None
+        self._new_objects: Mapping[str, ObjectInfo] | None = None
+
+    def __enter__(self) -> PolicyChecker:
+        if self.quarantine is not None:
+            self._scan = _QuarantineScan(self.batch, self.quarantine, self.max_file_bytes)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        scan, self._scan = self._scan, None
+        if scan is not None:
+            try:
+                scan.finish()
+            except Exception:  # pylint: disable=broad-exception-caught
+                if exc[0] is None:  # nothing else went wrong: this did
+                    raise
+
+    @property
+    def new_objects(self) -> Mapping[str, ObjectInfo] | None:
+        """The quarantine's objects by id (None without a quarantine: every object is new)."""
+        if self._new_objects is None and self.quarantine is not None:
+            if self._scan is not None:
+                self._new_objects = self._scan.listed()
+            else:  # not used as a context manager: list them here
+                self._new_objects = self.batch.object_ids(self.quarantine)
+        return self._new_objects
 
     def ref_problems(self, updates: Iterable[tuple[str, str]]) -> dict[str, Problem]:
         """ref -> the problem of its new target (it must be a commit), for the bad ones."""
@@ -224,42 +362,44 @@ class PolicyChecker:
         """Commits the push brings, parents before children (topological, not by date:
         commits made within one second share a timestamp, and a file must be blamed on the
         commit that added it, not on a later one that carries it)."""
-        return self.batch.new_commits(tips, exclude_all_refs=self.new_objects is not None)
+        return self.batch.new_commits(tips, exclude_all_refs=self.quarantine is not None)
 
-    def _is_new(self, sha: str) -> bool:
-        return self.new_objects is None or sha in self.new_objects
-
-    def _entries(self, commits: list[NewCommit]) -> Iterator[_Entry]:
-        pairs = [(c.sha, c.parents[0] if c.parents else None) for c in commits]
-        changed = list(self.batch.changes(pairs, trees=True))
-        odd = self._odd_modes(commits, changed)
+    def _entries(self, changed: list[tuple[str, list[Change]]],
+                 odd: Mapping[tuple[str, str], int]) -> list[_Entry]:
+        new_objects = self.new_objects
+        entries = []
         for sha, changes in changed:
             refused_folders: list[str] = []
             for change in changes:
-                if change.new_mode == 0:
+                mode = change.new_mode
+                if mode == 0:
                     continue  # deleted
                 path = change.path.decode("utf-8", errors="replace")
-                if any(path.startswith(folder) for folder in refused_folders):
+                if refused_folders and any(path.startswith(folder)
+                                           for folder in refused_folders):
                     continue  # inside a folder refused by name: the folder says it
-                mode = odd.get((path, change.new_sha), change.new_mode)
-                problem = name_problem(path, path.rsplit("/", 1)[-1]) or mode_problem(path, mode)
+                if odd:
+                    mode = odd.get((path, change.new_sha), mode)
+                problem = name_problem(path, path.rpartition("/")[2])
+                if problem is None and not (mode in _FILE_MODES and path.endswith(".py")):
+                    problem = mode_problem(path, mode)
                 is_dir = stat.S_ISDIR(change.new_mode)
                 if problem is not None and is_dir:
                     refused_folders.append(path + "/")
-                yield _Entry(sha, path, change.new_sha, problem,
-                             problem is None and not is_dir and self._is_new(change.new_sha))
+                entries.append(_Entry(sha, path, change.new_sha, problem,
+                                      problem is None and not is_dir and (
+                                          new_objects is None or change.new_sha in new_objects)))
+        return entries
 
-    def _odd_modes(self, commits: list[NewCommit],
-                   changed: list[tuple[str, list[Change]]]) -> dict[tuple[str, str], int]:
+    def _odd_modes(self, commits: list[NewCommit], changed: list[tuple[str, list[Change]]],
+                   odd_trees: list[tuple[str, bytes]]) -> dict[tuple[str, str], int]:
         """(path, blob) -> mode, for entries of the push's new trees whose mode is written
         other than git writes it (100664, say), which every git reader shows normalised."""
-        folders = _folders(changed)
-        odd_trees = [(tree, raw) for tree, raw in self.batch.read_many(
-            self._new_trees(commits, folders)) if may_have_odd_modes(raw)]
         if not odd_trees:
             return {}
         # Rare: where each such tree is. A root's entries are at the top; a tree that no new
         # commit reaches is never checked out, so its modes do not matter.
+        folders = _folders(changed)
         for root in self.batch.info(f"{c.sha}^{{tree}}" for c in commits):
             folders.setdefault(root.sha, "")
         odd: dict[tuple[str, str], int] = {}
@@ -269,37 +409,33 @@ class PolicyChecker:
                     odd[(folders[tree] + name.decode("utf-8", "replace"), blob)] = mode
         return odd
 
-    def _new_trees(self, commits: list[NewCommit], folders: dict[str, str]) -> list[str]:
-        if self.new_objects is not None:  # the quarantine's trees: no question to git
-            return sorted(sha for sha, info in self.new_objects.items() if info.type == "tree")
+    def _read_new(self, commits: list[NewCommit], changed: list[tuple[str, list[Change]]],
+                  entries: list[_Entry]) -> tuple[list[tuple[str, bytes]], dict[str, Problem]]:
+        """Without a quarantine: the odd trees and content problems, read here and now."""
         roots = [root.sha for root in self.batch.info(f"{c.sha}^{{tree}}" for c in commits)]
-        return list(dict.fromkeys([*roots, *folders]))
-
-    def _content_problems(self, blobs: set[str]) -> dict[str, Problem]:
-        """blob -> its content problem (with an empty path), for the bad ones."""
-        found: dict[str, Problem] = {}
-        ordered = sorted(blobs)
-        if self.new_objects is not None:  # every blob to read is new: its size is known
-            infos = [self.new_objects[blob] for blob in ordered]
-        else:
-            infos = self.batch.info(ordered)
-        small = []
-        for blob, info in zip(ordered, infos, strict=True):
-            if info.size > self.max_file_bytes:  # refused by size before any byte is read
-                found[blob] = Problem(Rule.TOO_LARGE, "", value=info.size,
-                                      limit=self.max_file_bytes)
-            else:
-                small.append(blob)
-        for blob, data in self.batch.read_many(small):
-            problem = blob_problem("", data, self.max_file_bytes)
-            if problem is not None:
-                found[blob] = problem
-        return found
+        trees = list(dict.fromkeys([*roots, *_folders(changed)]))
+        odd_trees = [(tree, raw) for tree, raw in self.batch.read_many(trees)
+                     if may_have_odd_modes(raw)]
+        blobs = sorted({e.blob for e in entries if e.needs_content})
+        sizes = [info.size for info in self.batch.info(blobs)]
+        return odd_trees, _content_problems(self.batch.read_many,
+                                            list(zip(blobs, sizes, strict=True)),
+                                            self.max_file_bytes)
 
     def check_commits(self, commits: list[NewCommit]) -> list[Problem]:
         """The problems of the commits' new entries and files, each (path, blob) once."""
-        entries = list(self._entries(commits))
-        content = self._content_problems({e.blob for e in entries if e.needs_content})
+        pairs = [(c.sha, c.parents[0] if c.parents else None) for c in commits]
+        changed = list(self.batch.changes(pairs, trees=True))
+        entries = self._entries(changed, {})
+        if self._scan is not None:
+            scan, self._scan = self._scan, None
+            scan.finish()
+            odd_trees, content = scan.odd_trees, scan.content
+        else:
+            odd_trees, content = self._read_new(commits, changed, entries)
+        odd = self._odd_modes(commits, changed, odd_trees)
+        if odd:  # rare: the entries again, with the modes as written
+            entries = self._entries(changed, odd)
         problems: list[Problem] = []
         seen: set[tuple[str, str]] = set()
         for entry in entries:

@@ -99,9 +99,10 @@ def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
     fix_default_branch(repo, git, call.updates)
     tips = [(u.ref, u.new) for u in call.updates if not u.deleted]
     user = queue_user(push)
-    queue = queue_wait(settings, [], user, own=changed_py_files(git, call.updates,
-                                                                repo.default_branch))
-    if tips and worth_waiting(settings, queue, wait_s):
+    # The files to lint, and the queue ahead of them, matter only to a pusher who would wait
+    queue = queue_wait(settings, [], user, own=changed_py_files(
+        git, call.updates, repo.default_branch)) if tips and wait_s > 0 else None
+    if queue is not None and worth_waiting(settings, queue, wait_s):
         recorded, _ = finish_push(settings, push.id, tasks)
         queue = queue_wait(settings, [c.id for _, c in recorded.tips], user)
         if worth_waiting(settings, queue, wait_s):

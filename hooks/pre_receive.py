@@ -35,13 +35,12 @@ def collect_problems(git_dir: Path, quarantine: Path | None, max_file_bytes: int
         env = {"GIT_OBJECT_DIRECTORY": str(quarantine),
                "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(git_dir / "objects")}
     with GitBatch(git_dir, env) as batch:
-        new_objects = batch.object_ids(quarantine) if quarantine is not None else None
-        checker = PolicyChecker(batch, new_objects, max_file_bytes)
-        pushed = [(u.ref, u.new) for u in updates if not u.deleted]
-        refused = checker.ref_problems(pushed)
-        problems = [refused[ref] for ref, _ in pushed if ref in refused]
-        tips = [new for ref, new in pushed if ref not in refused]
-        problems += checker.check_commits(checker.new_commits(tips))
+        with PolicyChecker(batch, quarantine, max_file_bytes) as checker:
+            pushed = [(u.ref, u.new) for u in updates if not u.deleted]
+            refused = checker.ref_problems(pushed)
+            problems = [refused[ref] for ref, _ in pushed if ref in refused]
+            tips = [new for ref, new in pushed if ref not in refused]
+            problems += checker.check_commits(checker.new_commits(tips))
     return problems
 
 

@@ -156,6 +156,20 @@ def record_commits(push: Push, git: GitRepo) -> RecordedPush:
     return recorded
 
 
+def recorded_tips(push: Push, git: GitRepo) -> RecordedPush | None:
+    """The push's tips, read back from the database: the commit each pushed ref peels to
+    (one `cat-file`, one query); None when one of them is not recorded (record it then)."""
+    updates = [(ref, old, new) for ref, old, new in push.updates if new != ZERO]
+    with GitBatch(Path(git.controldir())) as batch:
+        tip_shas = _tip_commits(batch, updates)
+    wanted = list(dict.fromkeys(tip_shas.values()))
+    rows = {c.sha: c for c in Commit.select().where(
+        (Commit.repo == push.repo) & Commit.sha.in_(wanted)).iterator()} if wanted else {}
+    if len(rows) != len(wanted):
+        return None
+    return RecordedPush(push, tips=[(ref, rows[sha]) for ref, sha in tip_shas.items()])
+
+
 def record_push(repo: Repo, git: GitRepo, pusher_id: int | None,
                 updates: list[RefUpdate]) -> RecordedPush:
     """Create the Push row and record its commits in one go."""

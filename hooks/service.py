@@ -94,6 +94,8 @@ class HookService:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         header: dict = {}
+        loop = asyncio.get_running_loop()
+        ran = False
         try:
             header = json.loads(await reader.readuntil(b"\n"))
             if not hmac.compare_digest(str(header.get("token", "")), self.token):
@@ -104,7 +106,8 @@ class HookService:
                 writer.write(_TOO_MANY)
                 return
             lines: list[str] = []
-            code = await asyncio.get_running_loop().run_in_executor(
+            ran = True
+            code = await loop.run_in_executor(
                 self._pool, self._run, header["hook"], header["env"], body.decode(), lines)
             writer.write("".join(line + "\n" for line in lines).encode() + b"\0exit=%d" % code)
         except Exception:  # pylint: disable=broad-exception-caught
@@ -113,19 +116,19 @@ class HookService:
         finally:
             await writer.drain()
             writer.close()
+            if ran:  # what a big push needed for a moment, not kept for good; git has its
+                # answer already, so this is not part of the push's time
+                await loop.run_in_executor(self._pool, release_free_memory)
 
     def _run(self, hook: str, env: dict[str, str], stdin: str, lines: list[str]) -> int:
         updates = [RefUpdate(*parts) for parts in (ln.split() for ln in stdin.splitlines())
                    if len(parts) == 3]
         call = HookCall(env=env, updates=updates, out=lines.append, defer=self._defer)
-        try:
-            if hook == "pre-receive":
-                return pre_receive.run(self.settings, call)
-            if hook == "post-receive":
-                return post_receive.run(self.settings, call, self.tasks)
-            raise ValueError(f"unknown hook {hook!r}")
-        finally:
-            release_free_memory()  # what a big push needed for a moment, not kept for good
+        if hook == "pre-receive":
+            return pre_receive.run(self.settings, call)
+        if hook == "post-receive":
+            return post_receive.run(self.settings, call, self.tasks)
+        raise ValueError(f"unknown hook {hook!r}")
 
     def _defer(self, work: Callable[[], object]) -> None:
         def guarded() -> None:

@@ -10,6 +10,7 @@ GIT_ALTERNATE_OBJECT_DIRECTORIES), so a pre-receive hook sees the pushed objects
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ZERO = "0" * 40
 _QUARANTINE_ENV = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
@@ -46,9 +48,10 @@ class CommitDetails:
     message: str
 
 
-@dataclass(frozen=True)
-class Change:
-    """One entry of a commit's diff: old and new mode/sha (zeros when absent), status, path."""
+class Change(NamedTuple):
+    """One entry of a commit's diff: old and new mode/sha (zeros when absent), status, path.
+
+    A tuple, not a dataclass: a long history lists tens of thousands, made at C speed."""
     old_mode: int
     new_mode: int
     old_sha: str
@@ -57,12 +60,20 @@ class Change:
     path: bytes
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What `cat-file` says of an object: its type and size, or `missing`."""
+class ObjectInfo(NamedTuple):
+    """What `cat-file` says of an object: its type and size, or `missing` (a tuple: a push
+    brings tens of thousands of objects)."""
     sha: str
     type: str  # blob, tree, commit, tag, or "missing"
     size: int
+    # The object it is stored as a delta of (ZERO: stored whole); from object_ids() only.
+    delta_base: str = ZERO
+
+
+# NamedTuples made from a tuple by tuple.__new__ itself: a C call per object, where the class's
+# own __new__ and _make are Python functions (a push lists tens of thousands of objects).
+_new_info = functools.partial(tuple.__new__, ObjectInfo)
+_new_change = functools.partial(tuple.__new__, Change)
 
 
 def git_env(git_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -78,9 +89,14 @@ def git_env(git_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, st
 class GitBatch:
     """Batch reads of one repository (and a push's quarantine), one git process per question."""
 
-    def __init__(self, git_dir: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, git_dir: Path, env: Mapping[str, str] | None = None,
+                 config: Mapping[str, str] | None = None) -> None:
         self.git_dir = git_dir
         self.env = git_env(git_dir, env)
+        for number, (key, value) in enumerate((config or {}).items()):  # git -c, for each git
+            self.env[f"GIT_CONFIG_KEY_{number}"] = key
+            self.env[f"GIT_CONFIG_VALUE_{number}"] = value
+            self.env["GIT_CONFIG_COUNT"] = str(number + 1)
         self._cat: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> GitBatch:
@@ -203,22 +219,23 @@ class GitBatch:
         return infos
 
     def object_ids(self, objects_dir: Path) -> dict[str, ObjectInfo]:
-        """The type and size of every object stored in `objects_dir` alone (a push's
-        quarantine: the objects the push brings), whatever its alternates hold; by id."""
+        """The type, size and delta base of every object stored in `objects_dir` alone (a
+        push's quarantine: the objects the push brings), whatever its alternates hold; by id."""
         env = {**self.env, "GIT_OBJECT_DIRECTORY": str(objects_dir)}
         env.pop("GIT_ALTERNATE_OBJECT_DIRECTORIES", None)
         result = subprocess.run(
             ["git", "cat-file", "--batch-all-objects",
-             "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--unordered"],
+             "--batch-check=%(objectname) %(objecttype) %(objectsize) %(deltabase)",
+             "--unordered"],
             capture_output=True, env=env, check=False, timeout=600)
         if result.returncode != 0:
             raise GitBatchError("git cat-file failed: "
                                 + result.stderr.decode("utf-8", "replace").strip())
-        found = {}
-        for line in result.stdout.decode("ascii").splitlines():
-            sha, kind, size = line.split()
-            found[sha] = ObjectInfo(sha, kind, int(size))
-        return found
+        fields = result.stdout.decode("ascii").split()
+        shas = fields[0::4]
+        return dict(zip(shas, map(_new_info, zip(
+            shas, fields[1::4], map(int, fields[2::4]), fields[3::4], strict=True)),
+            strict=True))
 
     def read_many(self, shas: Iterable[str], chunk: int = 256) -> Iterator[tuple[str, bytes]]:
         """(sha, raw bytes) of each object, in order, one object in memory at a time.
@@ -250,6 +267,46 @@ class GitBatch:
                     self._read_answer(sha)
             feeder.join()
 
+    def stream(self, shas: list[str]) -> Iterator[tuple[str, bytes]]:
+        """(sha, raw bytes) of each object, in order, from a `cat-file --batch` of its own
+        (so threads can read side by side), one object in memory at a time.
+
+        A thread writes the ids, one C-level join for all of them, while this one reads the
+        answers. Stopping early (or a missing object) ends that process.
+        """
+        if not shas:
+            return
+        # Not a `with`: ended in the finally below, whichever way the reader stops.
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            ["git", "cat-file", "--batch", "--buffer"], stdin=subprocess.PIPE,
+            # 64 KiB: small objects come many per read; a larger one is read straight into
+            # its own bytes, not through (and beside) a buffer of its size
+            stdout=subprocess.PIPE, env=self.env, bufsize=1 << 16)
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def feed() -> None:
+            with contextlib.suppress(BrokenPipeError, ValueError), stdin:  # ended early
+                stdin.write(("\n".join(shas) + "\n").encode("ascii"))
+        feeder = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
+        feeder.start()
+        readline, read = stdout.readline, stdout.read
+        done = False
+        try:
+            for sha in shas:
+                header = readline().split()
+                if len(header) != 3:
+                    raise GitBatchError(f"object {sha} is missing")
+                yield sha, read(int(header[2]))
+                read(1)  # the newline after the contents
+            done = True
+        finally:
+            if not done:
+                proc.kill()
+            feeder.join()
+            stdout.close()
+            proc.wait(timeout=30)
+
     def _read_answer(self, sha: str) -> bytes:
         assert self._cat is not None and self._cat.stdout is not None
         stdout = self._cat.stdout
@@ -267,6 +324,41 @@ class GitBatch:
         proc.stdin.write(f"contents {sha}\nflush\n".encode())
         proc.stdin.flush()
         return self._read_answer(sha)
+
+
+def split_by_delta_chain(objects: Iterable[ObjectInfo],
+                         weights: list[int]) -> list[list[ObjectInfo]]:
+    """`objects` in one list per starting weight, each delta chain whole in one list, so that
+    weight plus bytes comes out about equal (each list in id order, which `cat-file` reads
+    fastest).
+
+    `cat-file` rebuilds an object from its delta base: two processes given halves of one chain
+    would both rebuild all of it, while whole chains on each side halve the work.
+    """
+    by_sha = {info.sha: info for info in objects}
+    roots: dict[str, str] = {}
+    for info in by_sha.values():
+        path: list[str] = []
+        current = info
+        # down to a chain's base (or to an object whose base is known); a cycle cannot be
+        # stored, but do not loop on one
+        while (current.sha not in roots and current.delta_base in by_sha
+               and len(path) <= len(by_sha)):
+            path.append(current.sha)
+            current = by_sha[current.delta_base]
+        root = roots.get(current.sha, current.sha)
+        for sha in (*path, current.sha):
+            roots[sha] = root
+    chains: dict[str, list[ObjectInfo]] = {}
+    for sha, info in by_sha.items():
+        chains.setdefault(roots[sha], []).append(info)
+    weights = list(weights) or [0]
+    lists: list[list[ObjectInfo]] = [[] for _ in weights]
+    for chain in sorted(chains.values(), key=lambda c: -sum(i.size for i in c)):
+        lightest = weights.index(min(weights))
+        lists[lightest] += chain
+        weights[lightest] += sum(info.size for info in chain)
+    return [sorted(part) for part in lists]
 
 
 # A tree whose every entry has a mode as git writes it: entry after entry, a written mode, the
@@ -293,26 +385,29 @@ def tree_entries_raw(raw: bytes) -> Iterator[tuple[bytes, int, str]]:
 
 
 def _parse_diff_tree(out: bytes) -> Iterator[tuple[str, list[Change]]]:
-    """Parse `diff-tree -r -z --stdin` output: a commit id line, then its raw entries."""
+    """Parse `diff-tree -r -z --stdin` output: a commit id line, then its raw entries.
+
+    Each raw entry is `:<mode> <mode> <sha> <sha> <status>` and its path, NUL-terminated; a
+    commit's line starts with its id (and a NUL, with -z).
+    """
     fields = out.split(b"\0")
     commit: str | None = None
     changes: list[Change] = []
-    i = 0
-    while i < len(fields):
+    append = changes.append
+    i, end = 0, len(fields)
+    while i < end:
         item = fields[i]
-        if not item:
-            i += 1
-            continue
-        if item.startswith(b":"):
-            meta = item[1:].split(b" ")
-            path = fields[i + 1]
-            changes.append(Change(int(meta[0], 8), int(meta[1], 8), meta[2].decode(),
-                                  meta[3].decode(), meta[4].decode()[:1], path))
+        if item[:1] == b":":
+            old_mode, new_mode, old_sha, new_sha, status = item[1:].decode("ascii").split(" ")
+            append(_new_change((int(old_mode, 8), int(new_mode, 8), old_sha, new_sha,
+                                status[:1], fields[i + 1])))
             i += 2
             continue
-        if commit is not None:
-            yield commit, changes
-        commit, changes = item.decode("ascii").strip(), []
+        if item:
+            if commit is not None:
+                yield commit, changes
+            commit, changes = item.decode("ascii").strip(), []
+            append = changes.append
         i += 1
     if commit is not None:
         yield commit, changes

@@ -31,7 +31,9 @@ from gitserver.core.access import Access
 from gitserver.core.config import SETTINGS_ENV, Settings
 from gitserver.core.repos import create_repo, repo_path
 from gitserver.core.urls import clone_url
+from gitserver.web import git_process
 from gitserver.web.auth import REALM, repo_access
+from gitserver.web.git_process import GitProcess
 from hooks import hook_client
 
 logger = logging.getLogger(__name__)
@@ -196,9 +198,8 @@ class GitHttp:
         path = await self._ensure_repo(access)
         env = self._env(request, access)
         args = [service[4:], "--stateless-rpc", "--advertise-refs", str(path)]
-        proc = await asyncio.create_subprocess_exec(
-            "git", *self._config_args(service), *args, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+        proc = await git_process.start(["git", *self._config_args(service), *args], env,
+                                       stdin=False)
         out, err = await proc.communicate()
         if proc.returncode != 0:
             logger.error("%s --advertise-refs failed for %s: %s", service,
@@ -223,10 +224,9 @@ class GitHttp:
                 f"{self.settings.limits.max_push_bytes / 1e6:.1f} MB per push. Push fewer "
                 "commits at a time.\n", status_code=413)
         path = repo_path(self.settings.repos_dir, access.owner, access.repo.name)
-        proc = await asyncio.create_subprocess_exec(
-            "git", *self._config_args(service), service[4:], "--stateless-rpc", str(path),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=self._env(request, access))
+        proc = await git_process.start(
+            ["git", *self._config_args(service), service[4:], "--stateless-rpc", str(path)],
+            self._env(request, access), stdin=True)
         decode = request.headers.get("content-encoding", "").lower() in ("gzip", "x-gzip")
         meter = BodyMeter()
         feeder = asyncio.create_task(self._feed(request, proc, decode, limit, meter))
@@ -277,7 +277,7 @@ class GitHttp:
         return env
 
     @staticmethod
-    async def _feed(request: Request, proc: asyncio.subprocess.Process, decode: bool,
+    async def _feed(request: Request, proc: GitProcess, decode: bool,
                     limit: int, meter: BodyMeter) -> None:
         """Copy the request body into git's stdin, gunzipping and counting as it goes."""
         assert proc.stdin is not None
@@ -303,7 +303,7 @@ class GitHttp:
                 proc.stdin.close()
 
 
-async def _relay(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None],
+async def _relay(proc: GitProcess, feeder: asyncio.Task[None],
                  errors: asyncio.Task[None],
                  preface: Callable[[], bytes]) -> AsyncGenerator[bytes, None]:
     """Yield git's stdout; if the client goes away, let git finish on its own."""
@@ -330,7 +330,7 @@ async def _relay(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None],
             asyncio.get_running_loop().create_task(_drain(proc, feeder, errors))
 
 
-async def _drain(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None],
+async def _drain(proc: GitProcess, feeder: asyncio.Task[None],
                  errors: asyncio.Task[None]) -> None:
     assert proc.stdout is not None
     while await proc.stdout.read(_CHUNK):
@@ -339,7 +339,7 @@ async def _drain(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None],
     await proc.wait()
 
 
-async def _log_stderr(proc: asyncio.subprocess.Process, service: str, repo: str) -> None:
+async def _log_stderr(proc: GitProcess, service: str, repo: str) -> None:
     assert proc.stderr is not None
     async for line in proc.stderr:
         text = line.decode("utf-8", errors="replace").rstrip()

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from gitserver.core.gitbatch import GitBatch, GitBatchError, may_have_odd_modes, tree_entries_raw
+from gitserver.core.gitbatch import (
+    GitBatch,
+    GitBatchError,
+    ObjectInfo,
+    may_have_odd_modes,
+    split_by_delta_chain,
+    tree_entries_raw,
+)
 from gitserver.core.gitrepo import GitRepo
 from hooks.record import changed_py_files
 from hooks.updates import RefUpdate
@@ -145,3 +152,43 @@ def test_may_have_odd_modes_decides_each_mode_exactly(mode: bytes, odd: bool) ->
 def test_may_have_odd_modes_flags_a_malformed_tree() -> None:
     assert may_have_odd_modes(b"100644 a.py\0" + b"x" * 19)  # an id one byte short
     assert not may_have_odd_modes(b"")  # the empty tree
+
+
+def test_split_by_delta_chain_keeps_each_chain_in_one_part() -> None:
+    def info(sha: str, size: int, base: str = "0" * 40) -> ObjectInfo:
+        return ObjectInfo(sha.ljust(40, "0"), "blob", size, base.ljust(40, "0"))
+    # a <- b <- c is one chain (c is stored as a delta of b, b of a); d <- e another; f alone
+    objects = [info("c", 10, "b"), info("a", 100), info("b", 10, "a"), info("e", 50, "d"),
+               info("d", 60), info("f", 40), info("g", 5, "9" * 40)]  # g: base not pushed
+    parts = split_by_delta_chain(objects, [0, 0])
+    shas = [{i.sha[0] for i in part} for part in parts]
+    assert {"a", "b", "c"} in [s & {"a", "b", "c"} for s in shas]
+    assert {"d", "e"} in [s & {"d", "e"} for s in shas]
+    assert sorted(i.sha[0] for part in parts for i in part) == list("abcdefg")
+    assert all(part == sorted(part) for part in parts)
+    # the largest chain first, each to the lighter side: a-b-c and g (125), d-e and f (150)
+    assert sorted(sum(i.size for i in part) for part in parts) == [125, 150]
+    # a starting weight (the trees one reader reads first) takes its share
+    heavy, light = split_by_delta_chain(objects, [1000, 0])
+    assert heavy == [] and len(light) == 7
+
+
+def test_gitbatch_stream_reads_in_order_on_its_own_process(tmp_path: Path) -> None:
+    work = tmp_path / "many"
+    _git(tmp_path, "init", "-q", str(work))
+    blobs = [_git(work, "hash-object", "-w", "--stdin", input_text=f"N = {i}\n" * (i + 1))
+             for i in range(700)]
+    with GitBatch(work / ".git") as batch:
+        read = list(batch.stream(blobs))
+        assert [sha for sha, _ in read] == blobs
+        assert all(data == f"N = {i}\n".encode() * (i + 1) for i, (_, data) in enumerate(read))
+        # Two streams side by side, as the policy's readers run them.
+        first, second = batch.stream(blobs[:350]), batch.stream(blobs[350:])
+        assert [sha for pair in zip(first, second, strict=True) for sha, _ in pair] == [
+            sha for pair in zip(blobs[:350], blobs[350:], strict=True) for sha in pair]
+        stream = batch.stream(blobs)  # stopped early: its process ends, nothing hangs
+        assert next(stream) == (blobs[0], b"N = 0\n")
+        stream.close()
+        with pytest.raises(GitBatchError):
+            list(batch.stream([blobs[0], "0" * 40, *blobs[1:300]]))
+        assert list(batch.stream([])) == []
