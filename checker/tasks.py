@@ -162,15 +162,21 @@ class CheckWorker:
             root.mkdir()
             materialise_py_files(path, commit.sha, root)
             share_tree(Path(tmp))
+            # The lint process keeps what it learns of this tree from file to file; the folder
+            # name alone could be reused by another tree.
+            tree = _Tree(root, f"{commit.sha}:{uuid.uuid4().hex}")
             judge = _Judge(self.settings, commit, path, Path(tmp) / "parent", runner)
-            for check in todo:
-                touched |= self._lint_one(runner, root, check, owner, judge)
-                Check.update(lease_until=utcnow() + self.lease_delta()).where(
-                    (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
+            try:
+                for check in todo:
+                    touched |= self._lint_one(runner, tree, check, owner, judge)
+                    Check.update(lease_until=utcnow() + self.lease_delta()).where(
+                        (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
+            finally:
+                runner.end_tree()  # its memory back before the folder goes
         return touched
 
     # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one lint's context
-    def _lint_one(self, runner: LintRunner, root: Path, check: Check, owner: str,
+    def _lint_one(self, runner: LintRunner, tree: _Tree, check: Check, owner: str,
                   judge: _Judge) -> set[int]:
         """Lint one row unless its key is settled or being linted elsewhere (then its result
         settles this row too); return the pushes the result settled."""
@@ -182,12 +188,20 @@ class CheckWorker:
                 return set()  # settled by another worker's result for this key
             Check.update(attempts=Check.attempts + 1).where(Check.id == check.id).execute()
             touched: set[int] = set()
-            for result in runner.check_files(root, [check.path]):
+            for result in runner.check_files(tree.root, [check.path], tree_id=tree.tree_id):
                 touched |= _settle_key(check, owner, judge.values(check, result))
             return touched
         finally:
             if key:
                 release_key(key, owner)
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """A commit's files materialised under `root`, named for the lint process by `tree_id`."""
+
+    root: Path
+    tree_id: str
 
 
 class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
@@ -205,6 +219,7 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
         self.parent_root = parent_root
         self.runner = runner
         self._parent_files: list[str] | None = None
+        self._parent_tree = f"{commit.parent_sha}:{uuid.uuid4().hex}"
 
     def values(self, check: Check, result: FileResult) -> dict[str, object]:
         """The row's result fields."""
@@ -248,7 +263,8 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
             share_tree(self.parent_root)
         if check.path not in self._parent_files:
             return []  # new in this commit: every message is new
-        for result in self.runner.check_files(self.parent_root, [check.path]):
+        for result in self.runner.check_files(self.parent_root, [check.path],
+                                              tree_id=self._parent_tree):
             return [asdict(m) for m in result.messages]
         return []
 
