@@ -485,19 +485,25 @@ class TreeForgetter:
             self.asked[id(module)] = (module, asked)
             self.asked_now.add(id(module))
             return
-        # From the cache: what building it would have done in this file, it does again.
-        pending = [module]
+        # From the cache: what building it would have done in this file, it does again, in
+        # the same order (the modules its build asked for first, then its own additions).
+        pending: list[tuple[Any, bool]] = [(module, False)]
         while pending:
-            current = pending.pop()
-            if id(current) in self.asked_now:
-                continue
-            self.asked_now.add(id(current))
-            pending.extend(reversed(self.asked.get(id(current), (None, []))[1]))
-            for attrs, name, node in self.additions.get(id(current), ()):
-                values = attrs.setdefault(name, [])
-                if not any(value is node for value in values):
-                    values.append(node)
-                    self.applied.append((attrs, name, node))
+            current, visited = pending.pop()
+            if visited:
+                self._add_again(current)
+            elif id(current) not in self.asked_now:
+                self.asked_now.add(id(current))
+                pending.append((current, True))
+                pending.extend((asked, False) for asked in
+                               reversed(self.asked.get(id(current), (None, []))[1]))
+
+    def _add_again(self, module: Any) -> None:
+        for attrs, name, node in self.additions.get(id(module), ()):
+            values = attrs.setdefault(name, [])
+            if not any(value is node for value in values):
+                values.append(node)
+                self.applied.append((attrs, name, node))
 
     def _record_requests(self) -> None:
         """Follow each request for a module (astroid's three ways in) within a tree."""
