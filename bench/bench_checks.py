@@ -213,8 +213,8 @@ def fresh_checks(server: Server, repo: str, sha: str) -> int:
     return sum(1 for f in body["files"] if not f.get("reused"))
 
 
-# pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one part's settings
-def measure_memory(server: Server, tmp: Path, done: int, target: int, memory: Memory,
+# pylint: disable-next=too-many-arguments  # one part's settings
+def measure_memory(server: Server, tmp: Path, done: int, target: int, memory: Memory, *,
                    limit: int | None = None) -> None:
     """Push the corpus in two halves to two repos (both workers busy), each file with a new
     comment per round, until `target` checks ran in all; then sample the memory.
@@ -325,7 +325,8 @@ def run_bench(args: argparse.Namespace, tmp: Path) -> None:
             say(report_incremental(incremental))
             done += throughput.files + len(incremental.seconds)
         if args.memory_checks:
-            measure_memory(server, tmp, done, args.memory_checks, memory, args.corpus_files)
+            measure_memory(server, tmp, done, args.memory_checks, memory,
+                           limit=args.corpus_files)
     say(report_memory(memory))
 
 

@@ -402,13 +402,7 @@ class TreeForgetter:
         self.root = ""
         self.hidden: set[str] = set()
         self.learning = False  # a warm-up step: what it builds outside the tree joins the baseline
-        # By id of the module whose build made them: additions to other modules' names.
-        self.additions: dict[int, list[tuple[dict[str, list[Any]], str, Any]]] = {}
-        # By id of each module asked for in the tree: the module, and those its build asked for.
-        self.asked: dict[int, tuple[Any, list[Any]]] = {}
-        self.asking: list[list[Any]] = []  # requests under way, innermost last
-        self.asked_now: set[int] = set()  # modules asked for during the current file
-        self.applied: list[tuple[dict[str, list[Any]], str, Any]] = []  # to take back
+        self.replay = AdditionReplay()
         # Names a user module could hide: the stdlib and whatever is installed.
         self.importable = _top_level_names(p for p in sys.path if os.path.isdir(p))
         self.importable.update(sys.stdlib_module_names)
@@ -436,13 +430,7 @@ class TreeForgetter:
         clear the lookup caches."""
         from astroid import MANAGER  # pylint: disable=import-outside-toplevel
 
-        for attrs, name, node in reversed(self.applied):
-            values = attrs.get(name, [])
-            values[:] = [value for value in values if value is not node]
-            if not values:
-                attrs.pop(name, None)
-        self.applied.clear()
-        self.asked_now.clear()
+        self.replay.take_back()
         cache = MANAGER.astroid_cache
         for name, module in self.baseline.items():
             if cache.get(name) is not module and name.partition(".")[0] not in self.hidden:
@@ -456,8 +444,7 @@ class TreeForgetter:
         from astroid import MANAGER  # pylint: disable=import-outside-toplevel
 
         self.after_file()
-        self.additions.clear()
-        self.asked.clear()
+        self.replay = AdditionReplay()
         cache = MANAGER.astroid_cache
         if self.learning and not self.hidden:
             for name in [n for n, module in cache.items() if self._in_tree(module)]:
@@ -477,34 +464,6 @@ class TreeForgetter:
         return _is_under(module.file, self.root) or any(
             _is_under(entry, self.root) for entry in (module.path or ()))
 
-    def _asked_for(self, module: Any, asked: list[Any]) -> None:
-        """A request returned `module`, asking for `asked` on its way (when it built it)."""
-        if self.asking:
-            self.asking[-1].append(module)
-        if id(module) not in self.asked:  # built just now (or from the baseline)
-            self.asked[id(module)] = (module, asked)
-            self.asked_now.add(id(module))
-            return
-        # From the cache: what building it would have done in this file, it does again, in
-        # the same order (the modules its build asked for first, then its own additions).
-        pending: list[tuple[Any, bool]] = [(module, False)]
-        while pending:
-            current, visited = pending.pop()
-            if visited:
-                self._add_again(current)
-            elif id(current) not in self.asked_now:
-                self.asked_now.add(id(current))
-                pending.append((current, True))
-                pending.extend((asked, False) for asked in
-                               reversed(self.asked.get(id(current), (None, []))[1]))
-
-    def _add_again(self, module: Any) -> None:
-        for attrs, name, node in self.additions.get(id(module), ()):
-            values = attrs.setdefault(name, [])
-            if not any(value is node for value in values):
-                values.append(node)
-                self.applied.append((attrs, name, node))
-
     def _record_requests(self) -> None:
         """Follow each request for a module (astroid's three ways in) within a tree."""
         from astroid.manager import AstroidManager  # pylint: disable=import-outside-toplevel
@@ -514,13 +473,9 @@ class TreeForgetter:
             def request(manager: AstroidManager, *args: Any, **kwargs: Any) -> Any:
                 if not self.root or self.learning:
                     return original(manager, *args, **kwargs)
-                asked: list[Any] = []
-                self.asking.append(asked)
-                try:
+                with self.replay.request() as asked:
                     module = original(manager, *args, **kwargs)
-                finally:
-                    self.asking.pop()
-                self._asked_for(module, asked)
+                self.replay.asked_for(module, asked)
                 return module
             return request
 
@@ -554,11 +509,81 @@ class TreeForgetter:
                                   getattr(owner, "locals", None)):
                         if isinstance(attrs, dict) and any(
                                 value is node for value in attrs.get(node.attrname, ())):
-                            added = (attrs, node.attrname, node)
-                            self.additions.setdefault(id(module), []).append(added)
-                            self.applied.append(added)
+                            self.replay.added(module, (attrs, node.attrname, node))
 
         AstroidBuilder.delayed_assattr = delayed_assattr
+
+
+# (names of a module or class, attribute name, the AssignAttr node added to them)
+_Addition = tuple[dict[str, list[Any]], str, Any]
+
+
+class AdditionReplay:
+    """What building each module of a tree added to other modules' names, taken back after
+    each file and made again when a later file asks astroid for that module (see
+    `TreeForgetter`)."""
+
+    def __init__(self) -> None:
+        # By id of the module whose build made them.
+        self.additions: dict[int, list[_Addition]] = {}
+        # By id of each module asked for in the tree: the module, and those its build asked for.
+        self.asked: dict[int, tuple[Any, list[Any]]] = {}
+        self.asking: list[list[Any]] = []  # requests under way, innermost last
+        self.asked_now: set[int] = set()  # modules asked for during the current file
+        self.applied: list[_Addition] = []  # to take back after the file
+
+    def added(self, module: Any, addition: _Addition) -> None:
+        """Building `module` made `addition` (to another module's names)."""
+        self.additions.setdefault(id(module), []).append(addition)
+        self.applied.append(addition)
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[list[Any]]:
+        """Around a request for a module: collects the modules asked for on its way."""
+        asked: list[Any] = []
+        self.asking.append(asked)
+        try:
+            yield asked
+        finally:
+            self.asking.pop()
+
+    def asked_for(self, module: Any, asked: list[Any]) -> None:
+        """A request returned `module`, asking for `asked` on its way (when it built it)."""
+        if self.asking:
+            self.asking[-1].append(module)
+        if id(module) not in self.asked:  # built just now (or from the baseline)
+            self.asked[id(module)] = (module, asked)
+            self.asked_now.add(id(module))
+            return
+        # From the cache: what building it would have done in this file, it does again, in
+        # the same order (the modules its build asked for first, then its own additions).
+        pending: list[tuple[Any, bool]] = [(module, False)]
+        while pending:
+            current, visited = pending.pop()
+            if visited:
+                self._add_again(current)
+            elif id(current) not in self.asked_now:
+                self.asked_now.add(id(current))
+                pending.append((current, True))
+                pending.extend((asked, False) for asked in
+                               reversed(self.asked.get(id(current), (None, []))[1]))
+
+    def take_back(self) -> None:
+        """After each file: no addition stays for the next file until it asks for its maker."""
+        for attrs, name, node in reversed(self.applied):
+            values = attrs.get(name, [])
+            values[:] = [value for value in values if value is not node]
+            if not values:
+                attrs.pop(name, None)
+        self.applied.clear()
+        self.asked_now.clear()
+
+    def _add_again(self, module: Any) -> None:
+        for attrs, name, node in self.additions.get(id(module), ()):
+            values = attrs.setdefault(name, [])
+            if not any(value is node for value in values):
+                values.append(node)
+                self.applied.append((attrs, name, node))
 
 
 def _clear_lookup_caches() -> None:

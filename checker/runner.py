@@ -135,15 +135,13 @@ class _ChildGone(Exception):
     """The lint process exited or stopped answering; str(exc) is the user-facing reason."""
 
 
-class _Child:
+class _Child:  # pylint: disable=too-many-instance-attributes  # a process and its bookkeeping
     """One lint process with its private folder (HOME, PYLINTHOME, XDG dirs, cwd)."""
 
     def __init__(self, disable: Sequence[str], memory_mb: int,
                  options: Sequence[str] = ()) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX))
         self.checks = 0
-        self.rss_kb = 0
-        self.base_rss_kb = 0  # once warm: what the process needs knowing no tree
         self.tree_files = 0  # files of the current tree it has checked (and learnt from)
         self.ready = False  # its hello line was read
         self.timeout_s = 0.0  # of the request under way, for the reasons given to users
@@ -200,7 +198,6 @@ class _Child:
                                  f"{self.stderr_tail()}") from None
         if not hello.get("ready"):
             raise LintSetupError(f"the lint process did not start: {hello.get('error')}")
-        self.base_rss_kb = int(hello["base_rss_kb"])
 
     def send(self, request: Mapping[str, Any]) -> None:
         """Write one request line; the child answers it with one line."""
@@ -366,11 +363,11 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             logger.warning("the lint process was lost between trees (%s); starting afresh", exc)
             self.close()
             return
-        child.rss_kb, child.base_rss_kb = reply["rss_kb"], reply["base_rss_kb"]
-        grown_kb = child.rss_kb - child.base_rss_kb
+        # base_rss_kb: what the process needs knowing no tree, once warm.
+        grown_kb = reply["rss_kb"] - reply["base_rss_kb"]
         if child.checks >= self.recycle_after or grown_kb > self.recycle_growth_mb * 1024:
             logger.info("recycling the lint process after %d checks (RSS %d MiB, %d MiB over "
-                        "its warm size)", child.checks, child.rss_kb // 1024, grown_kb // 1024)
+                        "its warm size)", child.checks, reply["rss_kb"] // 1024, grown_kb // 1024)
             self.close()
             if self.warm:
                 # Started now, so that it warms up while the caller is busy elsewhere.
@@ -430,9 +427,8 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             return self._check_one(root, relpath, token)
         if not reply["ok"]:
             return self._failed(relpath, _crash_reason(reply), started)
-        child.rss_kb = reply["rss_kb"]
-        if child.rss_kb > self.max_rss_mb * 1024:
-            logger.info("the lint process forgets its tree at %d MiB", child.rss_kb // 1024)
+        if reply["rss_kb"] > self.max_rss_mb * 1024:
+            logger.info("the lint process forgets its tree at %d MiB", reply["rss_kb"] // 1024)
             tree = self._tree
             self.end_tree()  # the next file of the tree learns it again
             self._tree = tree

@@ -216,10 +216,9 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
                            else self.lint.fail_under)
         self.commit = commit
         self.repo_dir = repo_dir
-        self.parent_root = parent_root
+        self.parent = _Tree(parent_root, f"{commit.parent_sha}:{uuid.uuid4().hex}")
         self.runner = runner
         self._parent_files: list[str] | None = None
-        self._parent_tree = f"{commit.parent_sha}:{uuid.uuid4().hex}"
 
     def values(self, check: Check, result: FileResult) -> dict[str, object]:
         """The row's result fields."""
@@ -257,14 +256,14 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
                 and stored.state in (STATE_SUCCESS, STATE_FAILURE):
             return stored.message_list
         if self._parent_files is None:
-            self.parent_root.mkdir()
+            self.parent.root.mkdir()
             self._parent_files = materialise_py_files(self.repo_dir, parent_sha,
-                                                      self.parent_root)
-            share_tree(self.parent_root)
+                                                      self.parent.root)
+            share_tree(self.parent.root)
         if check.path not in self._parent_files:
             return []  # new in this commit: every message is new
-        for result in self.runner.check_files(self.parent_root, [check.path],
-                                              tree_id=self._parent_tree):
+        for result in self.runner.check_files(self.parent.root, [check.path],
+                                              tree_id=self.parent.tree_id):
             return [asdict(m) for m in result.messages]
         return []
 

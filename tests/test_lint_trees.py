@@ -119,7 +119,8 @@ PARTS = ("def f():\n    return 1\n", "class K:\n    attr = 1\n", "VALUE = 'v'\n"
          "import os\nos.invented = 4\n", "import json\njson.extra = 5\n",
          "import a\nprint(a.ADDED, a.f())\n", "import b\nprint(b.K.extra, b.K().dyn)\n",
          "from a import K\nprint(K().dyn, K.attr)\n", "import os\nprint(os.invented)\n",
-         "import c\nprint(c.VALUE.upper(), c.f())\n", "import random\nprint(random.randint(1, 2))\n",
+         "import c\nprint(c.VALUE.upper(), c.f())\n",
+         "import random\nprint(random.randint(1, 2))\n",
          "from pkg import x\nprint(x.f(), x.ADDED)\n", "import w\nprint(w.VALUE)\n",
          "import json\nprint(json.extra, json.dumps(1))\n")
 
