@@ -249,8 +249,10 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         search_path = list(dict.fromkeys([base, root]))
         context = (tree, root, tuple(search_path))
         if tree is None or context != self.tree:
-            self.end_tree()
-            self.forgetter.start(root, search_path, learning=tree == WARM_UP_TREE)
+            same_tree = tree is not None and self.tree is not None and self.tree[:2] == (tree, root)
+            if not (same_tree and self.forgetter.switch(search_path)):
+                self.end_tree()
+                self.forgetter.start(root, search_path, learning=tree == WARM_UP_TREE)
             self.tree = context
         self.linter.stats = LinterStats()
         self.linter.msg_status = 0
@@ -396,6 +398,9 @@ class TreeForgetter:
       commit's), and so does every module first built for the tree (which may have bound to the
       user's files, and would make the process grow with every tree); hidden ones come back.
     - Python's import system keeps a finder per sys.path entry it has seen; the tree's go.
+    - A file whose folder puts another entry on sys.path (no `__init__.py`) makes the tree's
+      modules go at once (`switch`), since their names may now resolve to other files; the
+      others stay unless the tree hides a name (then the tree is forgotten and started anew).
     """
 
     def __init__(self) -> None:
@@ -424,6 +429,19 @@ class TreeForgetter:
         cache = MANAGER.astroid_cache
         for name in [n for n in cache if n.partition(".")[0] in self.hidden]:
             del cache[name]
+
+    def switch(self, search_path: list[str]) -> bool:
+        """Another folder of the tree goes on sys.path (one without `__init__.py`): forget the
+        tree's modules, whose names may now resolve to other files, but keep the others; False
+        (forget all) when either folder hides a name, which the others may have bound to."""
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        if self.hidden or _top_level_names(search_path) & self.importable:
+            return False
+        cache = MANAGER.astroid_cache
+        for name in [n for n, module in cache.items() if self._in_tree(module)]:
+            del cache[name]
+        return True
 
     def after_file(self) -> None:
         """After each file: take back additions across modules, restore the baseline's modules,

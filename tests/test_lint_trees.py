@@ -112,8 +112,10 @@ def test_hidden_stdlib_module_stays_hidden_for_every_file_of_the_tree_only(
 
 # Random trees of modules that import each other, hide stdlib modules and add attributes to
 # each other's names; every file checked in one tree (twice, in a random order, two trees
-# interleaved) against the same file checked alone.
-MODULES = ("a.py", "b.py", "c.py", "random.py", "pkg/__init__.py", "pkg/x.py", "loose/w.py")
+# interleaved) against the same file checked alone. Files in loose/ and tools/ (no __init__.py)
+# put their own folder on sys.path, where `w` and `c` mean other files than at the root.
+MODULES = ("a.py", "b.py", "c.py", "pkg/__init__.py", "pkg/x.py", "loose/w.py", "loose/c.py",
+           "tools/w.py")
 PARTS = ("def f():\n    return 1\n", "class K:\n    attr = 1\n", "VALUE = 'v'\n",
          "import a\na.ADDED = 1\n", "import b\nb.K.extra = 2\n", "from a import K\nK().dyn = 3\n",
          "import os\nos.invented = 4\n", "import json\njson.extra = 5\n",
@@ -126,14 +128,15 @@ PARTS = ("def f():\n    return 1\n", "class K:\n    attr = 1\n", "VALUE = 'v'\n"
 
 
 def random_tree(rng: random.Random) -> dict[str, str]:
+    modules = [*MODULES, "random.py"] if rng.random() < 0.3 else MODULES
     return {path: '"""Module."""\n' + "".join(rng.choice(PARTS) for _ in range(rng.randint(1, 3)))
-            for path in MODULES if rng.random() < 0.8}
+            for path in modules if rng.random() < 0.8}
 
 
 def test_random_trees_checked_together_match_each_file_checked_alone(tmp_path: Path) -> None:
     rng = random.Random(17)
     with LintRunner(timeout_s=60) as together, LintRunner(timeout_s=60) as single:
-        for round_number in range(3):
+        for round_number in range(4):
             trees = {name: random_tree(rng) for name in ("one", "two")}
             roots = {name: write_tree(tmp_path / f"{name}{round_number}", files)
                      for name, files in trees.items()}
