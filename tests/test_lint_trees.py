@@ -73,6 +73,15 @@ def test_tree_files_checked_together_match_each_checked_alone(runner: LintRunner
     assert expected["user.py"][1] == "success"
 
 
+def test_tree_forgotten_mid_tree_past_max_rss_gives_the_same_results(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "tree", {"helper.py": HELPER, "setter.py": SETTER,
+                                          "reader.py": READER, "user.py": USER})
+    order = ["setter.py", "user.py", "reader.py", "user.py"]
+    with LintRunner(timeout_s=60) as roomy, LintRunner(timeout_s=60, max_rss_mb=1) as tight:
+        expected = [outcome(r) for r in roomy.check_files(root, order, tree_id="c:1")]
+        assert [outcome(r) for r in tight.check_files(root, order, tree_id="c:1")] == expected
+
+
 def test_a_new_tree_in_the_same_folder_is_not_taken_for_the_old_one(runner: LintRunner,
                                                                     tmp_path: Path) -> None:
     folder = tmp_path / "src"
