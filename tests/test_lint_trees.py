@@ -16,13 +16,18 @@ import pytest
 
 from checker.runner import FileResult, LintRunner
 
+from .test_runner import write_tree as write_files
+
+HELPER = '"""Helper."""\n\n\ndef greet() -> str:\n    """Hi."""\n    return "hi"\n'
 # setter.py adds EXTRA to helper (astroid's delayed_assattr): a module that builds setter sees
 # it, one that does not must not, whatever was checked before in the same tree.
-HELPER = '"""Helper."""\n\n\ndef greet() -> str:\n    """Hi."""\n    return "hi"\n'
-SETTER = '"""Set."""\nimport os\n\nimport helper\n\nhelper.EXTRA = 1\nos.invented = 2\n'
-READER = '"""Read."""\nimport os\n\nimport helper\n\nprint(helper.EXTRA, os.invented)\n'
-USER = ('"""Use."""\nimport os\n\nimport helper\nimport setter\n\n'
-        'print(setter, helper.EXTRA, os.invented)\n')
+SETTING_TREE = {
+    "helper.py": HELPER,
+    "setter.py": '"""Set."""\nimport os\n\nimport helper\n\nhelper.EXTRA = 1\nos.invented = 2\n',
+    "reader.py": '"""Read."""\nimport os\n\nimport helper\n\nprint(helper.EXTRA, os.invented)\n',
+    "user.py": '"""Use."""\nimport os\n\nimport helper\nimport setter\n\n'
+               'print(setter, helper.EXTRA, os.invented)\n',
+}
 
 
 @pytest.fixture(name="runner", scope="module")
@@ -32,12 +37,9 @@ def fixture_runner() -> Iterator[LintRunner]:
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """`files` under root, in place of whatever root held (a folder another tree may reuse)."""
     shutil.rmtree(root, ignore_errors=True)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
+    return write_files(root, files)
 
 
 def outcome(result: FileResult) -> tuple[object, ...]:
@@ -61,8 +63,7 @@ def symbols(result: FileResult) -> list[str]:
 
 def test_tree_files_checked_together_match_each_checked_alone(runner: LintRunner,
                                                               tmp_path: Path) -> None:
-    root = write_tree(tmp_path / "tree", {"helper.py": HELPER, "setter.py": SETTER,
-                                          "reader.py": READER, "user.py": USER})
+    root = write_tree(tmp_path / "tree", SETTING_TREE)
     order = ["setter.py", "reader.py", "user.py", "reader.py", "helper.py", "setter.py"]
     together = [outcome(r) for r in runner.check_files(root, order[:3], tree_id="c1:m1")]
     together += [outcome(r) for r in runner.check_files(root, order[3:], tree_id="c1:m1")]
@@ -74,8 +75,7 @@ def test_tree_files_checked_together_match_each_checked_alone(runner: LintRunner
 
 
 def test_tree_forgotten_mid_tree_past_max_rss_gives_the_same_results(tmp_path: Path) -> None:
-    root = write_tree(tmp_path / "tree", {"helper.py": HELPER, "setter.py": SETTER,
-                                          "reader.py": READER, "user.py": USER})
+    root = write_tree(tmp_path / "tree", SETTING_TREE)
     order = ["setter.py", "user.py", "reader.py", "user.py"]
     with LintRunner(timeout_s=60) as roomy, LintRunner(timeout_s=60, max_rss_mb=1) as tight:
         expected = [outcome(r) for r in roomy.check_files(root, order, tree_id="c:1")]
