@@ -151,7 +151,8 @@ def measure_latency(server: Server, tmp: Path, runs: int, memory: Memory) -> Lat
 
 def all_cpu(server: Server) -> float:
     """CPU seconds of the server and its live lint processes, plus those of the processes it
-    waited for: a lint process recycled when its tree ends takes its CPU time with it."""
+    waited for (git, and lint processes recycled when their tree ended, which would otherwise
+    take their CPU time with them)."""
     assert server.process is not None
     try:
         stat = Path(f"/proc/{server.process.pid}/stat").read_text(encoding="ascii")
