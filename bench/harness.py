@@ -181,9 +181,9 @@ class Server:
             raise BenchError(f"/checks of {repo}@{sha[:7]} answered {status}: {body}")
         return body if isinstance(body, dict) else None
 
-    def wait_final(self, repo: str, sha: str, timeout_s: float = FINAL_TIMEOUT_S
-                   ) -> dict[str, Any]:
-        """Poll /checks every POLL_S until no file of the commit is pending."""
+    def wait_final(self, repo: str, sha: str, timeout_s: float = FINAL_TIMEOUT_S,
+                   poll_s: float = POLL_S) -> dict[str, Any]:
+        """Poll /checks every poll_s until no file of the commit is pending."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             body = self.checks(repo, sha)
@@ -191,7 +191,7 @@ class Server:
             if body is not None and body["files"] and all(
                     f["state"] != "pending" for f in body["files"]):
                 return body
-            time.sleep(POLL_S)
+            time.sleep(poll_s)
         raise BenchError(f"{repo}@{sha[:7]} still pending after {timeout_s:.0f} s"
                          f"{log_tail(self.log)}")
 

@@ -127,6 +127,11 @@ def _served(user: int, now: datetime) -> None:
         conflict_target=[QueueTurn.user_id], update={QueueTurn.served_at: now}).execute()
 
 
+def commit_has_free(commit_id: int) -> bool:
+    """Whether files of the commit wait for a worker."""
+    return Check.select().where(free(utcnow()) & (Check.commit == commit_id)).exists()
+
+
 def any_free() -> bool:
     """Whether a pending row waits for a worker (another wake-up is worth queueing)."""
     return Check.select().where(free(utcnow())).exists()

@@ -6,27 +6,33 @@ directory and any PYTHON* variable off `sys.path`; for the same reason this file
 nothing of ours (putting checker/ on sys.path would let a user's `import tasks` resolve to
 our module), only the standard library, pylint and astroid.
 
-Protocol, one JSON object per line: the child first writes `{"ready": true, ...}` (or
-`{"ready": false, "error": ...}`), then answers each request `{"root", "path", "cpu_s"}`
-with `{"started": true}` as it starts on it, then `{"ok": true, "messages", "counts",
-"statement", "rss_kb"}` or, when pylint itself crashed, `{"ok": false, "kind", "detail"}`
-and exits so that the parent starts afresh.
+Protocol, one JSON object per line: the child first writes `{"ready": true, "base_rss_kb", ...}`
+(or `{"ready": false, "error": ...}`), then answers each request `{"root", "path", "cpu_s",
+"tree"}` with `{"started": true}` as it starts on it, then `{"ok": true, "messages", "counts",
+"statement", "rss_kb", "base_rss_kb"}` or, when pylint itself crashed, `{"ok": false, "kind",
+"detail"}` and exits so that the parent starts afresh. A request `{"end": true}` makes it forget
+the tree it knows; it answers `{"ok": true, "rss_kb", "base_rss_kb"}`.
 
 With `--warm` it also checks small modules using the standard library that pushed code
-commonly imports, one at a time while no request waits (WARM_UP_USES).
+commonly imports, one at a time while no request waits and no tree is under way
+(WARM_UP_USES).
 
-Warm means astroid keeps the modules it built for the stdlib and installed packages from
-one file to the next. Everything a check learnt about the pushed tree is dropped after it
-(see `TreeForgetter`), so that results do not depend on what was checked before and memory
-does not grow with every tree.
+Warm means astroid keeps the modules it built for the builtins and the warm-up from one tree to
+the next: the baseline, whose RSS is `base_rss_kb`. Within a tree (consecutive requests with the
+same `tree` token and root) astroid also keeps what it built for earlier files, with each file's
+result still that of the file checked alone; when the tree ends, all of it is dropped and the
+memory given back (see `TreeForgetter`), so that results do not depend on what was checked
+before and memory does not grow with every tree.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import fcntl
 import functools
+import gc
 import importlib.machinery
 import io
 import json
@@ -96,6 +102,15 @@ WARM_UP_USES = {
 LINT_NICENESS = 10
 # A check's CPU limit is reset per request; a warm-up step gets this much.
 WARM_UP_CPU_S = 30.0
+# The token of a warm-up step's tree: what it builds outside the tree joins the baseline.
+WARM_UP_TREE = "\0warm-up"
+
+_MALLOC_TRIM: Callable[[int], int] | None
+try:
+    # By its soname: ctypes.util.find_library would run ldconfig in a subprocess.
+    _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):  # no glibc here: nothing to trim
+    _MALLOC_TRIM = None
 
 
 def _set_limits(memory_mb: int) -> None:
@@ -131,6 +146,24 @@ def _rss_kb() -> int:
         return pages * resource.getpagesize() // 1024
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _release_free_memory() -> None:
+    """glibc's malloc_trim(0): give the C heap's free pages back (the same as
+    gitserver.core.memory, which this process may not import)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _settle_baseline() -> int:
+    """Freeze what astroid knows now as long-lived (the collector then skips it), give the
+    rest back; the RSS (KiB) a process knowing just that has."""
+    gc.collect()
+    # Every later collection, and the one at the end of each tree, would walk the warm
+    # caches again; frozen, they are left alone.
+    gc.freeze()
+    _release_free_memory()
+    return _rss_kb()
 
 
 def _is_under(path: str | None, root: str) -> bool:
@@ -200,9 +233,17 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         self._report_parser_exhaustion()
         self.shield = ImportShield()
         sys.meta_path.insert(0, self.shield)
+        # (tree token, root, search path) of the tree astroid knows now; None: the baseline.
+        self.tree: tuple[str | None, str, tuple[str, ...]] | None = None
+        self.base_rss_kb = _settle_baseline()
 
-    def check(self, root: str, relpath: str) -> dict[str, Any]:
-        """Lint root/relpath (posix) with the tree's own modules importable; one reply."""
+    def check(self, root: str, relpath: str, tree: str | None = None) -> dict[str, Any]:
+        """Lint root/relpath (posix) with the tree's own modules importable; one reply.
+
+        Consecutive files of the same `tree` (a token naming one materialised commit) share
+        what astroid learnt of it; another tree, or another folder put on sys.path, ends it
+        first. Without a token the tree ends after this file.
+        """
         # pylint: disable=import-outside-toplevel
         from pylint.typing import FileItem
         from pylint.utils import LinterStats
@@ -210,11 +251,17 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         filepath = os.path.join(root, *relpath.split("/"))
         base, modname = _module_name(root, relpath)
         search_path = list(dict.fromkeys([base, root]))
+        context = (tree, root, tuple(search_path))
+        if tree is None or context != self.tree:
+            same_tree = tree is not None and self.tree is not None and self.tree[:2] == (tree, root)
+            if not (same_tree and self.forgetter.switch(search_path)):
+                self.end_tree()
+                self.forgetter.start(root, search_path, learning=tree == WARM_UP_TREE)
+            self.tree = context
         self.linter.stats = LinterStats()
         self.linter.msg_status = 0
         self.reporter.reset()
         self.linter.open()
-        self.forgetter.start(root, search_path)
         saved_path = sys.path[:]
         self.shield.roots = (root,)
         sys.path[:0] = search_path
@@ -223,16 +270,32 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         finally:
             sys.path[:] = saved_path
             self.shield.roots = ()
-            self.forgetter.finish()
+            self.forgetter.after_file()
             self._reset_checker_state()
         stats = self.linter.stats
-        return {
+        reply = {
             "ok": True,
             "messages": [_message_dict(m, root) for m in self.reporter.messages],
             "counts": {kind: getattr(stats, kind) for kind in MESSAGE_TYPES},
             "statement": stats.statement,
-            "rss_kb": _rss_kb(),
         }
+        if tree is None:
+            self.end_tree()
+        reply["rss_kb"] = _rss_kb()
+        return reply
+
+    def end_tree(self) -> None:
+        """Forget the tree astroid knows (back to the baseline) and give the memory back."""
+        if self.tree is None:
+            return
+        learnt = self.tree[0] == WARM_UP_TREE
+        self.tree = None
+        self.forgetter.finish()
+        if learnt:
+            self.base_rss_kb = _settle_baseline()
+        else:
+            gc.collect()
+            _release_free_memory()
 
     def warm_up(self, private_dir: str, module: str) -> None:
         """Check a small module using `module`, keeping what astroid built for it."""
@@ -241,8 +304,9 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
         with open(os.path.join(root, "warm_up.py"), "w", encoding="utf-8") as handle:
             handle.write(f'"""Warm-up."""\nimport {module}\n\n{WARM_UP_USES[module]}\n')
         try:
-            self.check(root, "warm_up.py")
+            self.check(root, "warm_up.py", WARM_UP_TREE)
         finally:
+            self.end_tree()
             shutil.rmtree(root, ignore_errors=True)
 
     def _report_parser_exhaustion(self) -> None:
@@ -308,84 +372,137 @@ def _top_level_names(folders: Iterable[str]) -> set[str]:
 
 
 class TreeForgetter:
-    """Keeps astroid's caches free of the pushed tree between checks.
+    """Lets astroid learn one tree at a time, and forget it once the tree is done.
 
-    - astroid caches modules by name, so one commit's `helper` would answer for the next
-      commit's `helper`: modules under the checked root are dropped after each check.
-    - A user's random.py hides the stdlib's random for that tree, as it would for a cold
-      pylint; cached modules of a hidden name are dropped before the check, and modules
-      first built during it (which may have bound to the user's file) after it.
-    - Building a user module runs astroid's `delayed_assattr`, which adds the user's
-      `obj.attr = value` to the class or module of `obj`, even a stdlib one. That would
-      show later checks attributes that do not exist, and keep every tree alive; we
-      record those additions and take them back.
-    - astroid's lookup and inference caches depend on sys.path or hold nodes of the
-      checked tree; they are cleared, and refill quickly.
-    - A check may also replace a cached module that is not the tree's: a relative import in
-      a module outside any package asks astroid for the module named "" (a stub of astroid's
-      string brain, built with the builtins). Each module cached before the check is put
-      back after it, and the builtins are built before the first check, so that every check
-      starts from the same modules whatever was checked before.
+    A tree (one materialised commit) is checked file by file, and astroid keeps what it built
+    for one file of the tree (the tree's modules and any others) for the next file of the same
+    tree, as one pylint run over the tree would. Yet each file's result must be what a check of
+    that file alone gives, and each tree must start from the same warm state, the *baseline*
+    (the builtins and the warm-up's stdlib modules), whatever was checked before.
+
+    Within a tree, file by file:
+    - Building a module runs astroid's `delayed_assattr`, which adds `obj.attr = value` to the
+      class or module of `obj`, even one of another module (a stdlib one, or another file of the
+      tree). A check of a file alone sees such an addition only once it has asked astroid for
+      the module making it (which builds it). So additions across modules are recorded per
+      module and taken back after each file; when a later file asks for that module, from
+      astroid's cache, they are made again, with those of every module its build asked for,
+      as building it would.
+    - astroid's lookup and inference caches are cleared: what an inference finds can depend on
+      where it started (astroid cuts cycles), so every file starts with them empty.
+    - A check may replace a baseline module: a relative import in a module outside any package
+      asks astroid for the module named "" (a stub of astroid's string brain, built with the
+      builtins). Each baseline module is put back.
+
+    Once per tree (`start`, `finish`):
+    - A user's random.py hides the stdlib's random for that tree, as it would for a cold pylint;
+      cached modules of a hidden name are dropped when the tree starts.
+    - When the tree is done, astroid's cache goes back to the baseline: the tree's modules go
+      (astroid caches modules by name, so one commit's `helper` would answer for the next
+      commit's), and so does every module first built for the tree (which may have bound to the
+      user's files, and would make the process grow with every tree); hidden ones come back.
+    - Python's import system keeps a finder per sys.path entry it has seen; the tree's go.
+    - A file whose folder puts another entry on sys.path (no `__init__.py`) makes the tree's
+      modules go at once (`switch`), since their names may now resolve to other files; the
+      others stay unless the tree hides a name (then the tree is forgotten and started anew).
     """
 
     def __init__(self) -> None:
         self.root = ""
-        self.cached_before: set[str] | None = None
-        self.kept: dict[str, Any] = {}
-        self.added_attrs: list[tuple[dict[str, list[Any]], str, Any]] = []
+        self.hidden: set[str] = set()
+        self.learning = False  # a warm-up step: what it builds outside the tree joins the baseline
+        self.replay = AdditionReplay()
         # Names a user module could hide: the stdlib and whatever is installed.
         self.importable = _top_level_names(p for p in sys.path if os.path.isdir(p))
         self.importable.update(sys.stdlib_module_names)
         self._record_delayed_assattr()
-        # Built before any check, so that no check counts them as its own (a check of a tree
-        # that hides a stdlib name drops what it built): the builtins and, with them, the
-        # stub module "" of astroid's string brain.
+        self._record_requests()
+        # Built before any check, so that no check counts them as its own: the builtins and,
+        # with them, the stub module "" of astroid's string brain.
         from astroid import MANAGER  # pylint: disable=import-outside-toplevel
 
         MANAGER.ast_from_module_name("builtins")
+        self.baseline: dict[str, Any] = dict(MANAGER.astroid_cache)
 
-    def start(self, root: str, search_path: list[str]) -> None:
-        """Before checking a file of `root` with `search_path` put in front of sys.path."""
+    def start(self, root: str, search_path: list[str], learning: bool = False) -> None:
+        """Before the first file of `root`, checked with `search_path` in front of sys.path."""
         from astroid import MANAGER  # pylint: disable=import-outside-toplevel
 
-        self.root = root
-        hidden = _top_level_names(search_path) & self.importable
+        self.root, self.learning = root, learning
+        self.hidden = _top_level_names(search_path) & self.importable
         cache = MANAGER.astroid_cache
-        for name in [n for n in cache if n.partition(".")[0] in hidden]:
+        for name in [n for n in cache if n.partition(".")[0] in self.hidden]:
             del cache[name]
-        self.cached_before = set(cache) if hidden else None
-        self.kept = dict(cache)
 
-    def finish(self) -> None:
-        """After the check: take back what it added to modules that stay cached."""
+    def switch(self, search_path: list[str]) -> bool:
+        """Another folder of the tree goes on sys.path (one without `__init__.py`): forget the
+        tree's modules, whose names may now resolve to other files, but keep the others; False
+        (forget all) when either folder hides a name, which the others may have bound to."""
         from astroid import MANAGER  # pylint: disable=import-outside-toplevel
 
-        for attrs, name, node in self.added_attrs:
-            values = attrs.get(name, [])
-            values[:] = [value for value in values if value is not node]
-            if not values:
-                attrs.pop(name, None)
-        self.added_attrs.clear()
+        if self.hidden or _top_level_names(search_path) & self.importable:
+            return False
         cache = MANAGER.astroid_cache
-        for name in [n for n, module in cache.items() if self._drop(n, module)]:
+        for name in [n for n, module in cache.items() if self._in_tree(module)]:
             del cache[name]
-        for name, module in self.kept.items():
-            if cache.get(name) is not module:
+        return True
+
+    def after_file(self) -> None:
+        """After each file: take back additions across modules, restore the baseline's modules,
+        clear the lookup caches."""
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        self.replay.take_back()
+        cache = MANAGER.astroid_cache
+        for name, module in self.baseline.items():
+            if cache.get(name) is not module and name.partition(".")[0] not in self.hidden:
                 cache[name] = module
-        self.kept = {}
-        # Python's import system keeps a finder per sys.path entry it has seen.
-        for entry in [e for e in sys.path_importer_cache if _is_under(e, self.root)]:
-            del sys.path_importer_cache[entry]
-        self.root, self.cached_before = "", None
         _clear_lookup_caches()
         _release_object_models()
 
-    def _drop(self, name: str, module: Any) -> bool:
-        if self.cached_before is not None and name not in self.cached_before:
-            return True
+    def finish(self) -> None:
+        """After the tree's last file: astroid's cache back to the baseline (a warm-up step
+        adds to the baseline what it built outside the tree)."""
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        self.after_file()
+        self.replay = AdditionReplay()
+        cache = MANAGER.astroid_cache
+        if self.learning and not self.hidden:
+            for name in [n for n, module in cache.items() if self._in_tree(module)]:
+                del cache[name]
+            self.baseline = dict(cache)
+        else:
+            cache.clear()
+            cache.update(self.baseline)
+        for entry in [e for e in sys.path_importer_cache if _is_under(e, self.root)]:
+            del sys.path_importer_cache[entry]
+        self.root, self.hidden, self.learning = "", set(), False
+        _clear_lookup_caches()
+        _release_object_models()
+
+    def _in_tree(self, module: Any) -> bool:
         # Namespace packages (folders without __init__.py) have no file, only a path.
         return _is_under(module.file, self.root) or any(
             _is_under(entry, self.root) for entry in (module.path or ()))
+
+    def _record_requests(self) -> None:
+        """Follow each request for a module (astroid's three ways in) within a tree."""
+        from astroid.manager import AstroidManager  # pylint: disable=import-outside-toplevel
+
+        def following(original: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(original)
+            def request(manager: AstroidManager, *args: Any, **kwargs: Any) -> Any:
+                if not self.root or self.learning:
+                    return original(manager, *args, **kwargs)
+                with self.replay.request() as asked:
+                    module = original(manager, *args, **kwargs)
+                self.replay.asked_for(module, asked)
+                return module
+            return request
+
+        for name in ("ast_from_file", "ast_from_module_name", "ast_from_module"):
+            setattr(AstroidManager, name, following(getattr(AstroidManager, name)))
 
     def _record_delayed_assattr(self) -> None:
         # pylint: disable=import-outside-toplevel
@@ -396,8 +513,11 @@ class TreeForgetter:
 
         def delayed_assattr(builder: AstroidBuilder, node: Any) -> None:
             original(builder, node)
-            if not self.root or not _is_under(node.root().file, self.root):
-                return
+            if not self.root:
+                return  # building the baseline
+            module = node.root()
+            if self.learning and not _is_under(module.file, self.root):
+                return  # the warm-up's stdlib modules keep theirs, as part of the baseline
             try:
                 # Cached: astroid inferred the same expression a moment ago.
                 targets = list(node.expr.infer())
@@ -405,13 +525,87 @@ class TreeForgetter:
                 return
             for target in targets:
                 for owner in (target, getattr(target, "_proxied", None)):
+                    if owner is None or owner.root() is module:
+                        continue  # an addition to the module's own names: part of its build
                     for attrs in (getattr(owner, "instance_attrs", None),
                                   getattr(owner, "locals", None)):
                         if isinstance(attrs, dict) and any(
                                 value is node for value in attrs.get(node.attrname, ())):
-                            self.added_attrs.append((attrs, node.attrname, node))
+                            self.replay.added(module, (attrs, node.attrname, node))
 
         AstroidBuilder.delayed_assattr = delayed_assattr
+
+
+# (names of a module or class, attribute name, the AssignAttr node added to them)
+_Addition = tuple[dict[str, list[Any]], str, Any]
+
+
+class AdditionReplay:
+    """What building each module of a tree added to other modules' names, taken back after
+    each file and made again when a later file asks astroid for that module (see
+    `TreeForgetter`)."""
+
+    def __init__(self) -> None:
+        # By id of the module whose build made them.
+        self.additions: dict[int, list[_Addition]] = {}
+        # By id of each module asked for in the tree: the module, and those its build asked for.
+        self.asked: dict[int, tuple[Any, list[Any]]] = {}
+        self.asking: list[list[Any]] = []  # requests under way, innermost last
+        self.asked_now: set[int] = set()  # modules asked for during the current file
+        self.applied: list[_Addition] = []  # to take back after the file
+
+    def added(self, module: Any, addition: _Addition) -> None:
+        """Building `module` made `addition` (to another module's names)."""
+        self.additions.setdefault(id(module), []).append(addition)
+        self.applied.append(addition)
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[list[Any]]:
+        """Around a request for a module: collects the modules asked for on its way."""
+        asked: list[Any] = []
+        self.asking.append(asked)
+        try:
+            yield asked
+        finally:
+            self.asking.pop()
+
+    def asked_for(self, module: Any, asked: list[Any]) -> None:
+        """A request returned `module`, asking for `asked` on its way (when it built it)."""
+        if self.asking:
+            self.asking[-1].append(module)
+        if id(module) not in self.asked:  # built just now (or from the baseline)
+            self.asked[id(module)] = (module, asked)
+            self.asked_now.add(id(module))
+            return
+        # From the cache: what building it would have done in this file, it does again, in
+        # the same order (the modules its build asked for first, then its own additions).
+        pending: list[tuple[Any, bool]] = [(module, False)]
+        while pending:
+            current, visited = pending.pop()
+            if visited:
+                self._add_again(current)
+            elif id(current) not in self.asked_now:
+                self.asked_now.add(id(current))
+                pending.append((current, True))
+                pending.extend((asked, False) for asked in
+                               reversed(self.asked.get(id(current), (None, []))[1]))
+
+    def take_back(self) -> None:
+        """After each file: no addition stays for the next file until it asks for its maker."""
+        for attrs, name, node in reversed(self.applied):
+            values = attrs.get(name, [])
+            values[:] = [value for value in values if value is not node]
+            if not values:
+                attrs.pop(name, None)
+        self.applied.clear()
+        self.asked_now.clear()
+
+    def _add_again(self, module: Any) -> None:
+        for attrs, name, node in self.additions.get(id(module), ()):
+            values = attrs.setdefault(name, [])
+            if not any(value is node for value in values):
+                values.append(node)
+                self.applied.append((attrs, name, node))
 
 
 def _clear_lookup_caches() -> None:
@@ -544,13 +738,15 @@ class WarmUp:
 
 def _serve(linter: Linter, requests: IO[str], replies: IO[str],
            warm_up: WarmUp | None = None) -> None:
-    """Answer requests until our input closes; between them, take the warm-up steps."""
+    """Answer requests until our input closes; between trees, take the warm-up steps."""
     poller = select.poll()
     poller.register(requests.fileno(), select.POLLIN)
     while True:
         # The parent sends one request and waits for its reply, so nothing of the next one
-        # sits in our read buffer: poll sees it as soon as it is written.
-        if warm_up is not None and warm_up.steps and not poller.poll(0):
+        # sits in our read buffer: poll sees it as soon as it is written. A warm-up step is a
+        # tree of its own, so it waits until the parent is done with the tree under way.
+        if warm_up is not None and warm_up.steps and linter.tree is None \
+                and not poller.poll(0):
             if not warm_up.take_step():
                 poller.poll(100)  # another process is checking: look again shortly
             continue
@@ -558,12 +754,20 @@ def _serve(linter: Linter, requests: IO[str], replies: IO[str],
         if not line:
             return
         request = json.loads(line)
+        if request.get("end"):
+            linter.end_tree()
+            _reply(replies, {"ok": True, "rss_kb": _rss_kb(), "base_rss_kb": linter.base_rss_kb})
+            continue
         with warm_up.checking() if warm_up is not None else contextlib.nullcontext():
             # Tell the parent the check starts now (its wall clock for the file starts here).
-            replies.write(json.dumps({"started": True}) + "\n")
-            replies.flush()
+            _reply(replies, {"started": True})
             if not _answer(linter, request, replies):
                 return
+
+
+def _reply(replies: IO[str], reply: dict[str, Any]) -> None:
+    replies.write(json.dumps(reply) + "\n")
+    replies.flush()
 
 
 def _answer(linter: Linter, request: dict[str, Any], replies: IO[str]) -> bool:
@@ -572,17 +776,16 @@ def _answer(linter: Linter, request: dict[str, Any], replies: IO[str]) -> bool:
     # Tracebacks pylint prints on its way to raising land here, not in the parent's logs.
     sys.stderr = io.StringIO()
     try:
-        reply = linter.check(request["root"], request["path"])
+        reply = linter.check(request["root"], request["path"], request.get("tree"))
     except (Exception, RecursionError, MemoryError) as exc:  # pylint: disable=broad-except
         # The linter's state after a crash cannot be trusted: answer, then exit so the
         # parent starts a fresh process for the next file.
-        replies.write(json.dumps(_crash(exc)) + "\n")
-        replies.flush()
+        _reply(replies, _crash(exc))
         return False
     finally:
         sys.stderr = sys.__stderr__
-    replies.write(json.dumps(reply) + "\n")
-    replies.flush()
+    reply["base_rss_kb"] = linter.base_rss_kb
+    _reply(replies, reply)
     return True
 
 
@@ -626,8 +829,7 @@ def main(argv: list[str] | None = None) -> int:
     # pylint: disable-next=import-outside-toplevel
     from pylint import __version__ as pylint_version
 
-    replies.write(json.dumps({"ready": True, "pylint": pylint_version}) + "\n")
-    replies.flush()
+    _reply(replies, {"ready": True, "pylint": pylint_version, "base_rss_kb": linter.base_rss_kb})
     try:
         warm = WarmUp(functools.partial(linter.warm_up, args.private_dir), args.warm_lock) \
             if args.warm and args.private_dir else None

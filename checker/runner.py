@@ -6,6 +6,14 @@ start-up of half a second. It runs with an empty environment, a private HOME and
 PYLINTHOME, our own rcfile and rlimits; this module enforces the wall timeout, turns
 crashes into `error` results and starts a fresh process for the next file.
 
+Files of one tree (`check_files(..., tree_id=...)`, one or more calls in a row) share what the
+lint process learnt of the tree, as one pylint run over it would: a tree's modules are built
+once, not for every file that imports them, and a tree that hides an installed package (a push
+of pylint's own sources) drops astroid's copy of that package once, not per file. Each file's
+result is still what a check of that file alone gives. Between trees the process forgets the
+tree and gives its memory back; only then is a process recycled, when it has grown well past
+its warm size (`recycle_growth_mb`) or served `recycle_after` checks.
+
 Scoring and states follow `gitserver.core.states`: pylint's evaluation of the file's own
 counts, and `success` when it reaches `fail_under` without an error or fatal message. A file
 that does not parse scores 0.0 with `syntax-error`, state `failure` (the user's file is at
@@ -34,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import distributions, version
@@ -60,6 +69,8 @@ PRIVATE_DIR_PREFIX = "gitserver-lint-"
 # pylint accepts message symbols and ids, checker names and category letters here.
 DISABLE_RE = re.compile(r"[A-Za-z0-9_-]+")
 MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
+# A lint process that, between trees, holds this much more than when it was warm is replaced.
+RECYCLE_GROWTH_MB = 24
 
 
 class LintSetupError(Exception):
@@ -124,14 +135,15 @@ class _ChildGone(Exception):
     """The lint process exited or stopped answering; str(exc) is the user-facing reason."""
 
 
-class _Child:
+class _Child:  # pylint: disable=too-many-instance-attributes  # a process and its bookkeeping
     """One lint process with its private folder (HOME, PYLINTHOME, XDG dirs, cwd)."""
 
     def __init__(self, disable: Sequence[str], memory_mb: int,
                  options: Sequence[str] = ()) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX))
         self.checks = 0
-        self.rss_kb = 0
+        self.tree_files = 0  # files of the current tree it has checked (and learnt from)
+        self.ready = False  # its hello line was read
         self.timeout_s = 0.0  # of the request under way, for the reasons given to users
         self._buffer = b""
         env = self._environment()
@@ -178,6 +190,7 @@ class _Child:
 
     def wait_ready(self) -> None:
         """Wait for the child's hello line: pylint imported and our rcfile accepted."""
+        self.ready = True  # or failed for good: the caller closes it
         try:
             hello = self.receive(START_TIMEOUT_S)
         except _ChildGone as exc:
@@ -270,26 +283,32 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
     # All keyword-only: the checker settings plus the process limits.
     def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,  # pylint: disable=too-many-arguments
                  timeout_s: float = 60, memory_mb: int = 1024, recycle_after: int = 500,
-                 max_rss_mb: int | None = None, warm: bool = False,
-                 warm_lock: str = "") -> None:
+                 max_rss_mb: int | None = None, recycle_growth_mb: int = RECYCLE_GROWTH_MB,
+                 warm: bool = False, warm_lock: str = "") -> None:
         for name in disable:
             if not DISABLE_RE.fullmatch(name):
                 raise ValueError(f"checker.disable: {name!r} is not a pylint message name")
-        if timeout_s <= 0 or memory_mb < 128 or recycle_after < 1:
-            raise ValueError("timeout_s must be > 0, memory_mb >= 128, recycle_after >= 1")
+        if timeout_s <= 0 or memory_mb < 128 or recycle_after < 1 or recycle_growth_mb < 0:
+            raise ValueError("timeout_s must be > 0, memory_mb >= 128, recycle_after >= 1, "
+                             "recycle_growth_mb >= 0")
         self.disable = tuple(disable)
         self.fail_under = fail_under
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        # Between trees, a process is replaced after this many checks, or when, having forgotten
+        # the tree, it still holds this much more than when it was warm (what Python's
+        # allocator cannot give back).
         self.recycle_after = recycle_after
-        # Well under the address-space limit: astroid's cache of stdlib modules is kept
-        # between files and only a fresh process gives all of its memory back.
+        self.recycle_growth_mb = recycle_growth_mb
+        # Well under the address-space limit: past it, the process forgets the tree under way
+        # after the file (the next file learns it again), not waiting for the tree to end.
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else memory_mb // 2
         self.warm = warm
         # Shared by the runners of one worker: their processes warm up only while none of
         # them is checking a file (see lint_child.WarmUp).
         self.warm_lock = warm_lock
         self._child: _Child | None = None
+        self._tree: tuple[str, Path] | None = None  # (token, root) the lint process knows
 
     def __enter__(self) -> LintRunner:
         return self
@@ -309,20 +328,71 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         """The process id of the lint process while one is running."""
         return self._child.process.pid if self._child is not None else None
 
-    def check_files(self, root: Path, paths: Sequence[str]) -> Iterator[FileResult]:
+    def check_files(self, root: Path, paths: Sequence[str],
+                    tree_id: str | None = None) -> Iterator[FileResult]:
         """Check `paths` (relative, posix) of the tree materialised under `root` (which the
         lint user must be able to read: see `lint_user.share_tree`).
 
         Yields one result per path, in order, as each finishes. Raises ValueError at once
         if a path is not a regular .py file inside root.
+
+        `tree_id` names this materialisation of the tree (say, the commit's sha and a unique id
+        per folder made; never the folder alone, which a later tree may reuse). Calls with the
+        same tree_id and root share what the lint process learnt of the tree, as one pylint
+        run over it would, with the same results as checks of each file alone; a call with
+        another tree (or none), or `end_tree()`, makes it forget. Without a tree_id the process
+        forgets the tree after the call.
         """
         root = Path(root).resolve(strict=True)
         relpaths = [_checked_path(root, path) for path in paths]
-        return (self._check_one(root, relpath) for relpath in relpaths)
+        return self._check_tree(root, relpaths, tree_id)
 
-    def _check_one(self, root: Path, relpath: str) -> FileResult:
+    def end_tree(self) -> None:
+        """Make the lint process forget the tree it knows and give its memory back; replace a
+        process that then still holds much more than when it was warm. Call it when done with
+        a tree (before its folder goes), so that the memory does not wait for the next tree."""
+        self._tree = None
+        child = self._child
+        if child is None or child.tree_files == 0:
+            return
+        child.tree_files = 0
+        try:
+            child.send({"end": True})
+            reply = child.receive(START_TIMEOUT_S)
+        except _ChildGone as exc:
+            logger.warning("the lint process was lost between trees (%s); starting afresh", exc)
+            self.close()
+            return
+        # base_rss_kb: what the process needs knowing no tree, once warm.
+        grown_kb = reply["rss_kb"] - reply["base_rss_kb"]
+        if child.checks >= self.recycle_after or grown_kb > self.recycle_growth_mb * 1024:
+            logger.info("recycling the lint process after %d checks (RSS %d MiB, %d MiB over "
+                        "its warm size)", child.checks, reply["rss_kb"] // 1024, grown_kb // 1024)
+            self.close()
+            if self.warm:
+                # Started now, so that it warms up while the caller is busy elsewhere.
+                try:
+                    self._child = self._start_child()
+                except OSError:
+                    logger.exception("could not start a lint process; the next check tries again")
+
+    def _check_tree(self, root: Path, relpaths: list[str],
+                    tree_id: str | None) -> Iterator[FileResult]:
+        # Without a tree_id, a token of this call alone; "tree:" keeps ours apart from the
+        # lint process's own (its warm-up's).
+        tree = (f"call:{uuid.uuid4().hex}" if tree_id is None else f"tree:{tree_id}", root)
+        for relpath in relpaths:
+            # Checked per file: the caller may check another tree while this one waits.
+            if self._tree != tree:
+                self.end_tree()  # a tree boundary: the only place a process is recycled
+                self._tree = tree
+            yield self._check_one(root, relpath, tree[0])
+        if tree_id is None and self._tree == tree:
+            self.end_tree()
+
+    def _check_one(self, root: Path, relpath: str, token: str) -> FileResult:
         child = self._running_child()
-        request = {"root": str(root), "path": relpath, "cpu_s": self.timeout_s}
+        request = {"root": str(root), "path": relpath, "cpu_s": self.timeout_s, "tree": token}
         try:
             child.send(request)
             # A warming process first finishes its step (well under a second, mostly): the
@@ -346,27 +416,42 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         except _ChildGone as exc:
             return self._failed(relpath, str(exc), started)
         child.checks += 1
+        learnt = child.tree_files
+        child.tree_files += 1
+        if not reply["ok"] and reply["kind"] == "memory" and learnt:
+            # What the process kept of the tree's other files may be what filled its memory:
+            # the file gets the verdict of a fresh process, which knows nothing of them.
+            logger.info("lint of %s ran out of memory after %d files of its tree; again in a "
+                        "fresh process", relpath, learnt)
+            self.close()
+            return self._check_one(root, relpath, token)
         if not reply["ok"]:
             return self._failed(relpath, _crash_reason(reply), started)
-        child.rss_kb = reply["rss_kb"]
-        if child.checks >= self.recycle_after or child.rss_kb > self.max_rss_mb * 1024:
-            logger.info("recycling the lint process after %d checks (RSS %d MiB)",
-                        child.checks, child.rss_kb // 1024)
-            self.close()
+        if reply["rss_kb"] > self.max_rss_mb * 1024:
+            logger.info("the lint process forgets its tree at %d MiB", reply["rss_kb"] // 1024)
+            tree = self._tree
+            self.end_tree()  # the next file of the tree learns it again
+            self._tree = tree
         return self._result(relpath, reply, started)
 
     def _running_child(self) -> _Child:
         if self._child is None:
-            child = _Child(self.disable, self.memory_mb,
-                           ["--warm", "--warm-lock", self.warm_lock] if self.warm else [])
+            self._child = self._start_child()
+        child = self._child
+        if not child.ready:
             try:
                 child.wait_ready()
             except LintSetupError:
                 child.kill()
                 child.close()
+                self._child = None
                 raise
-            self._child = child
-        return self._child
+        return child
+
+    def _start_child(self) -> _Child:
+        """A new lint process, not yet waited for (it imports pylint meanwhile)."""
+        return _Child(self.disable, self.memory_mb,
+                      ["--warm", "--warm-lock", self.warm_lock] if self.warm else [])
 
     def _failed(self, relpath: str, reason: str, started: float) -> FileResult:
         if self._child is not None:

@@ -185,6 +185,10 @@ class CheckWorker:
                     break
                 Check.update(lease_until=utcnow() + self.lease_delta()).where(
                     (Check.lease_owner == owner) & (Check.state == STATE_PENDING)).execute()
+            if not lease.commit_has_free(commit_id):
+                # This worker's runner keeps what it learnt of the tree while more batches
+                # of it may come; the last one ends it (memory back, a recycle if grown).
+                runner.end_tree()
         return touched
 
     # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one lint's context
@@ -200,7 +204,7 @@ class CheckWorker:
                 return set()  # settled by another worker's result for this key
             Check.update(attempts=Check.attempts + 1).where(Check.id == check.id).execute()
             touched: set[int] = set()
-            for result in runner.check_files(tree.root, [check.path]):
+            for result in runner.check_files(tree.root, [check.path], tree_id=tree.tree_id):
                 touched |= _settle_key(check, owner, judge.values(check, result))
                 if check.lane == lease.LANE_HISTORY and check.push_id:
                     lease.charge_history(check.push_id, result.duration_ms or 0,
@@ -262,7 +266,8 @@ class _Judge:  # pylint: disable=too-few-public-methods  # one job: values()
         with self.trees.use(self.commit.repo, parent_sha) as parent:
             if check.path not in parent.files:
                 return []  # new in this commit: every message is new
-            for result in self.runner.check_files(parent.root, [check.path]):
+            for result in self.runner.check_files(parent.root, [check.path],
+                                                  tree_id=parent.tree_id):
                 return [asdict(m) for m in result.messages]
         return []
 
