@@ -23,6 +23,7 @@ Exit status 0 whatever the verdicts; 1 (and one line on stderr) if something bro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import resource
@@ -281,11 +282,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--accounts", type=int, default=30)
     parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary folder (server log, data) and say where")
     args = parser.parse_args()
     exit_on_sigterm()
     try:
-        with tempfile.TemporaryDirectory(prefix="gitserver-bench-burst-") as tmp_name:
+        folder: contextlib.AbstractContextManager[str] = (
+            contextlib.nullcontext(tempfile.mkdtemp(prefix="gitserver-bench-burst-"))
+            if args.keep else tempfile.TemporaryDirectory(prefix="gitserver-bench-burst-"))
+        with folder as tmp_name:
             tmp = Path(tmp_name)
+            if args.keep:
+                print(f"kept: {tmp}")
             with Server(tmp / "server") as server:
                 accounts = make_accounts(server, tmp / "work", args.accounts, args.files)
                 time.sleep(3)  # the workers warm up

@@ -41,6 +41,7 @@ import bisect
 import hashlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,6 +67,7 @@ class ImportStmt:
 
 
 Imports = tuple[ImportStmt, ...]
+_PARSE_LOCK = threading.Lock()
 ImportReader = Callable[[str], Imports | None]  # blob sha -> its imports (None: unknown)
 
 
@@ -77,8 +79,12 @@ def scan_imports(source: bytes) -> Imports | None:
     if b"import" not in source:
         return ()  # no statement can import without the keyword; saves the parse
     try:
-        # As astroid parses: the whole text and a final newline.
-        tree = ast.parse(source + b"\n")
+        # As astroid parses: the whole text and a final newline. One parse at a time: CPython
+        # 3.11's AST constructor keeps its recursion depth per interpreter, and two threads
+        # parsing at once (thirty pushes at a deadline) fail with "AST constructor recursion
+        # depth mismatch".
+        with _PARSE_LOCK:
+            tree = ast.parse(source + b"\n")
     except (SyntaxError, ValueError):
         return ()  # astroid cannot build it either, so it imports nothing
     except (RecursionError, MemoryError):
