@@ -69,8 +69,13 @@ PRIVATE_DIR_PREFIX = "gitserver-lint-"
 # pylint accepts message symbols and ids, checker names and category letters here.
 DISABLE_RE = re.compile(r"[A-Za-z0-9_-]+")
 MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
-# A lint process that, between trees, holds this much more than when it was warm is replaced.
+# A lint process that, between trees, holds this much more than when it was warm is replaced,
+# once it has done RECYCLE_MIN_CHECKS checks: a new process costs a second or more of CPU to
+# start and warm up, which a deadline's queue cannot spare after every small tree. Past
+# RECYCLE_HARD_MB more it is replaced whatever its checks.
 RECYCLE_GROWTH_MB = 24
+RECYCLE_MIN_CHECKS = 100
+RECYCLE_HARD_MB = 96
 
 
 class LintSetupError(Exception):
@@ -284,6 +289,7 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
     def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,  # pylint: disable=too-many-arguments
                  timeout_s: float = 60, memory_mb: int = 1024, recycle_after: int = 500,
                  max_rss_mb: int | None = None, recycle_growth_mb: int = RECYCLE_GROWTH_MB,
+                 recycle_min_checks: int = RECYCLE_MIN_CHECKS,
                  warm: bool = False, warm_lock: str = "") -> None:
         for name in disable:
             if not DISABLE_RE.fullmatch(name):
@@ -300,6 +306,7 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         # allocator cannot give back).
         self.recycle_after = recycle_after
         self.recycle_growth_mb = recycle_growth_mb
+        self.recycle_min_checks = recycle_min_checks
         # Well under the address-space limit: past it, the process forgets the tree under way
         # after the file (the next file learns it again), not waiting for the tree to end.
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else memory_mb // 2
@@ -365,7 +372,10 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             return
         # base_rss_kb: what the process needs knowing no tree, once warm.
         grown_kb = reply["rss_kb"] - reply["base_rss_kb"]
-        if child.checks >= self.recycle_after or grown_kb > self.recycle_growth_mb * 1024:
+        grown = grown_kb > self.recycle_growth_mb * 1024 and (
+            child.checks >= self.recycle_min_checks
+            or grown_kb > max(RECYCLE_HARD_MB, self.recycle_growth_mb) * 1024)
+        if child.checks >= self.recycle_after or grown:
             logger.info("recycling the lint process after %d checks (RSS %d MiB, %d MiB over "
                         "its warm size)", child.checks, reply["rss_kb"] // 1024, grown_kb // 1024)
             self.close()

@@ -180,7 +180,7 @@ def test_lint_process_grown_past_its_warm_size_is_recycled_when_the_tree_ends(
     heavy = ('"""Heavy."""\nimport asyncio\nimport email.message\nimport tkinter\nimport turtle\n\n'
              'print(asyncio.run, email.message.Message(), tkinter.Tk(), turtle.Pen())\n')
     root = write_tree(tmp_path / "tree", {"small.py": HELPER, "heavy.py": heavy})
-    with LintRunner(recycle_growth_mb=12) as lint_runner:
+    with LintRunner(recycle_growth_mb=12, recycle_min_checks=1) as lint_runner:
         list(lint_runner.check_files(root, ["small.py"], tree_id="t:1"))
         pid = lint_runner.child_pid
         lint_runner.end_tree()
