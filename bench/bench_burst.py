@@ -156,22 +156,23 @@ def burst(server: Server, accounts: list[Account]) -> float:
     return start_at
 
 
-def tree_cpu(server: Server) -> float:
-    """CPU seconds of the server with every child it has waited for (git, hooks, recycled lint
-    processes) and its live lint processes: the whole service's CPU, whatever else runs."""
-    pids = server.service_pids()
-    total = 0.0
-    for pid in pids:
+def tree_cpu(server: Server) -> tuple[float, float, float]:
+    """CPU seconds of the service: the server process itself, the children it has waited for
+    (git, hooks, replaced lint processes), and its live lint processes."""
+    own = waited = lint = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in server.service_pids():
         try:
             stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        own = int(fields[11]) + int(fields[12])
-        waited = int(fields[13]) + int(fields[14]) if server.process and pid == server.process.pid \
-            else 0
-        total += (own + waited) / os.sysconf("SC_CLK_TCK")
-    return total
+        if server.process is not None and pid == server.process.pid:
+            own += (int(fields[11]) + int(fields[12])) / tick
+            waited += (int(fields[13]) + int(fields[14])) / tick
+        else:
+            lint += (int(fields[11]) + int(fields[12])) / tick
+    return own, waited, lint
 
 
 def database(server: Server) -> sqlite3.Connection:
@@ -243,7 +244,7 @@ class Measured:
     finals: dict[str, float]
     everything: float
     mail_count: int
-    cpu: float  # the service's CPU seconds from the burst's start to everything final
+    cpu: tuple[float, float, float]  # the service's CPU seconds (see tree_cpu) in the burst
 
 
 def report(accounts: list[Account], measured: Measured, pylint: tuple[float, float]) -> None:
@@ -258,7 +259,9 @@ def report(accounts: list[Account], measured: Measured, pylint: tuple[float, flo
     print(f"  every latest tip final  {verdicts[-1]:7.1f} s   pylint -j{os.cpu_count() or 1}: "
           f"{baseline:6.1f} s   burst {ratio:.2f}x (target >= 1.0) {passed(ratio >= 1.0)}")
     print(f"  everything final        {measured.everything:7.1f} s")
-    print(f"  CPU: the service {measured.cpu:.1f} s (pushes, checks, mail) vs pylint "
+    own, waited, lint = measured.cpu
+    print(f"  CPU: the service {own + waited + lint:.1f} s (server {own:.1f}, git, hooks and "
+          f"replaced lint processes {waited:.1f}, lint processes {lint:.1f}) vs pylint "
           f"{baseline_cpu:.1f} s over the latest files")
     print(f"  latest verdict per user median {statistics.median(verdicts):.1f} s, max "
           f"{verdicts[-1]:.1f} s; median = {share:.0%} of everything (target <= 60%) "
@@ -304,7 +307,8 @@ def main() -> int:
                     if time.monotonic() > deadline:
                         raise BenchError(f"checks still pending after {DONE_TIMEOUT_S:.0f} s")
                     time.sleep(0.5)
-                cpu = tree_cpu(server) - cpu_before
+                cpu = tuple(after - before for after, before in zip(tree_cpu(server), cpu_before,
+                                                                   strict=True))
                 finals = final_at(server, [sha for a in accounts for sha in a.shas])
                 time.sleep(SETTLE_S)
                 measured = Measured(start, finals, max(finals.values()) - start, mails(server),

@@ -52,6 +52,7 @@ class Choice:
     user: int
     commit_id: int
     free_rows: int
+    waiting_users: int = 1  # users with free files in any lane
 
 
 def choose(now: datetime) -> Choice | None:
@@ -76,7 +77,8 @@ def choose(now: datetime) -> Choice | None:
         return None  # taken meanwhile
     count = Check.select().where(free(now) & (Check.lane == lane)
                                  & (Check.commit == newest.commit_id)).count()
-    return Choice(lane, user, newest.commit_id, count)
+    waiting = len({user for users_of_lane in by_lane.values() for user in users_of_lane})
+    return Choice(lane, user, newest.commit_id, count, waiting)
 
 
 def mean_check_seconds() -> float:
@@ -91,12 +93,16 @@ def mean_check_seconds() -> float:
     return max(float(value) / 1000.0, 0.01) if value else DEFAULT_CHECK_S
 
 
-def batch_size(free_rows: int, threads: int, mean_s: float = DEFAULT_CHECK_S) -> int:
-    """Files per lease: the commit's free files spread over every worker thread, and about
-    BATCH_S of work (at most MAX_BATCH files), so a big commit keeps all workers busy and
-    another user's turn comes within seconds."""
+def batch_size(free_rows: int, threads: int, mean_s: float = DEFAULT_CHECK_S,
+               waiting_users: int = 1) -> int:
+    """Files per lease: about BATCH_S of work (at most MAX_BATCH files), so another user's
+    turn comes within seconds; and while fewer users wait than there are worker threads, the
+    commit's free files spread over every thread, so one big commit keeps all workers busy.
+    With more users waiting, their commits keep the threads busy, and a commit is not split
+    further: each thread that takes a part of it learns its tree anew."""
     by_time = math.floor(BATCH_S / max(mean_s, 0.001))
-    return max(1, min(MAX_BATCH, math.ceil(free_rows / max(1, threads)), by_time))
+    spread = max(1, threads) if waiting_users < max(1, threads) else 1
+    return max(1, min(MAX_BATCH, math.ceil(free_rows / spread), by_time))
 
 
 def lease_batch(owner: str, lasting: timedelta, threads: int) -> list[Check]:
@@ -107,7 +113,7 @@ def lease_batch(owner: str, lasting: timedelta, threads: int) -> list[Check]:
         choice = choose(now)
         if choice is None:
             return []
-        size = batch_size(choice.free_rows, threads, mean_s)
+        size = batch_size(choice.free_rows, threads, mean_s, choice.waiting_users)
         wanted = [row.id for row in Check.select(Check.id).where(
             free(now) & (Check.lane == choice.lane) & (Check.commit == choice.commit_id))
             .order_by(Check.id).limit(size)]

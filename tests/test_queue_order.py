@@ -121,6 +121,8 @@ def test_a_big_commit_is_cut_in_batches_for_every_worker_thread(db: None) -> Non
     assert lease.batch_size(30, 2, 0.1) == lease.MAX_BATCH and lease.batch_size(6, 2, 0.1) == 3
     assert lease.batch_size(30, 2, 1.0) == 2  # about BATCH_S of work per lease
     assert lease.batch_size(1, 4) == 1
+    # enough users waiting to keep both threads busy: a commit is not split
+    assert lease.batch_size(6, 2, 0.1, waiting_users=2) == 6
     order = drain(threads=2)
     assert sum(files for _, _, files in order) == 36
     assert max(files for _, _, files in order) <= lease.MAX_BATCH
