@@ -15,11 +15,13 @@ Exit status is 0 whatever the verdicts (it is a report); non-zero only if someth
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -86,6 +88,9 @@ class Remote:
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None  # the server's output, quoted when something fails
     pushed: dict[str, str] = field(default_factory=dict)  # case name -> URL of its last push
+    # Waits, untimed, until the server is idle again after a push (gitserver's repo queue
+    # schedules the push's checks right after it; the next timed push should not meet that).
+    settle: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Results:
 
     seconds: dict[tuple[str, str, str], float] = field(default_factory=dict)
     memory: dict[str, tuple[Memory, Memory]] = field(default_factory=dict)
+    repo_worker: Memory | None = None  # gitserver's repo queue worker after every push
 
 
 # --- git -------------------------------------------------------------------------------
@@ -256,8 +262,9 @@ def build_big(work: Path) -> Case:
 
 # --- process memory --------------------------------------------------------------------
 
-def process_tree(root: int) -> list[int]:
-    """root and all its descendants, from /proc."""
+def process_tree(root: int, skip: bytes = b"") -> list[int]:
+    """root and all its descendants, from /proc; without the subtrees of processes whose
+    command line holds `skip`, if given."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -271,9 +278,24 @@ def process_tree(root: int) -> list[int]:
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
+        if skip and pid != root and skip in _cmdline(pid):
+            continue
         tree.append(pid)
         todo.extend(children.get(pid, ()))
     return tree
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+# The repo queue's worker, which `serve` starts next to itself: it schedules checks after a
+# push (a worker's job, which the bench's measure of receiving a push leaves out, as it leaves
+# out the check workers); its own peak is reported on a line of its own.
+REPO_WORKER = b"--repo-queue"
 
 
 class Memory(NamedTuple):
@@ -301,8 +323,9 @@ def process_memory(pid: int) -> Memory:
 
 
 def tree_memory(root: int) -> Memory:
-    """Summed memory of root and its descendants (uvicorn, git, hooks) at this moment."""
-    each = [process_memory(pid) for pid in process_tree(root)]
+    """Summed memory of root and its descendants (uvicorn, git, hooks) at this moment, the
+    repo queue's worker left out."""
+    each = [process_memory(pid) for pid in process_tree(root, skip=REPO_WORKER)]
     return Memory(sum(m.rss for m in each), sum(m.anon for m in each))
 
 
@@ -424,7 +447,21 @@ def gitserver_remote(exe: Path, data_dir: Path, log: Path) -> Remote:
         stop(process)
         raise BenchError(f"gitserver user add failed: {added.stderr.strip()}")
     # Push-to-create: the URL of a repo that does not exist yet is a fresh empty target.
-    return Remote("gitserver", lambda name: f"{base}/{USER}/{name}.git", process, log)
+    return Remote("gitserver", lambda name: f"{base}/{USER}/{name}.git", process, log,
+                  settle=lambda: wait_scheduled(data_dir / "gitserver.db"))
+
+
+def wait_scheduled(database: Path, timeout_s: float = 600.0) -> None:
+    """Until every push is recorded and its checks scheduled (the repo queue is idle)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True,
+                                                timeout=30)) as db:
+            left = db.execute("SELECT COUNT(*) FROM push WHERE history_at IS NULL").fetchone()
+        if not left[0]:
+            return
+        time.sleep(0.1)
+    raise BenchError(f"pushes still unscheduled after {timeout_s:.0f} s")
 
 
 def find_gitserver(given: Path | None) -> Path | None:
@@ -453,6 +490,7 @@ def push_once(remote: Remote, case: Case, number: int) -> float:
     except BenchError as exc:
         raise BenchError(f"{remote.label}: {exc}{log_tail(remote.log)}") from None
     remote.pushed[case.name] = url
+    remote.settle()
     return seconds
 
 
@@ -491,6 +529,9 @@ def measure_big_push(remote: Remote, case: Case, results: Results) -> None:
     with PeakSampler(remote.process.pid) as sampler:
         results.seconds[key] = push_once(remote, case, 0)
     results.memory[remote.label] = (idle, sampler.peak)
+    workers = [pid for pid in process_tree(remote.process.pid) if REPO_WORKER in _cmdline(pid)]
+    results.repo_worker = Memory(sum(process_memory(pid).rss for pid in workers),
+                                 sum(process_memory(pid).anon for pid in workers))
 
 
 def measure_all(remotes: list[Remote], cases: dict[str, Case], scratch: Path, runs: int,
@@ -566,6 +607,10 @@ def memory_lines(results: Results, big: Case) -> list[str]:
             passed = "PASS" if peak.anon <= MEMORY_TARGET_MB * MB else "FAIL"
             text += f"  target anon <={MEMORY_TARGET_MB:.0f} MB  {passed}"
         lines.append(text)
+    if results.repo_worker is not None:
+        lines.append("        gitserver's repo queue worker (schedules the checks; left out "
+                     f"above) after all pushes: RSS {results.repo_worker.rss / MB:.0f} MB "
+                     f"(anon {results.repo_worker.anon / MB:.0f} MB)")
     lines.append("        RSS = VmRSS summed over the tree, sampled every "
                  f"{SAMPLE_INTERVAL_S * 1000:.0f} ms; it counts file pages too")
     lines.append("        (mmapped packs, shared libraries); anon = RssAnon, the private heap part")
