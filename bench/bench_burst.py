@@ -290,9 +290,11 @@ def main() -> int:
     args = parser.parse_args()
     exit_on_sigterm()
     try:
+        # --keep: a folder that stays, else one removed at the end (entered just below).
         folder: contextlib.AbstractContextManager[str] = (
             contextlib.nullcontext(tempfile.mkdtemp(prefix="gitserver-bench-burst-"))
-            if args.keep else tempfile.TemporaryDirectory(prefix="gitserver-bench-burst-"))
+            if args.keep else tempfile.TemporaryDirectory(  # pylint: disable=consider-using-with
+                prefix="gitserver-bench-burst-"))
         with folder as tmp_name:
             tmp = Path(tmp_name)
             if args.keep:
