@@ -195,6 +195,8 @@ class Workers:
         try:
             self.worker.warm()
         except Exception:  # pylint: disable=broad-exception-caught
+            if self._stop.is_set():
+                return  # stopped while warming up: the lint processes are gone, as meant
             logger.exception("warming pylint failed; the first check will start it")
 
     def _requeue_loop(self) -> None:

@@ -210,7 +210,7 @@ class _Child:  # pylint: disable=too-many-instance-attributes  # a process and i
         try:
             self._stdin.write(json.dumps(request).encode() + b"\n")
             self._stdin.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, ValueError):  # ValueError: closed meanwhile (shutdown)
             raise _ChildGone(self._exit_reason()) from None
 
     def receive(self, timeout_s: float) -> dict[str, Any]:
