@@ -27,6 +27,7 @@ from gitserver.core.config import (
     child_environment,
     secret_key_problem,
 )
+from gitserver.core.memory import release_free_memory
 from gitserver.core.models import init_db
 from gitserver.core.schema import migrate
 from gitserver.web.app import create_app
@@ -65,7 +66,12 @@ def build_queues(settings: Settings, worker: CheckWorker | None = None) -> tuple
         send_push_report(settings, push_id)
 
     def schedule_history(push_id: int) -> None:
-        schedule_pushed_history(settings, push_id, tasks)
+        try:
+            schedule_pushed_history(settings, push_id, tasks)
+        finally:
+            # A long history's trees and blobs were read through dulwich: give the C heap's
+            # free pages back before the next push's task, as the hooks do.
+            release_free_memory()
 
     def hand_over_history(push_id: int) -> None:
         # Queued on the check queue by a version without the repo queue: a worker may have no
