@@ -285,7 +285,9 @@ def test_tree_endpoint_refuses_every_other_credential(web: Server,
     refusals = {
         "none": (fetch(web, repo, sha, None), 401),
         "garbage": (fetch(web, repo, sha, "not-a-grant"), 401),
-        "forged": (fetch(web, repo, sha, tree_grants.mint("x" + key[1:], repo, sha)), 401),
+        # another key: its first character changed (never to itself)
+        "forged": (fetch(web, repo, sha, tree_grants.mint(("y" if key[0] == "x" else "x")
+                                                          + key[1:], repo, sha)), 401),
         "expired": (fetch(web, repo, sha, expired_grant(key, repo, sha)), 401),
         "session salt": (fetch(web, repo, sha, URLSafeTimedSerializer(key).dumps([repo, sha])),
                          401),
