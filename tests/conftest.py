@@ -7,7 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from gitserver.core.models import database, init_db
+from gitserver.core.schema import migrate
+
 from .support import Server, make_work_repo, start_server
+
+
+@pytest.fixture(name="db")
+def fixture_db(tmp_path: Path) -> Iterator[None]:
+    """A fresh SQLite database at the newest schema, bound for in-process tests (no server)."""
+    init_db(f"sqlite:///{tmp_path / 'gitserver.db'}")
+    migrate()
+    try:
+        yield
+    finally:
+        database.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,26 +5,10 @@ the same state and score as the commit pages compute (a real SQLite database, no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from bench.bench_dashboard import counted_statements, populate
 from gitserver.core import org_dashboard
-from gitserver.core.models import Check, Commit, database, init_db
+from gitserver.core.models import Check, Commit, database
 from gitserver.core.queries import commit_marks
-from gitserver.core.schema import migrate
-
-
-@pytest.fixture(name="db")
-def fixture_db(tmp_path: Path) -> Iterator[None]:
-    init_db(f"sqlite:///{tmp_path / 'dashboard.db'}")
-    migrate()
-    try:
-        yield
-    finally:
-        database.close()
 
 
 def statements_of_build(org_name: str, students: int, assignments: int) -> int:

@@ -7,11 +7,7 @@ the history budget, and the place a push is told."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from checker import lease
 from gitserver.core.models import (
@@ -21,24 +17,11 @@ from gitserver.core.models import (
     Repo,
     User,
     WorkerBeat,
-    database,
-    init_db,
     utcnow,
 )
-from gitserver.core.schema import migrate
 from gitserver.core.states import STATE_SUCCESS
 
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture(name="db")
-def fixture_db(tmp_path: Path) -> Iterator[None]:
-    init_db(f"sqlite:///{tmp_path / 'queue.db'}")
-    migrate()
-    try:
-        yield
-    finally:
-        database.close()
 
 
 class Course:
