@@ -438,14 +438,21 @@ def gitserver_remote(exe: Path, data_dir: Path, log: Path) -> Remote:
         process = subprocess.Popen(  # pylint: disable=consider-using-with  # stopped in main
             [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
             stdout=output, stderr=subprocess.STDOUT, env=env, cwd=data_dir.parent)
-    base = f"http://{USER}:{PASSWORD}@127.0.0.1:{port}"
     wait_healthy(f"http://127.0.0.1:{port}/healthz", process, log)
     added = subprocess.run(
         [str(exe), "user", "add", USER, f"{USER}@example.com"], input=f"{PASSWORD}\n",
         env=env, cwd=data_dir.parent, capture_output=True, text=True, check=False)
-    if added.returncode != 0:
+    # An access token, as git on GitHub takes no password: a password is checked with argon2,
+    # whose 64 MiB (RFC 9106's low-memory setting) would count once a minute per account
+    # (the auth cache's lifetime) in the server's memory, whatever the push.
+    token = subprocess.run(
+        [str(exe), "token", "create", USER, "--name", "bench"], env=env, cwd=data_dir.parent,
+        capture_output=True, text=True, check=False)
+    if added.returncode != 0 or token.returncode != 0:
         stop(process)
-        raise BenchError(f"gitserver user add failed: {added.stderr.strip()}")
+        raise BenchError(f"gitserver user add / token create failed: "
+                         f"{added.stderr.strip()} {token.stderr.strip()}")
+    base = f"http://{USER}:{token.stdout.strip()}@127.0.0.1:{port}"
     # Push-to-create: the URL of a repo that does not exist yet is a fresh empty target.
     return Remote("gitserver", lambda name: f"{base}/{USER}/{name}.git", process, log,
                   settle=lambda: wait_scheduled(data_dir / "gitserver.db"))
