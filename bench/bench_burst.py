@@ -44,6 +44,7 @@ from bench.harness import (
     RCFILE,
     BenchError,
     Server,
+    cpu_seconds,
     exit_on_sigterm,
     git,
     gitserver_exe,
@@ -159,20 +160,11 @@ def burst(server: Server, accounts: list[Account]) -> float:
 def tree_cpu(server: Server) -> tuple[float, float, float]:
     """CPU seconds of the service: the server process itself, the children it has waited for
     (git, hooks, replaced lint processes), and its live lint processes."""
-    own = waited = lint = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in server.service_pids():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if server.process is not None and pid == server.process.pid:
-            own += (int(fields[11]) + int(fields[12])) / tick
-            waited += (int(fields[13]) + int(fields[14])) / tick
-        else:
-            lint += (int(fields[11]) + int(fields[12])) / tick
-    return own, waited, lint
+    serve = server.process.pid if server.process is not None else None
+    lint = sum(cpu_seconds(pid) for pid in server.service_pids() if pid != serve)
+    if serve is None:
+        return 0.0, 0.0, lint
+    return cpu_seconds(serve), cpu_seconds(serve, waited=True), lint
 
 
 def database(server: Server) -> sqlite3.Connection:

@@ -20,7 +20,6 @@ Exit status 0 whatever the verdicts; 1 (and one line on stderr) if something bro
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from bench.harness import (
     bare_pylint_seconds,
     copy_tree,
     corpus,
+    cpu_seconds,
     exit_on_sigterm,
     loadavg,
     median,
@@ -157,13 +157,7 @@ def all_cpu(server: Server) -> float:
     waited for (git, and lint processes recycled when their tree ended, which would otherwise
     take their CPU time with them)."""
     assert server.process is not None
-    try:
-        stat = Path(f"/proc/{server.process.pid}/stat").read_text(encoding="ascii")
-    except OSError:
-        return service_cpu(server)
-    fields = stat.rsplit(")", 1)[1].split()
-    waited_for = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-    return service_cpu(server) + waited_for
+    return service_cpu(server) + cpu_seconds(server.process.pid, waited=True)
 
 
 def measure_throughput(server: Server, tmp: Path, limit: int | None) -> tuple[Throughput, WorkRepo]:

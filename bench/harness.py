@@ -217,14 +217,16 @@ def _is_lint_child(pid: int) -> bool:
         return False  # exited while we looked
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process so far; 0 if it is gone."""
+def cpu_seconds(pid: int, waited: bool = False) -> float:
+    """User + system CPU seconds of one process so far (`waited`: of the children it has
+    waited for instead: git, hooks, replaced lint processes); 0 if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return 0.0
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    first = 13 if waited else 11  # cutime, cstime; else utime, stime
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def service_cpu(server: Server) -> float:
