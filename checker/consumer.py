@@ -185,9 +185,17 @@ class Workers:
         self.close()
 
     def close(self) -> None:
-        """Stop the requeuer and the warm lint processes."""
+        """Stop the requeuer and the warm lint processes; a check worker's last beat says it has
+        no threads, so that a push's queue estimate stops counting them at once."""
         self._stop.set()
+        if self._requeuer.is_alive():
+            self._requeuer.join(timeout=REQUEUE_INTERVAL_S + 5)
         if self.worker is not None:
+            try:
+                lease.beat(self.name, 0)
+            except Exception:  # pylint: disable=broad-exception-caught
+                logger.exception("could not record that this worker stopped; its beat goes "
+                                 "stale by itself within seconds")
             self.worker.close()
 
     def _warm(self) -> None:

@@ -107,3 +107,16 @@ def test_a_push_behind_a_long_queue_returns_at_once_with_its_place(deadline: Ser
         assert any(line.startswith("queue: position ") for line in lines), lines
         assert not any(line.startswith("main ") and "score" in line for line in lines), lines
         assert took < 15, (took, lines)
+
+
+def test_a_push_right_after_the_last_worker_stopped_says_no_worker_runs(deadline: Server,
+                                                                       tmp_path: Path) -> None:
+    with workers(deadline, tmp_path / "worker.log"):
+        pass
+    # The stopped worker's last beat says it has no threads: the push is told at once, not once
+    # its beat has gone stale, and it does not wait for checks no one runs.
+    work = make_work_repo(tmp_path / "bob-alone", {"one.py": '"""One."""\nONE = 1\n'}, "One")
+    lines, took = push_as(deadline, work, "bob", "-o", "wait=15")
+    assert any(line.startswith("queue: position ") and "no worker is running" in line
+               for line in lines), lines
+    assert took < 10, (took, lines)
