@@ -1,3 +1,4 @@
+# pylint: disable=too-many-lines  # one file: the lint process may import nothing of ours
 """The lint worker process: one warm PyLinter checking the files that the parent sends.
 
 Started by `checker.runner` as `python -I -X utf8 lint_child.py --rcfile ... --memory-mb ...`
@@ -8,21 +9,25 @@ our module), only the standard library, pylint and astroid.
 
 Protocol, one JSON object per line: the child first writes `{"ready": true, "base_rss_kb", ...}`
 (or `{"ready": false, "error": ...}`), then answers each request `{"root", "path", "cpu_s",
-"tree"}` with `{"started": true}` as it starts on it, then `{"ok": true, "messages", "counts",
-"statement", "rss_kb", "base_rss_kb"}` or, when pylint itself crashed, `{"ok": false, "kind",
-"detail"}` and exits so that the parent starts afresh. A request `{"end": true}` makes it forget
-the tree it knows; it answers `{"ok": true, "rss_kb", "base_rss_kb"}`.
+"tree"}` with `{"started": true, "pid"}` as it starts on it (`pid`: the tree process checking
+it), then `{"ok": true, "messages", "counts", "statement", "rss_kb", "base_rss_kb"}` or, when
+pylint itself crashed, `{"ok": false, "kind", "detail"}` and exits so that the parent starts
+afresh. A request `{"end": true}` ends the tree under way; it answers `{"ok": true, "rss_kb",
+"base_rss_kb"}`.
+
+The process is a fork server (`ForkServer`): it holds the warm baseline and forks a tree
+process for each tree, which checks the tree's files and exits at the tree's end.
 
 With `--warm` it also checks small modules using the standard library that pushed code
 commonly imports, one at a time while no request waits and no tree is under way
-(WARM_UP_USES).
+(WARM_UP_USES), and learns the standard library modules that trees used (`Linter.learn`).
 
-Warm means astroid keeps the modules it built for the builtins and the warm-up from one tree to
-the next: the baseline, whose RSS is `base_rss_kb`. Within a tree (consecutive requests with the
-same `tree` token and root) astroid also keeps what it built for earlier files, with each file's
-result still that of the file checked alone; when the tree ends, all of it is dropped and the
-memory given back (see `TreeForgetter`), so that results do not depend on what was checked
-before and memory does not grow with every tree.
+Warm means astroid keeps the modules it built for the builtins, the warm-up and what was learnt:
+the baseline, whose RSS is `base_rss_kb`. Within a tree (consecutive requests with the same
+`tree` token and root) astroid also keeps what it built for earlier files, with each file's
+result still that of the file checked alone (see `TreeForgetter`); when the tree ends, its
+process exits with all of it, so that results do not depend on what was checked before and
+memory does not grow with every tree.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import select
 import shutil
 import signal
 import sys
+import sysconfig
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -105,12 +111,20 @@ WARM_UP_CPU_S = 30.0
 # The token of a warm-up step's tree: what it builds outside the tree joins the baseline.
 WARM_UP_TREE = "\0warm-up"
 
+# The stdlib modules a tree process built that its parent then builds into the baseline, while
+# it has grown by less than this since it was first warm (see Linter.learn).
+LEARN_BUDGET_MB = 48
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_PR_SET_PDEATHSIG = 1
+
 _MALLOC_TRIM: Callable[[int], int] | None
+_PRCTL: Callable[..., int] | None
 try:
     # By its soname: ctypes.util.find_library would run ldconfig in a subprocess.
-    _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+    _LIBC = ctypes.CDLL("libc.so.6")
+    _MALLOC_TRIM, _PRCTL = _LIBC.malloc_trim, _LIBC.prctl
 except (OSError, AttributeError):  # no glibc here: nothing to trim
-    _MALLOC_TRIM = None
+    _MALLOC_TRIM = _PRCTL = None
 
 
 def _set_limits(memory_mb: int) -> None:
@@ -119,13 +133,19 @@ def _set_limits(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_WRITTEN_BYTES, MAX_WRITTEN_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # pylint runs with jobs=1 and never needs a process of its own (ignored for root).
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
     # A write past RLIMIT_FSIZE should fail with EFBIG, not kill the checker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     # Pushes and pages first: a lint is throughput, a push is somebody waiting. On a busy
     # machine the kernel gives the web process and git the CPU before the lint processes.
     os.nice(LINT_NICENESS)
+
+
+def _limit_tree_process() -> None:
+    """What only a tree process (the fork that checks a tree's files) gets: pylint runs with
+    jobs=1 and never needs a process of its own (ignored for root); it dies with its parent."""
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _limit_cpu(seconds: float) -> None:
@@ -309,6 +329,56 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
             self.end_tree()
             shutil.rmtree(root, ignore_errors=True)
 
+    def learnable(self) -> list[str]:
+        """The standard library modules astroid built for the tree under way beyond the
+        baseline (their names), which a tree process's parent may learn (`learn`)."""
+        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
+
+        forgetter = self.forgetter
+        return [name for name, module in MANAGER.astroid_cache.items()
+                if name not in forgetter.baseline and _is_stdlib(name, module.file)
+                and name.partition(".")[0] not in forgetter.hidden]
+
+    def learn(self, name: str) -> bool:
+        """Build the standard library module `name` into the baseline, as the warm-up does, so
+        that later trees find it built; whether it joined.
+
+        Only a module whose build leaves every other module as it was joins: one whose build
+        adds names to another module (astroid's `delayed_assattr`) would show them to a file
+        that never imports it, which a fresh pylint would not. Such a build is taken back.
+        """
+        # pylint: disable=import-outside-toplevel
+        from astroid import MANAGER
+        from astroid.exceptions import AstroidError
+
+        cache = MANAGER.astroid_cache
+        forgetter = self.forgetter
+        if name in cache or self.tree is not None:
+            return False
+        before = dict(forgetter.baseline)
+        # A root that holds no file: every addition a build makes to another module is
+        # recorded (TreeForgetter._record_delayed_assattr).
+        forgetter.root = os.path.join(os.sep, "\0learn")
+        try:
+            MANAGER.ast_from_module_name(name)
+            clean = not forgetter.replay.applied and all(
+                cache.get(key) is module for key, module in before.items())
+        except (AstroidError, ImportError, SyntaxError, MemoryError, RecursionError):
+            clean = False
+        finally:
+            forgetter.replay.take_back()
+            forgetter.replay = AdditionReplay()
+            forgetter.root = ""
+        if clean:
+            forgetter.baseline = dict(cache)
+        else:
+            cache.clear()
+            cache.update(before)
+        _clear_lookup_caches()
+        _release_object_models()
+        self.base_rss_kb = _settle_baseline()
+        return clean
+
     def _report_parser_exhaustion(self) -> None:
         """Let a parser that ran out of memory crash the check instead of faking a verdict.
 
@@ -357,6 +427,13 @@ def _module_name(root: str, relpath: str) -> tuple[str, str]:
     stem = parts[-1].removesuffix(".py")
     names = parts[top:-1] if stem == "__init__" and top < len(parts) - 1 else [*parts[top:-1], stem]
     return os.path.join(root, *parts[:top]), ".".join(names)
+
+
+def _is_stdlib(name: str, file: str | None) -> bool:
+    """Whether a module is the standard library's own source (not an installed package)."""
+    return (name.partition(".")[0] in sys.stdlib_module_names and bool(file)
+            and _is_under(file, _STDLIB) and file.endswith(".py")  # type: ignore[union-attr]
+            and not {"site-packages", "dist-packages"} & set(file.split(os.sep)))  # type: ignore[union-attr]
 
 
 def _top_level_names(folders: Iterable[str]) -> set[str]:
@@ -708,7 +785,14 @@ class WarmUp:
     def __init__(self, step: Callable[[str], None], lock_path: str) -> None:
         self.steps = list(WARM_UP_USES)
         self._step = step
+        self._lock_path = lock_path
         self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else -1
+
+    def reopen(self) -> None:
+        """In a tree process: a lock of its own (a forked descriptor shares its parent's)."""
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = os.open(self._lock_path, os.O_RDWR)
 
     def take_step(self) -> bool:
         """Take the next step unless a check holds the lock; whether it did."""
@@ -736,33 +820,136 @@ class WarmUp:
                 fcntl.flock(self._lock, fcntl.LOCK_UN)
 
 
-def _serve(linter: Linter, requests: IO[str], replies: IO[str],
-           warm_up: WarmUp | None = None) -> None:
-    """Answer requests until our input closes; between trees, take the warm-up steps."""
-    poller = select.poll()
-    poller.register(requests.fileno(), select.POLLIN)
-    while True:
-        # The parent sends one request and waits for its reply, so nothing of the next one
-        # sits in our read buffer: poll sees it as soon as it is written. A warm-up step is a
-        # tree of its own, so it waits until the parent is done with the tree under way.
-        if warm_up is not None and warm_up.steps and linter.tree is None \
-                and not poller.poll(0):
-            if not warm_up.take_step():
-                poller.poll(100)  # another process is checking: look again shortly
-            continue
-        line = requests.readline()
-        if not line:
-            return
-        request = json.loads(line)
-        if request.get("end"):
-            linter.end_tree()
-            _reply(replies, {"ok": True, "rss_kb": _rss_kb(), "base_rss_kb": linter.base_rss_kb})
-            continue
-        with warm_up.checking() if warm_up is not None else contextlib.nullcontext():
-            # Tell the parent the check starts now (its wall clock for the file starts here).
-            _reply(replies, {"started": True})
-            if not _answer(linter, request, replies):
+def _read_line(fd: int) -> bytes:
+    """One request line from `fd`, read a byte at a time: nothing after the line is taken
+    from the pipe, which a tree process and its parent read in turn."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            return b""
+        line += byte
+    return bytes(line)
+
+
+class ForkServer:  # pylint: disable=too-few-public-methods  # one job: serve()
+    """The lint process as a fork server: it stays at the warm baseline and checks no file
+    itself. The first request of a tree forks a *tree process*, which answers that request and
+    the next ones of the tree, then exits at the tree's end (`{"end": true}`), so every tree
+    starts from the same warm state for the cost of a fork, and whatever a tree built goes with
+    its process, memory included. The standard library modules a tree process built beyond the
+    baseline are then built into the baseline by this process (`Linter.learn`, within
+    LEARN_BUDGET_MB), so that later trees find them built, as one pylint run would.
+
+    A tree process that crashed, or was killed (the CPU limit, the kernel's OOM killer), takes
+    this process with it, as the one lint process of earlier did, so that the parent sees the
+    same exit status and starts afresh.
+    """
+
+    def __init__(self, linter: Linter, requests: int, replies: IO[str],
+                 warm_up: WarmUp | None = None) -> None:
+        self.linter = linter
+        self.requests = requests
+        self.replies = replies
+        self.warm_up = warm_up
+        self.learn_until_kb = linter.base_rss_kb + LEARN_BUDGET_MB * 1024
+        self.refused: set[str] = set()  # modules whose build changes others: never learnt
+        self.learnt = 0  # modules learnt from trees
+
+    def serve(self) -> None:
+        """Answer requests until our input closes; between trees, take the warm-up steps."""
+        poller = select.poll()
+        poller.register(self.requests, select.POLLIN)
+        while True:
+            # The parent sends one request and waits for its reply, so poll sees the next one
+            # as soon as it is written.
+            warm_up = self.warm_up
+            if warm_up is not None and warm_up.steps and not poller.poll(0):
+                if not warm_up.take_step():
+                    poller.poll(100)  # another process is checking: look again shortly
+                continue
+            line = _read_line(self.requests)
+            if not line:
                 return
+            request = json.loads(line)
+            if request.get("end"):  # no tree under way here: its process has ended it
+                self._answer_end()
+                continue
+            ended = self._fork_tree(request)
+            if ended is None:
+                return
+            if ended.get("end"):
+                if warm_up is not None:  # a warm process learns; a cold one stays as it is
+                    self._learn(ended.get("learnable", []))
+                self._answer_end()
+
+    def _answer_end(self) -> None:
+        _reply(self.replies, {"ok": True, "rss_kb": _rss_kb(),
+                              "base_rss_kb": self.linter.base_rss_kb,
+                              "learnt": self.learnt})
+
+    def _fork_tree(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """Fork a tree process for `request` and what follows of its tree; its last word
+        (`{"end": ...}`), or None when our input closed meanwhile."""
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the tree process: never returns
+            os.close(read_end)
+            code = 1
+            try:
+                code = self._tree_process(request, write_end)
+            finally:
+                if sys.__stderr__ is not None:
+                    sys.__stderr__.flush()
+                os._exit(code)  # pylint: disable=protected-access  # no cleanup of the parent's
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as said:
+            last = said.read()  # until the tree process exits: before waiting, so it never blocks
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            died = os.WTERMSIG(status)
+            signal.signal(died, signal.SIG_DFL)
+            os.kill(os.getpid(), died)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(os.waitstatus_to_exitcode(status))
+        return json.loads(last) if last else None
+
+    def _tree_process(self, request: dict[str, Any], said: int) -> int:
+        """Answer the tree's requests; 0 at the tree's end, 1 after a crash."""
+        _limit_tree_process()
+        if self.warm_up is not None:
+            self.warm_up.reopen()
+        linter = self.linter
+        while True:
+            if request.get("end"):
+                os.write(said, json.dumps({"end": True, "learnable": linter.learnable()}).encode())
+                return 0
+            with self.warm_up.checking() if self.warm_up is not None \
+                    else contextlib.nullcontext():
+                # Tell the parent the check starts now (its wall clock for the file starts here).
+                _reply(self.replies, {"started": True, "pid": os.getpid()})
+                if not _answer(linter, request, self.replies):
+                    return 1
+            if request.get("tree") is None:  # a file alone: its tree ended with it
+                os.write(said, json.dumps({"end": False}).encode())
+                return 0
+            line = _read_line(self.requests)
+            if not line:
+                return 0
+            request = json.loads(line)
+
+    def _learn(self, names: list[str]) -> None:
+        """Build the modules a tree process reported into the baseline, within the budget."""
+        for name in names:
+            if _rss_kb() > self.learn_until_kb:
+                return
+            if name in self.refused:
+                continue
+            _limit_cpu(WARM_UP_CPU_S)
+            if self.linter.learn(name):
+                self.learnt += 1
+            elif name not in self.linter.forgetter.baseline:
+                self.refused.add(name)
 
 
 def _reply(replies: IO[str], reply: dict[str, Any]) -> None:
@@ -833,7 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         warm = WarmUp(functools.partial(linter.warm_up, args.private_dir), args.warm_lock) \
             if args.warm and args.private_dir else None
-        _serve(linter, sys.stdin, replies, warm)
+        ForkServer(linter, sys.stdin.fileno(), replies, warm).serve()
     finally:
         # The parent removes the folder too, unless it died first (killed workers do): the
         # end of our input is then the only sign, and nobody else would clean up.

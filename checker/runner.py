@@ -147,6 +147,7 @@ class _Child:  # pylint: disable=too-many-instance-attributes  # a process and i
                  options: Sequence[str] = ()) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX))
         self.checks = 0
+        self.tree_pid: int | None = None  # the tree process checking the last file
         self.tree_files = 0  # files of the current tree it has checked (and learnt from)
         self.ready = False  # its hello line was read
         self.timeout_s = 0.0  # of the request under way, for the reasons given to users
@@ -258,9 +259,13 @@ class _Child:  # pylint: disable=too-many-instance-attributes  # a process and i
         return text.decode("utf-8", "replace").strip()
 
     def kill(self) -> None:
-        """Stop the child at once (timeout, crash); close() still cleans up after it."""
+        """Stop the child and its tree process at once (timeout, crash); close() still cleans
+        up after it."""
         if self.process.poll() is None:
-            self.process.kill()
+            try:  # its own process group (start_new_session): the tree process goes with it
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
         self.process.wait()
 
     def close(self) -> None:
@@ -316,6 +321,7 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         self.warm_lock = warm_lock
         self._child: _Child | None = None
         self._tree: tuple[str, Path] | None = None  # (token, root) the lint process knows
+        self.learnt = 0  # modules the lint process learnt from trees, as of the last tree's end
 
     def __enter__(self) -> LintRunner:
         return self
@@ -332,8 +338,14 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
 
     @property
     def child_pid(self) -> int | None:
-        """The process id of the lint process while one is running."""
+        """The process id of the lint process (the fork server) while one is running."""
         return self._child.process.pid if self._child is not None else None
+
+    @property
+    def tree_pid(self) -> int | None:
+        """The process id of the tree process that checked the last file (it exits when its
+        tree ends)."""
+        return self._child.tree_pid if self._child is not None else None
 
     def check_files(self, root: Path, paths: Sequence[str],
                     tree_id: str | None = None) -> Iterator[FileResult]:
@@ -370,7 +382,9 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             logger.warning("the lint process was lost between trees (%s); starting afresh", exc)
             self.close()
             return
-        # base_rss_kb: what the process needs knowing no tree, once warm.
+        # base_rss_kb: what the process needs knowing no tree, once warm (with what it learnt
+        # from trees: `learnt` modules).
+        self.learnt = reply["learnt"]
         grown_kb = reply["rss_kb"] - reply["base_rss_kb"]
         grown = grown_kb > self.recycle_growth_mb * 1024 and (
             child.checks >= self.recycle_min_checks
@@ -407,7 +421,7 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             child.send(request)
             # A warming process first finishes its step (well under a second, mostly): the
             # file's time starts when the process starts on it.
-            child.receive(START_TIMEOUT_S)
+            child.tree_pid = child.receive(START_TIMEOUT_S).get("pid")
         except _ChildGone:
             # Lost while warming up, before the file was even read: no fault of the file's.
             logger.warning("the lint process was lost while warming up; starting afresh")
@@ -416,7 +430,7 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             child = self._running_child()
             try:
                 child.send(request)
-                child.receive(START_TIMEOUT_S)
+                child.tree_pid = child.receive(START_TIMEOUT_S).get("pid")
             except _ChildGone as exc:
                 return self._failed(relpath, str(exc), time.monotonic())
         started = time.monotonic()

@@ -173,23 +173,59 @@ def test_lint_process_is_recycled_between_trees_only(tmp_path: Path) -> None:
         assert lint_runner.child_pid not in (pid, None)
 
 
-def test_lint_process_grown_past_its_warm_size_is_recycled_when_the_tree_ends(
-        tmp_path: Path) -> None:
-    # Big stdlib packages the warm-up leaves alone; astroid also imports their C extensions
-    # (and those import more), which no process gives back.
-    heavy = ('"""Heavy."""\nimport asyncio\nimport email.message\nimport tkinter\nimport turtle\n\n'
-             'print(asyncio.run, email.message.Message(), tkinter.Tk(), turtle.Pen())\n')
-    root = write_tree(tmp_path / "tree", {"small.py": HELPER, "heavy.py": heavy})
-    with LintRunner(recycle_growth_mb=12, recycle_min_checks=1) as lint_runner:
+def rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    return int(status.split("VmRSS:")[1].split()[0])
+
+
+# Big stdlib packages the warm-up leaves alone; astroid also imports their C extensions (and
+# those import more), which a process would not give back.
+HEAVY = ('"""Heavy."""\nimport asyncio\nimport email.message\nimport tkinter\nimport turtle\n\n'
+         'print(asyncio.run, email.message.Message(), tkinter.Tk(), turtle.Pen())\n')
+
+
+def test_what_a_tree_built_goes_with_its_tree_process(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "tree", {"small.py": HELPER, "heavy.py": HEAVY})
+    with LintRunner() as lint_runner:
         list(lint_runner.check_files(root, ["small.py"], tree_id="t:1"))
-        pid = lint_runner.child_pid
+        server = lint_runner.child_pid
+        assert server is not None
         lint_runner.end_tree()
-        assert lint_runner.child_pid == pid  # a small tree: its memory came back
-        list(lint_runner.check_files(root, ["heavy.py"], tree_id="t:2"))
-        list(lint_runner.check_files(root, ["small.py"], tree_id="t:2"))
-        assert lint_runner.child_pid == pid  # grown, but the tree is not done
+        before = rss_kb(server)
+        list(lint_runner.check_files(root, ["heavy.py", "small.py"], tree_id="t:2"))
+        tree = lint_runner.tree_pid
+        assert tree is not None
+        assert rss_kb(tree) > before + 12 * 1024  # the tree process built the heavy modules
         lint_runner.end_tree()
-        assert lint_runner.child_pid is None
+        assert not Path(f"/proc/{tree}").exists()
+        # The fork server never built them: no recycle needed, the same process serves on.
+        assert rss_kb(server) < before + 4 * 1024
+        assert lint_runner.child_pid == server
+
+
+def test_standard_modules_a_tree_used_are_learnt_and_change_no_result(tmp_path: Path) -> None:
+    uses = {"mail.py": '"""Mail."""\nimport email.message\n\nprint(email.message.Message().x)\n',
+            "parse.py": '"""Parse."""\nimport email.parser\n\n'
+                        'print(email.parser.Parser().parsestr(1, 2, 3))\n',
+            "json.py": '"""Hides the stdlib json for this tree."""\nVALUE = 1\n',
+            "hidden.py": '"""Uses the hidden name."""\nimport json\n\n'
+                         'print(json.VALUE, json.loads)\n'}
+    first = write_tree(tmp_path / "first", {"mail.py": uses["mail.py"]})
+    second = write_tree(tmp_path / "second", uses)
+    expected = alone(second, sorted(uses))
+    with LintRunner(warm=True) as lint_runner:
+        list(lint_runner.check_files(first, ["mail.py"], tree_id="t:1"))
+        lint_runner.end_tree()
+        learnt = lint_runner.learnt
+        assert learnt > 0  # email.message and what it imports
+        list(lint_runner.check_files(first, ["mail.py"], tree_id="t:2"))
+        lint_runner.end_tree()
+        # Nothing new to learn the second time: the fork server knew email.message already.
+        assert lint_runner.learnt == learnt
+        results = list(lint_runner.check_files(second, sorted(uses), tree_id="t:3"))
+        lint_runner.end_tree()
+        assert lint_runner.learnt > learnt  # email.parser and what it imports
+    assert {r.path: outcome(r) for r in results} == expected
 
 
 def test_file_out_of_memory_after_others_of_its_tree_is_tried_in_a_fresh_process(

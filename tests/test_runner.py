@@ -286,16 +286,29 @@ def test_runner_child_cleans_up_after_a_parent_that_died(tmp_path: Path) -> None
     assert not Path(home).parent.exists()
 
 
+def limits_of(pid: int) -> dict[str, list[str]]:
+    """/proc/<pid>/limits by name: [soft, hard, unit]."""
+    limits = Path(f"/proc/{pid}/limits").read_text(encoding="ascii")
+    return {line[:26].strip(): line[26:].split() for line in limits.splitlines()[1:]}
+
+
 def test_runner_child_runs_under_rlimits(tmp_path: Path) -> None:
     root = write_tree(tmp_path, {"clean.py": CLEAN})
     with LintRunner(memory_mb=700) as lint_runner:
-        check_one(lint_runner, root, "clean.py")
-        limits = Path(f"/proc/{lint_runner.child_pid}/limits").read_text(encoding="ascii")
-    rows = {line[:26].strip(): line[26:].split() for line in limits.splitlines()[1:]}
-    assert rows["Max address space"][0] == str(700 * 1024 * 1024)
-    assert rows["Max file size"][0] == str(1 << 20)
-    assert rows["Max core file size"][0] == "0"
-    assert rows["Max cpu time"][0] != "unlimited"
+        # Within a tree, its tree process lives on for the tree's next file.
+        list(lint_runner.check_files(root, ["clean.py"], tree_id="t:1"))
+        server, tree = lint_runner.child_pid, lint_runner.tree_pid
+        assert server is not None and tree is not None and tree != server
+        both = {"fork server": limits_of(server), "tree process": limits_of(tree)}
+        lint_runner.end_tree()
+        assert not Path(f"/proc/{tree}").exists()  # gone with its tree
+    for rows in both.values():
+        assert rows["Max address space"][0] == str(700 * 1024 * 1024)
+        assert rows["Max file size"][0] == str(1 << 20)
+        assert rows["Max core file size"][0] == "0"
+    # What checks the pushed files: a CPU limit per file, and no process of its own.
+    assert both["tree process"]["Max cpu time"][0] != "unlimited"
+    assert both["tree process"]["Max processes"][:2] == ["0", "0"]
 
 
 def test_runner_applies_disable_setting(tmp_path: Path) -> None:
