@@ -48,6 +48,7 @@ from bench.harness import (
     exit_on_sigterm,
     git,
     gitserver_exe,
+    lint_cpu,
     loadavg,
     passed,
 )
@@ -161,7 +162,7 @@ def tree_cpu(server: Server) -> tuple[float, float, float]:
     """CPU seconds of the service: the server process itself, the children it has waited for
     (git, hooks, replaced lint processes), and its live lint processes."""
     serve = server.process.pid if server.process is not None else None
-    lint = sum(cpu_seconds(pid) for pid in server.service_pids() if pid != serve)
+    lint = sum(lint_cpu(pid) for pid in server.service_pids() if pid != serve)
     if serve is None:
         return 0.0, 0.0, lint
     return cpu_seconds(serve), cpu_seconds(serve, waited=True), lint

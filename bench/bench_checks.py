@@ -39,8 +39,9 @@ from bench.harness import (
     loadavg,
     median,
     passed,
-    process_memory,
+    process_pss,
     service_cpu,
+    service_pss,
     service_rss,
     small_module,
 )
@@ -94,16 +95,20 @@ class Memory:
     """(d): RSS (bytes) and lint children of the server after `checks` checks."""
 
     checks: list[int] = field(default_factory=list)
-    rss: list[int] = field(default_factory=list)
-    server_rss: list[int] = field(default_factory=list)  # the serve process alone
+    rss: list[int] = field(default_factory=list)  # summed PSS: the target's measure
+    server_rss: list[int] = field(default_factory=list)  # the serve process alone (PSS)
+    # Summed VmRSS, as measured before the lint processes forked: counts the pages a fork
+    # server shares with a live tree process twice.
+    vm_rss: list[int] = field(default_factory=list)
     children: list[int] = field(default_factory=list)
 
     def sample(self, server: Server, checks: int) -> None:
         """Record the server's memory now, after `checks` checks."""
         assert server.process is not None
         self.checks.append(checks)
-        self.rss.append(service_rss(server))
-        self.server_rss.append(process_memory(server.process.pid).rss)
+        self.rss.append(service_pss(server))
+        self.vm_rss.append(service_rss(server))
+        self.server_rss.append(process_pss(server.process.pid))
         self.children.append(len(server.service_pids()) - 1)
 
     def curve(self) -> str:
@@ -291,7 +296,7 @@ def report_memory(memory: Memory) -> list[str]:
         return ["(d) memory after 1,000 checks: not measured (--memory-checks 0)"]
     growth = (memory.rss[-1] - memory.rss[0]) / MB
     return [
-        f"(d) RSS of server + lint children: {memory.rss[0] / MB:.0f} MB after "
+        f"(d) PSS of server + lint processes: {memory.rss[0] / MB:.0f} MB after "
         f"{memory.checks[0]} checks ({memory.children[0]} lint processes), "
         f"{memory.rss[-1] / MB:.0f} MB after {memory.checks[-1]} "
         f"({memory.children[-1]} lint processes; rounds of {CORPUS_PACKAGE}'s files as "
@@ -299,6 +304,8 @@ def report_memory(memory: Memory) -> list[str]:
         f"    growth {growth:+.0f} MB  target <= {MEMORY_TARGET_MB:.0f} MB  "
         f"{passed(growth <= MEMORY_TARGET_MB)}",
         f"    after N checks: MB (server + lint processes in n): {memory.curve()}",
+        f"    summed VmRSS (shared pages counted in each process): "
+        f"{memory.vm_rss[0] / MB:.0f} -> {memory.vm_rss[-1] / MB:.0f} MB",
     ]
 
 

@@ -229,9 +229,36 @@ def cpu_seconds(pid: int, waited: bool = False) -> float:
     return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
 
 
+def lint_cpu(pid: int) -> float:
+    """CPU seconds of a live lint process and of the tree processes it forked and reaped."""
+    return cpu_seconds(pid) + cpu_seconds(pid, waited=True)
+
+
 def service_cpu(server: Server) -> float:
-    """CPU seconds used so far by the server, its workers and their live lint children."""
-    return sum(cpu_seconds(pid) for pid in server.service_pids())
+    """CPU seconds used so far by the server, its workers and their live lint processes (with
+    the tree processes these reaped)."""
+    roots = {p.pid for p in (server.process, *server.workers) if p is not None}
+    return sum(cpu_seconds(pid) if pid in roots else lint_cpu(pid)
+               for pid in server.service_pids())
+
+
+def process_pss(pid: int) -> int:
+    """Proportional set size of one process in bytes (pages shared with other processes, as a
+    fork server's with its tree processes, split between them); zero if it is gone."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def service_pss(server: Server) -> int:
+    """Summed PSS of the server process and its lint processes, in bytes: what they take
+    together, each shared page once."""
+    return sum(process_pss(pid) for pid in server.service_pids())
 
 
 def service_rss(server: Server) -> int:

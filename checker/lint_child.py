@@ -20,14 +20,14 @@ process for each tree, which checks the tree's files and exits at the tree's end
 
 With `--warm` it also checks small modules using the standard library that pushed code
 commonly imports, one at a time while no request waits and no tree is under way
-(WARM_UP_USES), and learns the standard library modules that trees used (`Linter.learn`).
+(WARM_UP_USES).
 
-Warm means astroid keeps the modules it built for the builtins, the warm-up and what was learnt:
-the baseline, whose RSS is `base_rss_kb`. Within a tree (consecutive requests with the same
-`tree` token and root) astroid also keeps what it built for earlier files, with each file's
-result still that of the file checked alone (see `TreeForgetter`); when the tree ends, its
-process exits with all of it, so that results do not depend on what was checked before and
-memory does not grow with every tree.
+Warm means astroid keeps the modules it built for the builtins and the warm-up: the baseline,
+whose RSS is `base_rss_kb`. Within a tree (consecutive requests with the same `tree` token and
+root) astroid also keeps what it built for earlier files, with each file's result still that of
+the file checked alone (see `TreeForgetter`); when the tree ends, its process exits with all of
+it, so that results do not depend on what was checked before and memory does not grow with
+every tree.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ import select
 import shutil
 import signal
 import sys
-import sysconfig
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -111,10 +110,6 @@ WARM_UP_CPU_S = 30.0
 # The token of a warm-up step's tree: what it builds outside the tree joins the baseline.
 WARM_UP_TREE = "\0warm-up"
 
-# The stdlib modules a tree process built that its parent then builds into the baseline, while
-# it has grown by less than this since it was first warm (see Linter.learn).
-LEARN_BUDGET_MB = 48
-_STDLIB = sysconfig.get_paths()["stdlib"]
 _PR_SET_PDEATHSIG = 1
 
 _MALLOC_TRIM: Callable[[int], int] | None
@@ -329,56 +324,6 @@ class Linter:  # pylint: disable=too-few-public-methods  # one job: check()
             self.end_tree()
             shutil.rmtree(root, ignore_errors=True)
 
-    def learnable(self) -> list[str]:
-        """The standard library modules astroid built for the tree under way beyond the
-        baseline (their names), which a tree process's parent may learn (`learn`)."""
-        from astroid import MANAGER  # pylint: disable=import-outside-toplevel
-
-        forgetter = self.forgetter
-        return [name for name, module in MANAGER.astroid_cache.items()
-                if name not in forgetter.baseline and _is_stdlib(name, module.file)
-                and name.partition(".")[0] not in forgetter.hidden]
-
-    def learn(self, name: str) -> bool:
-        """Build the standard library module `name` into the baseline, as the warm-up does, so
-        that later trees find it built; whether it joined.
-
-        Only a module whose build leaves every other module as it was joins: one whose build
-        adds names to another module (astroid's `delayed_assattr`) would show them to a file
-        that never imports it, which a fresh pylint would not. Such a build is taken back.
-        """
-        # pylint: disable=import-outside-toplevel
-        from astroid import MANAGER
-        from astroid.exceptions import AstroidError
-
-        cache = MANAGER.astroid_cache
-        forgetter = self.forgetter
-        if name in cache or self.tree is not None:
-            return False
-        before = dict(forgetter.baseline)
-        # A root that holds no file: every addition a build makes to another module is
-        # recorded (TreeForgetter._record_delayed_assattr).
-        forgetter.root = os.path.join(os.sep, "\0learn")
-        try:
-            MANAGER.ast_from_module_name(name)
-            clean = not forgetter.replay.applied and all(
-                cache.get(key) is module for key, module in before.items())
-        except (AstroidError, ImportError, SyntaxError, MemoryError, RecursionError):
-            clean = False
-        finally:
-            forgetter.replay.take_back()
-            forgetter.replay = AdditionReplay()
-            forgetter.root = ""
-        if clean:
-            forgetter.baseline = dict(cache)
-        else:
-            cache.clear()
-            cache.update(before)
-        _clear_lookup_caches()
-        _release_object_models()
-        self.base_rss_kb = _settle_baseline()
-        return clean
-
     def _report_parser_exhaustion(self) -> None:
         """Let a parser that ran out of memory crash the check instead of faking a verdict.
 
@@ -427,13 +372,6 @@ def _module_name(root: str, relpath: str) -> tuple[str, str]:
     stem = parts[-1].removesuffix(".py")
     names = parts[top:-1] if stem == "__init__" and top < len(parts) - 1 else [*parts[top:-1], stem]
     return os.path.join(root, *parts[:top]), ".".join(names)
-
-
-def _is_stdlib(name: str, file: str | None) -> bool:
-    """Whether a module is the standard library's own source (not an installed package)."""
-    return (name.partition(".")[0] in sys.stdlib_module_names and bool(file)
-            and _is_under(file, _STDLIB) and file.endswith(".py")  # type: ignore[union-attr]
-            and not {"site-packages", "dist-packages"} & set(file.split(os.sep)))  # type: ignore[union-attr]
 
 
 def _top_level_names(folders: Iterable[str]) -> set[str]:
@@ -837,9 +775,7 @@ class ForkServer:  # pylint: disable=too-few-public-methods  # one job: serve()
     itself. The first request of a tree forks a *tree process*, which answers that request and
     the next ones of the tree, then exits at the tree's end (`{"end": true}`), so every tree
     starts from the same warm state for the cost of a fork, and whatever a tree built goes with
-    its process, memory included. The standard library modules a tree process built beyond the
-    baseline are then built into the baseline by this process (`Linter.learn`, within
-    LEARN_BUDGET_MB), so that later trees find them built, as one pylint run would.
+    its process, memory included.
 
     A tree process that crashed, or was killed (the CPU limit, the kernel's OOM killer), takes
     this process with it, as the one lint process of earlier did, so that the parent sees the
@@ -852,9 +788,6 @@ class ForkServer:  # pylint: disable=too-few-public-methods  # one job: serve()
         self.requests = requests
         self.replies = replies
         self.warm_up = warm_up
-        self.learn_until_kb = linter.base_rss_kb + LEARN_BUDGET_MB * 1024
-        self.refused: set[str] = set()  # modules whose build changes others: never learnt
-        self.learnt = 0  # modules learnt from trees
 
     def serve(self) -> None:
         """Answer requests until our input closes; between trees, take the warm-up steps."""
@@ -879,14 +812,11 @@ class ForkServer:  # pylint: disable=too-few-public-methods  # one job: serve()
             if ended is None:
                 return
             if ended.get("end"):
-                if warm_up is not None:  # a warm process learns; a cold one stays as it is
-                    self._learn(ended.get("learnable", []))
                 self._answer_end()
 
     def _answer_end(self) -> None:
         _reply(self.replies, {"ok": True, "rss_kb": _rss_kb(),
-                              "base_rss_kb": self.linter.base_rss_kb,
-                              "learnt": self.learnt})
+                              "base_rss_kb": self.linter.base_rss_kb})
 
     def _fork_tree(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """Fork a tree process for `request` and what follows of its tree; its last word
@@ -922,7 +852,7 @@ class ForkServer:  # pylint: disable=too-few-public-methods  # one job: serve()
         linter = self.linter
         while True:
             if request.get("end"):
-                os.write(said, json.dumps({"end": True, "learnable": linter.learnable()}).encode())
+                os.write(said, b'{"end": true}')
                 return 0
             with self.warm_up.checking() if self.warm_up is not None \
                     else contextlib.nullcontext():
@@ -931,25 +861,12 @@ class ForkServer:  # pylint: disable=too-few-public-methods  # one job: serve()
                 if not _answer(linter, request, self.replies):
                     return 1
             if request.get("tree") is None:  # a file alone: its tree ended with it
-                os.write(said, json.dumps({"end": False}).encode())
+                os.write(said, b'{"end": false}')
                 return 0
             line = _read_line(self.requests)
             if not line:
                 return 0
             request = json.loads(line)
-
-    def _learn(self, names: list[str]) -> None:
-        """Build the modules a tree process reported into the baseline, within the budget."""
-        for name in names:
-            if _rss_kb() > self.learn_until_kb:
-                return
-            if name in self.refused:
-                continue
-            _limit_cpu(WARM_UP_CPU_S)
-            if self.linter.learn(name):
-                self.learnt += 1
-            elif name not in self.linter.forgetter.baseline:
-                self.refused.add(name)
 
 
 def _reply(replies: IO[str], reply: dict[str, Any]) -> None:

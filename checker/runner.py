@@ -321,7 +321,6 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         self.warm_lock = warm_lock
         self._child: _Child | None = None
         self._tree: tuple[str, Path] | None = None  # (token, root) the lint process knows
-        self.learnt = 0  # modules the lint process learnt from trees, as of the last tree's end
 
     def __enter__(self) -> LintRunner:
         return self
@@ -382,9 +381,7 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             logger.warning("the lint process was lost between trees (%s); starting afresh", exc)
             self.close()
             return
-        # base_rss_kb: what the process needs knowing no tree, once warm (with what it learnt
-        # from trees: `learnt` modules).
-        self.learnt = reply["learnt"]
+        # base_rss_kb: what the process needs knowing no tree, once warm.
         grown_kb = reply["rss_kb"] - reply["base_rss_kb"]
         grown = grown_kb > self.recycle_growth_mb * 1024 and (
             child.checks >= self.recycle_min_checks

@@ -203,31 +203,6 @@ def test_what_a_tree_built_goes_with_its_tree_process(tmp_path: Path) -> None:
         assert lint_runner.child_pid == server
 
 
-def test_standard_modules_a_tree_used_are_learnt_and_change_no_result(tmp_path: Path) -> None:
-    uses = {"mail.py": '"""Mail."""\nimport email.message\n\nprint(email.message.Message().x)\n',
-            "parse.py": '"""Parse."""\nimport email.parser\n\n'
-                        'print(email.parser.Parser().parsestr(1, 2, 3))\n',
-            "json.py": '"""Hides the stdlib json for this tree."""\nVALUE = 1\n',
-            "hidden.py": '"""Uses the hidden name."""\nimport json\n\n'
-                         'print(json.VALUE, json.loads)\n'}
-    first = write_tree(tmp_path / "first", {"mail.py": uses["mail.py"]})
-    second = write_tree(tmp_path / "second", uses)
-    expected = alone(second, sorted(uses))
-    with LintRunner(warm=True) as lint_runner:
-        list(lint_runner.check_files(first, ["mail.py"], tree_id="t:1"))
-        lint_runner.end_tree()
-        learnt = lint_runner.learnt
-        assert learnt > 0  # email.message and what it imports
-        list(lint_runner.check_files(first, ["mail.py"], tree_id="t:2"))
-        lint_runner.end_tree()
-        # Nothing new to learn the second time: the fork server knew email.message already.
-        assert lint_runner.learnt == learnt
-        results = list(lint_runner.check_files(second, sorted(uses), tree_id="t:3"))
-        lint_runner.end_tree()
-        assert lint_runner.learnt > learnt  # email.parser and what it imports
-    assert {r.path: outcome(r) for r in results} == expected
-
-
 def test_file_out_of_memory_after_others_of_its_tree_is_tried_in_a_fresh_process(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = write_tree(tmp_path / "tree", {"huge.py": "ITEMS = [" + "1, " * 600_000 + "]\n",
