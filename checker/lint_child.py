@@ -1,4 +1,3 @@
-# pylint: disable=too-many-lines  # one file: the lint process may import nothing of ours
 """The lint worker process: one warm PyLinter checking the files that the parent sends.
 
 Started by `checker.runner` as `python -I -X utf8 lint_child.py --rcfile ... --memory-mb ...`
