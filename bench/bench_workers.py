@@ -28,6 +28,7 @@ from bench.harness import (
     BenchError,
     Server,
     WorkRepo,
+    bare_pylint_seconds,
     copy_tree,
     corpus,
     create_database,
@@ -150,7 +151,19 @@ def flattens_at(runs: list[Run]) -> str:
     return "still rising at the largest worker count measured"
 
 
-def print_report(runs: list[Run], scale_out: list[Run], why_not: str | None) -> None:
+def bare_pylint_gain(tmp: Path, files: list[Path]) -> tuple[float, float]:
+    """Wall seconds of bare `pylint -j1` and `pylint -j2` over the same tree: what two
+    processes gain over one on this machine with this corpus, each building what it imports."""
+    src = tmp / "bare"
+    write_corpus(files, src)
+    targets = [top for top in (RENAMED + package for package in PACKAGES) if (src / top).exists()]
+    one, _ = bare_pylint_seconds(src, targets, jobs=1)
+    two, _ = bare_pylint_seconds(src, targets, jobs=2)
+    return one, two
+
+
+def print_report(runs: list[Run], scale_out: list[Run], why_not: str | None,
+                 bare: tuple[float, float] | None = None) -> None:
     """One line per configuration, then where the scale-out curve flattens."""
     print(f"first push of {runs[0].files} files ({' + '.join(PACKAGES)} sources as "
           f"{', '.join(RENAMED + p + '/' for p in PACKAGES)}, in one commit); "
@@ -167,6 +180,10 @@ def print_report(runs: list[Run], scale_out: list[Run], why_not: str | None) -> 
             gain = by_count[2].rate / by_count[1].rate
             print(f"  2 workers vs 1 on one big commit: {gain:.2f}x (target >= 1.7) "
                   f"{passed(gain >= 1.7)}")
+    if bare is not None:
+        one, two = bare
+        print(f"  for reference, bare pylint over the same tree: -j1 {one:.1f} s, "
+              f"-j2 {two:.1f} s: 2 processes vs 1 {one / two:.2f}x")
 
 
 def backends_missing() -> str | None:
@@ -187,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=300, help="files in the pushed commit")
     parser.add_argument("--workers", default=",".join(map(str, WORKER_COUNTS)),
                         help="worker process counts to measure, e.g. 1,2")
+    parser.add_argument("--no-bare", dest="bare", action="store_false",
+                        help="leave out bare pylint -j1 and -j2 over the same tree")
     args = parser.parse_args(argv)
     exit_on_sigterm()
     try:
@@ -196,10 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             runs = [run_embedded(Path(tmp), files)]
             counts = [int(n) for n in args.workers.split(",")]
             scale_out = [] if why_not else [run_scale_out(Path(tmp), files, n) for n in counts]
+            bare = bare_pylint_gain(Path(tmp), files) if args.bare else None
     except BenchError as exc:
         print(f"bench_workers: {exc}", file=sys.stderr)
         return 1
-    print_report(runs + scale_out, scale_out, why_not)
+    print_report(runs + scale_out, scale_out, why_not, bare)
     return 0
 
 

@@ -337,12 +337,13 @@ def copy_tree(files: Iterable[Path], dest: Path, tag: str = "", top: str = "") -
                 handle.write(f"\n# bench {tag}\n".encode())
 
 
-def bare_pylint_seconds(src: Path, targets: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one cold `pylint -j1 --rcfile checker/pylintrc targets...`."""
+def bare_pylint_seconds(src: Path, targets: list[str], jobs: int = 1) -> tuple[float, float]:
+    """Wall and CPU seconds of one cold `pylint -jN --rcfile checker/pylintrc targets...`."""
     pylint = Path(sys.executable).with_name("pylint")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run([str(pylint), "-j1", "--rcfile", str(RCFILE), *targets], cwd=src,
+    result = subprocess.run([str(pylint), f"-j{jobs}", "--rcfile", str(RCFILE), *targets],
+                            cwd=src,
                             capture_output=True, check=False, timeout=900,
                             env=dict(os.environ, PYLINTHOME=str(src.parent / "pylint-home")))
     seconds = time.perf_counter() - start

@@ -837,7 +837,8 @@ class ForkServer:  # pylint: disable=too-few-public-methods  # one job: serve()
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
             died = os.WTERMSIG(status)
-            signal.signal(died, signal.SIG_DFL)
+            if died not in (signal.SIGKILL, signal.SIGSTOP):  # these have no handler to reset
+                signal.signal(died, signal.SIG_DFL)
             os.kill(os.getpid(), died)
         if os.waitstatus_to_exitcode(status) != 0:
             sys.exit(os.waitstatus_to_exitcode(status))

@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,6 +133,24 @@ def test_runner_crash_and_timeout_are_errors_and_the_next_file_goes_on(tmp_path:
     assert slow.error == "pylint timed out after 2 s on this file"
     assert after_deep.state == after_slow.state == "success"
     assert [r.path for r in results] == ["deep.py", "clean.py", "slow.py", "clean.py"]
+
+
+def test_tree_process_killed_mid_check_is_an_error_and_the_next_file_goes_on(
+        tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {
+        "slow.py": "".join(f"CONSTANT_{i} = {i}\n" for i in range(2000)), "clean.py": CLEAN})
+    with LintRunner(timeout_s=60) as lint_runner:
+        results = lint_runner.check_files(root, ["clean.py", "slow.py", "clean.py"],
+                                          tree_id="t:1")
+        first = next(results)
+        server, killed = lint_runner.child_pid, lint_runner.tree_pid
+        assert server is not None and killed is not None
+        # What the kernel's OOM killer would do to the tree process, half a second into slow.py.
+        threading.Timer(0.5, os.kill, (killed, signal.SIGKILL)).start()
+        slow, after = list(results)
+        assert lint_runner.child_pid not in (server, None)  # the worker started afresh
+    assert first.state == after.state == "success"
+    assert (slow.state, slow.error) == ("error", "pylint was killed (out of memory?)")
 
 
 def test_runner_out_of_memory_is_an_error_not_a_syntax_error(tmp_path: Path) -> None:
