@@ -269,7 +269,8 @@ def test_verdict_push_behind_others_not_yet_scheduled_does_not_wait(tmp_path: Pa
         assert lines[:3] == [
             f"main {sha[:7]}: checks are still running; the results will be at",
             f"  {status_url(srv, 'deadline', sha)}", "  and in your report mail."]
-        assert lines[3].startswith("queue: position 41, 40 files ahead of this push's 10;"), lines
+        # bob's first push left one file pending (no worker runs), then 10 per unscheduled push
+        assert lines[3].startswith("queue: position 42, 41 files ahead of this push's 10;"), lines
         assert elapsed < wait_s, f"the push took {elapsed:.1f} s: it waited for its checks"
     finally:
         srv.stop()
