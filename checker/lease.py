@@ -37,6 +37,9 @@ BATCH_S = 2.0  # about this much lint work per lease, so that turns come round q
 DEFAULT_CHECK_S = 0.15  # warm pylint on a small file, before any check has been timed here
 _LEASE_TRIES = 4  # another worker may take the chosen rows first: choose again
 _BEAT_STALE_S = 10.0  # a worker process beats every 2 s (checker.consumer)
+# A push whose tips have no check rows yet is being recorded or scheduled, this long at most;
+# an older one was lost, and the requeuer finishes it (hooks.enqueue.finish_unrecorded_pushes).
+_UNSCHEDULED_S = 120.0
 
 
 def free(now: datetime) -> object:
@@ -201,11 +204,23 @@ class Place:
         return self.ahead + 1
 
 
+def unscheduled_pushes(user: int, now: datetime) -> int:
+    """Other users' recent pushes whose check rows are not made yet: at a deadline, thirty
+    pushes arrive in the same second, and each is recorded and scheduled while the others are
+    told their place; their files join the round-robin moments later."""
+    has_rows = Check.select(Check.id).where(Check.push == Push.id)
+    return Push.select().where(
+        (Push.created_at >= now - timedelta(seconds=_UNSCHEDULED_S)) & Push.history_at.is_null()
+        & Push.pusher.is_null(False) & (Push.pusher != user)
+        & ~fn.EXISTS(has_rows)).count()
+
+
 def place_of(commit_ids: list[int], user: int, own: int | None = None) -> Place:
     """The queue ahead of these commits (a user's newest tips; `own`: their file count when
     they are not queued yet): running checks, plus, as the round-robin serves each other user
     with newest tips waiting about as many files as these commits have, up to that many files
-    of each such user."""
+    of each such user; a push of another user that is not scheduled yet counts as that many
+    files too (its own count is not known before it is scheduled)."""
     now = utcnow()
     if own is None:
         own = Check.select().where(Check.commit.in_(commit_ids)
@@ -217,4 +232,6 @@ def place_of(commit_ids: list[int], user: int, own: int | None = None) -> Place:
               .group_by(Check.queue_user).dicts())
     # .dicts() rows, which peewee types as models
     ahead = running + sum(min(int(cast(dict[str, Any], row)["n"]), own) for row in others)
+    if own:
+        ahead += own * unscheduled_pushes(user, now)
     return Place(ahead=ahead, own=own)

@@ -88,7 +88,12 @@ def say_verdict(settings: Settings, repo: Repo, recorded: RecordedPush,
 
 
 def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
-    """The post-receive hook: record the push, queue its checks, tell the pusher."""
+    """The post-receive hook: record the push, queue its checks, tell the pusher.
+
+    A pusher waits `wait_s` at most from here, recording included: when recording took most of
+    it (thirty pushes at once), the push answers with its URLs instead of waiting on.
+    """
+    started = time.monotonic()
     repo = Repo.get_by_id(call.int_env("GITSERVER_REPO_ID"))
     git = GitRepo(str(call.git_dir))
     options = push_options.parse(call.env)  # pre-receive refused the push if this fails
@@ -105,8 +110,9 @@ def run(settings: Settings, call: HookCall, tasks: Tasks) -> int:
     if queue is not None and worth_waiting(settings, queue, wait_s):
         recorded, _ = finish_push(settings, push.id, tasks)
         queue = queue_wait(settings, [c.id for _, c in recorded.tips], user)
-        if worth_waiting(settings, queue, wait_s):
-            say_verdict(settings, repo, recorded, call.out, wait_s)
+        left = wait_s - (time.monotonic() - started)
+        if worth_waiting(settings, queue, left):
+            say_verdict(settings, repo, recorded, call.out, left)
         else:
             say_urls(settings, repo, [(r, c.sha) for r, c in recorded.tips], call.out, wait_s,
                      queue=queue)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from checker.runner import installed_distributions
 from checker.tasks import Tasks
 from gitserver.core.config import Settings
 from gitserver.core.memory import release_free_memory
@@ -83,6 +84,9 @@ class HookService:
         self._server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path),
                                                        limit=MAX_HEADER_BYTES)
         self.socket_path.chmod(0o600)
+        # The installation's part of every result key takes a scan of site-packages: done
+        # now, not by the first push that waits for its verdict.
+        self._pool.submit(installed_distributions)
 
     async def stop(self) -> None:
         """Close the socket, let the running hooks finish, remove the folder."""

@@ -247,3 +247,24 @@ def test_auth_dumb_http_is_not_served(server: Server, tmp_path: Path) -> None:
                  "alice/dumb.git/objects/info/packs"):
         response = get(server, path, auth=("alice", PASSWORD))
         assert response.status_code in (404, 405), path
+
+
+def niceness_of_threads(pid: int) -> list[int]:
+    """The niceness of each thread of a process (Linux: field 19 of /proc/PID/task/TID/stat)."""
+    found = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        fields = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        found.append(int(fields[16]))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux: niceness per thread")
+def test_auth_password_checks_run_on_nicer_threads(server: Server, tmp_path: Path) -> None:
+    # At a deadline thirty pushes sign in at once; their argon2 checks must not take the CPUs
+    # from the pushes already signed in. A password push still works as before.
+    alice_repo(server, tmp_path, "nice")
+    assert server.proc is not None
+    threads = niceness_of_threads(server.proc.pid)
+    own = int(Path(f"/proc/{server.proc.pid}/stat").read_text(encoding="ascii")
+              .rsplit(")", 1)[1].split()[16])  # the main thread's
+    assert min(19, own + 5) in threads, threads

@@ -179,6 +179,23 @@ def test_the_place_counts_running_checks_and_one_turn_of_each_other_user(db: Non
     assert before.own == 1 and before.ahead == len(running) + 1 + 1
 
 
+def test_the_place_counts_other_users_pushes_not_scheduled_yet(db: None) -> None:
+    course = Course()
+    course.push("bob", 2)  # scheduled: its rows count as they are
+    for name in ("cat", "dan", "ann"):  # recorded, rows not made yet (cat, dan: others)
+        Push.create(repo=course.repo(name), pusher=course.users[name])
+    old = Push.create(repo=course.repo("eve"), pusher=course.users["eve"])
+    Push.update(created_at=utcnow() - 10 * MINUTE).where(Push.id == old.id).execute()
+    done = Push.create(repo=course.repo("fay"), pusher=course.users["fay"], history_at=utcnow())
+    assert done.history_at is not None
+    ann = course.users["ann"].id
+    # bob's 2, then up to 3 files for each of cat's and dan's pushes; not ann's own, not the
+    # lost one (the requeuer finishes it), not one scheduled with nothing to check
+    assert lease.place_of([], ann, own=3).ahead == 2 + 3 + 3
+    assert lease.unscheduled_pushes(ann, utcnow()) == 2
+    assert lease.place_of([], ann, own=0).ahead == 0  # nothing of its own to wait for
+
+
 def test_live_threads_count_recent_beats_only(db: None) -> None:
     assert lease.live_threads(default=2) == 2  # no worker ever beat: the configured count
     lease.beat("host:1", 3)

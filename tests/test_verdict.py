@@ -23,7 +23,7 @@ import astroid
 import pylint
 import pytest
 
-from gitserver.core.models import Push
+from gitserver.core.models import Push, utcnow
 
 from .support import (
     Server,
@@ -243,5 +243,34 @@ def test_verdict_large_first_push_does_not_wait(tmp_path: Path) -> None:
             row = wait_until("the push to be marked recorded", lambda: Push.get_or_none(
                 Push.recorded_at.is_null(False)), poll_s=POLL_S)
             assert row.history_queued_at is not None
+    finally:
+        srv.stop()
+
+
+def test_verdict_push_behind_others_not_yet_scheduled_does_not_wait(tmp_path: Path) -> None:
+    # A deadline: other users' pushes are recorded but their check rows not made yet (here:
+    # rows of bob's pushes that no repo queue task will schedule). Their files come before
+    # alice's in the round-robin, so her push answers at once with its place in the queue.
+    wait_s = 3
+    srv = start_with_alice(tmp_path / "server", {"GITSERVER_QUEUE_EMBEDDED": "false",
+                                                 "GITSERVER_CHECKER_PUSH_WAIT_S": str(wait_s)})
+    try:
+        srv.add_user("bob")
+        bob = make_work_repo(tmp_path / "bob", {"b.py": CLEAN})
+        git(bob, "push", "-o", "wait=0", srv.url("bob/hw.git", "bob"), "main")
+        with server_db(srv):
+            repo = wait_until("bob's push to be scheduled", lambda: Push.get_or_none(
+                Push.history_at.is_null(False)), poll_s=POLL_S).repo
+            for _ in range(4):
+                Push.create(repo=repo, pusher=repo.owner, recorded_at=utcnow(),
+                            history_queued_at=utcnow())
+        work = make_work_repo(tmp_path / "w", {f"m{i}.py": CLEAN for i in range(10)})
+        sha, lines, elapsed = push(srv, work, "deadline")
+        assert lines[:3] == [
+            f"main {sha[:7]}: checks are still running; the results will be at",
+            f"  {status_url(srv, 'deadline', sha)}", "  and in your report mail."]
+        # bob's first push left one file pending (no worker runs), then 10 per unscheduled push
+        assert lines[3].startswith("queue: position 42, 41 files ahead of this push's 10;"), lines
+        assert elapsed < wait_s, f"the push took {elapsed:.1f} s: it waited for its checks"
     finally:
         srv.stop()
