@@ -34,11 +34,6 @@ LANE_OVER_BUDGET = 3
 
 MAX_BATCH = 8  # files per lease at most: a lease's files share one materialised tree
 BATCH_S = 2.0  # about this much lint work per lease, so that turns come round quickly
-# A lease whose files take longer than this gives the rest back to the queue (turns come round).
-# Twice what it was sized for: a batch sized at the mean takes about BATCH_S, and giving back its
-# last file or two at BATCH_S made a small tip (8 files at a deadline) wait a whole round of the
-# other users for them, so that every account's verdict came at the end.
-RELEASE_AFTER_S = 2 * BATCH_S
 DEFAULT_CHECK_S = 0.15  # warm pylint on a small file, before any check has been timed here
 _LEASE_TRIES = 4  # another worker may take the chosen rows first: choose again
 _BEAT_STALE_S = 10.0  # a worker process beats every 2 s (checker.consumer)

@@ -173,7 +173,7 @@ class CheckWorker:
             for done, check in enumerate(todo, 1):
                 touched |= self._lint_one(runner, tree, check, owner, judge)
                 rest = todo[done:]
-                if rest and time.monotonic() - started > lease.RELEASE_AFTER_S:
+                if rest and time.monotonic() - started > lease.BATCH_S:
                     # Slower files than the batch was sized for: the rest goes back to the
                     # queue, so that other users' turns come round (this worker may take it
                     # again, its tree still on disk).
