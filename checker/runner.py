@@ -10,9 +10,11 @@ Files of one tree (`check_files(..., tree_id=...)`, one or more calls in a row) 
 lint process learnt of the tree, as one pylint run over it would: a tree's modules are built
 once, not for every file that imports them, and a tree that hides an installed package (a push
 of pylint's own sources) drops astroid's copy of that package once, not per file. Each file's
-result is still what a check of that file alone gives. Between trees the process forgets the
-tree and gives its memory back; only then is a process recycled, when it has grown well past
-its warm size (`recycle_growth_mb`) or served `recycle_after` checks.
+result is still what a check of that file alone gives. The lint process is a fork server
+(`lint_child.ForkServer`): each tree is checked in a fork of it that exits when the tree ends,
+with whatever the tree built. Only between trees is a lint process recycled, when it has grown
+past its warm size (`recycle_growth_mb`: never, unless something leaks in it) or served
+`recycle_after` checks.
 
 Scoring and states follow `gitserver.core.states`: pylint's evaluation of the file's own
 counts, and `success` when it reaches `fail_under` without an error or fatal message. A file
@@ -69,13 +71,10 @@ PRIVATE_DIR_PREFIX = "gitserver-lint-"
 # pylint accepts message symbols and ids, checker names and category letters here.
 DISABLE_RE = re.compile(r"[A-Za-z0-9_-]+")
 MESSAGE_TYPES = ("convention", "refactor", "warning", "error", "fatal", "info")
-# A lint process that, between trees, holds this much more than when it was warm is replaced,
-# once it has done RECYCLE_MIN_CHECKS checks: a new process costs a second or more of CPU to
-# start and warm up, which a deadline's queue cannot spare after every small tree. Past
-# RECYCLE_HARD_MB more it is replaced whatever its checks.
+# A lint process that, between trees, holds this much more than when it was warm is replaced.
+# Its trees' memory goes with their tree processes, so only a leak in the fork server itself
+# would make it grow.
 RECYCLE_GROWTH_MB = 24
-RECYCLE_MIN_CHECKS = 100
-RECYCLE_HARD_MB = 96
 
 
 class LintSetupError(Exception):
@@ -294,7 +293,6 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
     def __init__(self, *, disable: Sequence[str] = (), fail_under: float = 8.0,  # pylint: disable=too-many-arguments
                  timeout_s: float = 60, memory_mb: int = 1024, recycle_after: int = 500,
                  max_rss_mb: int | None = None, recycle_growth_mb: int = RECYCLE_GROWTH_MB,
-                 recycle_min_checks: int = RECYCLE_MIN_CHECKS,
                  warm: bool = False, warm_lock: str = "") -> None:
         for name in disable:
             if not DISABLE_RE.fullmatch(name):
@@ -306,12 +304,10 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
         self.fail_under = fail_under
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
-        # Between trees, a process is replaced after this many checks, or when, having forgotten
-        # the tree, it still holds this much more than when it was warm (what Python's
-        # allocator cannot give back).
+        # Between trees, a process is replaced after this many checks, or when it holds this much
+        # more than when it was warm.
         self.recycle_after = recycle_after
         self.recycle_growth_mb = recycle_growth_mb
-        self.recycle_min_checks = recycle_min_checks
         # Well under the address-space limit: past it, the process forgets the tree under way
         # after the file (the next file learns it again), not waiting for the tree to end.
         self.max_rss_mb = max_rss_mb if max_rss_mb is not None else memory_mb // 2
@@ -383,10 +379,7 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
             return
         # base_rss_kb: what the process needs knowing no tree, once warm.
         grown_kb = reply["rss_kb"] - reply["base_rss_kb"]
-        grown = grown_kb > self.recycle_growth_mb * 1024 and (
-            child.checks >= self.recycle_min_checks
-            or grown_kb > max(RECYCLE_HARD_MB, self.recycle_growth_mb) * 1024)
-        if child.checks >= self.recycle_after or grown:
+        if child.checks >= self.recycle_after or grown_kb > self.recycle_growth_mb * 1024:
             logger.info("recycling the lint process after %d checks (RSS %d MiB, %d MiB over "
                         "its warm size)", child.checks, reply["rss_kb"] // 1024, grown_kb // 1024)
             self.close()
