@@ -8,7 +8,9 @@ wakes a worker, which then leases the best batch of files there is at that momen
 - within the lane, round-robin between users (the pusher; `QueueTurn` keeps when each was
   last served), so one big push or one busy user cannot starve the rest;
 - within the user, the newest push first, and its newest commit first;
-- a few files at a time (`batch_size`), so one big commit spreads over every worker.
+- a small commit whole, so that a student's push is one turn and its verdict comes when it is
+  served, not a round later; a big one a few files at a time (`batch_size`), so that it spreads
+  over every worker and other users' turns come round.
 
 A lease is a row update guarded by the same condition that chose the row, so two workers never
 hold one row; a worker killed mid-batch leaves rows whose lease runs out and are queued again
@@ -34,6 +36,8 @@ LANE_OVER_BUDGET = 3
 
 MAX_BATCH = 8  # files per lease at most: a lease's files share one materialised tree
 BATCH_S = 2.0  # about this much lint work per lease, so that turns come round quickly
+# A commit estimated at no more lint work than this is leased whole (at most MAX_BATCH files).
+WHOLE_COMMIT_S = 2 * BATCH_S
 DEFAULT_CHECK_S = 0.15  # warm pylint on a small file, before any check has been timed here
 _LEASE_TRIES = 4  # another worker may take the chosen rows first: choose again
 _BEAT_STALE_S = 10.0  # a worker process beats every 2 s (checker.consumer)
@@ -98,14 +102,29 @@ def mean_check_seconds() -> float:
 
 def batch_size(free_rows: int, threads: int, mean_s: float = DEFAULT_CHECK_S,
                waiting_users: int = 1) -> int:
-    """Files per lease: about BATCH_S of work (at most MAX_BATCH files), so another user's
-    turn comes within seconds; and while fewer users wait than there are worker threads, the
-    commit's free files spread over every thread, so one big commit keeps all workers busy.
-    With more users waiting, their commits keep the threads busy, and a commit is not split
-    further: each thread that takes a part of it learns its tree anew."""
-    by_time = math.floor(BATCH_S / max(mean_s, 0.001))
-    spread = max(1, threads) if waiting_users < max(1, threads) else 1
-    return max(1, min(MAX_BATCH, math.ceil(free_rows / spread), by_time))
+    """Files per lease: while fewer users wait than there are worker threads, the commit's
+    free files spread over every thread, so one big commit keeps all workers busy. With more
+    users waiting, their commits keep the threads busy and a commit is not split further (each
+    thread that takes a part of it learns its tree anew): a small commit, up to WHOLE_COMMIT_S
+    of work, is one lease, so that its user's verdict comes in one turn (thirty students'
+    8-file pushes cut in two turns each all came at the end of the second round); a bigger one
+    goes about BATCH_S at a time, so that another user's turn comes within seconds. Never more
+    than MAX_BATCH files."""
+    mean_s = max(mean_s, 0.001)
+    if waiting_users < max(1, threads):
+        per_thread = math.ceil(free_rows / max(1, threads))
+        return max(1, min(MAX_BATCH, per_thread, math.floor(BATCH_S / mean_s)))
+    if free_rows <= MAX_BATCH and free_rows * mean_s <= WHOLE_COMMIT_S:
+        return free_rows
+    return max(1, min(MAX_BATCH, free_rows, math.floor(BATCH_S / mean_s)))
+
+
+def turn_limit_s(files: int, mean_s: float | None = None) -> float:
+    """How long a lease of `files` may lint before it gives the rest back to the queue: twice
+    what it was sized for, at least BATCH_S (files slower than their estimate must not hold
+    the other users' turns)."""
+    mean = mean_check_seconds() if mean_s is None else mean_s
+    return max(BATCH_S, 2 * files * mean)
 
 
 def lease_batch(owner: str, lasting: timedelta, threads: int) -> list[Check]:

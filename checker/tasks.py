@@ -168,12 +168,13 @@ class CheckWorker:
         random.shuffle(todo)
         touched: set[int] = set()
         started = time.monotonic()
+        limit_s = lease.turn_limit_s(len(todo))
         with self.trees.use(commit.repo, commit.sha) as tree, self.runner() as runner:
             judge = _Judge(self.settings, commit, self.trees, runner)
             for done, check in enumerate(todo, 1):
                 touched |= self._lint_one(runner, tree, check, owner, judge)
                 rest = todo[done:]
-                if rest and time.monotonic() - started > lease.BATCH_S:
+                if rest and time.monotonic() - started > limit_s:
                     # Slower files than the batch was sized for: the rest goes back to the
                     # queue, so that other users' turns come round (this worker may take it
                     # again, its tree still on disk).

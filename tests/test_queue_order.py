@@ -113,6 +113,24 @@ def test_a_big_commit_is_cut_in_batches_for_every_worker_thread(db: None) -> Non
     assert [user for user, _, _ in order][:2] == ["ann", "bob"]
 
 
+def test_a_small_commit_is_one_turn_and_a_big_one_goes_a_few_files_at_a_time(db: None) -> None:
+    assert lease.batch_size(8, 2, 0.3, waiting_users=30) == 8  # 2.4 s of work: whole
+    assert lease.batch_size(8, 2, 0.6, waiting_users=30) == 3  # 4.8 s: about BATCH_S
+    assert lease.batch_size(30, 2, 0.1, waiting_users=30) == lease.MAX_BATCH
+    assert lease.turn_limit_s(8, 0.3) == 2 * 8 * 0.3 and lease.turn_limit_s(1, 0.3) == lease.BATCH_S
+    course = Course()
+    timed = course.push("zed", 50)  # files linted before: 0.3 s each
+    Check.update(state=STATE_SUCCESS, duration_ms=300).where(
+        Check.commit == timed.id).execute()
+    for name in ("ann", "bob", "cat"):
+        course.push(name, 8)
+    course.push("dan", 20)
+    order = [(user, files) for user, _, files in drain(threads=2)]
+    # each student's 8 files in one turn, so each verdict comes when its user is served
+    assert order[:4] == [("ann", 8), ("bob", 8), ("cat", 8), ("dan", 6)]
+    assert sum(files for user, files in order if user == "dan") == 20
+
+
 def test_two_workers_never_hold_the_same_file(db: None) -> None:
     course = Course()
     for name in ("ann", "bob", "cat"):
