@@ -3,7 +3,8 @@
 The lint process (`checker/lint_child.py`) imports pylint once and keeps astroid's cache of
 stdlib modules warm, so a small file takes tens of milliseconds instead of pylint's
 start-up of half a second. It runs with an empty environment, a private HOME and
-PYLINTHOME, our own rcfile and rlimits; this module enforces the wall timeout, turns
+PYLINTHOME, our own rcfile and rlimits; this module enforces the timeout (of CPU time, with a
+wall-clock cap: a busy machine must not turn a slow-to-schedule check into a timeout), turns
 crashes into `error` results and starts a fresh process for the next file.
 
 Files of one tree (`check_files(..., tree_id=...)`, one or more calls in a row) share what the
@@ -66,6 +67,9 @@ CHILD_SCRIPT = Path(__file__).with_name("lint_child.py")
 RESULT_VERSION = 3
 # Loading pylint takes about half a second; allow for a loaded machine.
 START_TIMEOUT_S = 60.0
+# A check's timeout is of CPU time; a starved lint process gets at most this many times as long
+# in wall time (`_Child.receive`).
+WALL_CAP_FACTOR = 4
 # Also in lint_child.py, which removes its folder itself if the parent dies first.
 PRIVATE_DIR_PREFIX = "gitserver-lint-"
 # pylint accepts message symbols and ids, checker names and category letters here.
@@ -133,6 +137,24 @@ def installed_distributions() -> list[str]:
     """`name==version` of every installed distribution, sorted."""
     return sorted({f"{dist.metadata['Name']}=={dist.version}"
                    for dist in distributions() if dist.metadata["Name"]})
+
+
+def _process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a live process; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_left(pid: int | None, before: float | None, timeout_s: float) -> float:
+    """CPU seconds the process may still use of `timeout_s` since `before`; 0 when unknown."""
+    if pid is None or before is None:
+        return 0.0
+    now = _process_cpu_s(pid)
+    return 0.0 if now is None else max(0.0, timeout_s - (now - before))
 
 
 class _ChildGone(Exception):
@@ -213,9 +235,19 @@ class _Child:  # pylint: disable=too-many-instance-attributes  # a process and i
         except (BrokenPipeError, ValueError):  # ValueError: closed meanwhile (shutdown)
             raise _ChildGone(self._exit_reason()) from None
 
-    def receive(self, timeout_s: float) -> dict[str, Any]:
-        """The next reply line, waiting at most timeout_s of wall time."""
-        deadline = time.monotonic() + timeout_s
+    def receive(self, timeout_s: float, cpu_of: int | None = None) -> dict[str, Any]:
+        """The next reply line, waiting at most timeout_s of wall time.
+
+        With `cpu_of` (the tree process checking a file), timeout_s is of that process's CPU
+        time: past it in wall time, the wait goes on while the process has used less CPU than
+        that since the wait began, because a busy machine gave the CPU to pushes and pages
+        first (the lint processes are the nicest on it); the process's own RLIMIT_CPU ends a
+        file that really takes that long. So a file's verdict does not depend on the load at
+        the time, up to WALL_CAP_FACTOR times timeout_s of wall time.
+        """
+        started = time.monotonic()
+        deadline = started + timeout_s
+        cpu_before = _process_cpu_s(cpu_of) if cpu_of is not None else None
         fd = self._stdout.fileno()
         # poll, not select: a busy server's descriptors may be numbered above 1024.
         poller = select.poll()
@@ -223,6 +255,10 @@ class _Child:  # pylint: disable=too-many-instance-attributes  # a process and i
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                starved = _cpu_left(cpu_of, cpu_before, timeout_s)
+                if starved > 0 and time.monotonic() - started < WALL_CAP_FACTOR * timeout_s:
+                    deadline = time.monotonic() + max(starved, 1.0)
+                    continue
                 self.kill()
                 raise _ChildGone(_timed_out(timeout_s))
             if not poller.poll(math.ceil(remaining * 1000)):
@@ -425,8 +461,9 @@ class LintRunner:  # pylint: disable=too-many-instance-attributes  # one per set
                 return self._failed(relpath, str(exc), time.monotonic())
         started = time.monotonic()
         try:
-            # The CPU limit the child sets is whole seconds; the wall clock decides first.
-            reply = child.receive(self.timeout_s)
+            # Of the tree process's CPU time, with a wall-clock cap (receive); the child's own
+            # RLIMIT_CPU (whole seconds) ends a file that really takes that long.
+            reply = child.receive(self.timeout_s, cpu_of=child.tree_pid)
         except _ChildGone as exc:
             return self._failed(relpath, str(exc), started)
         child.checks += 1

@@ -8,6 +8,7 @@ mailer > core. Only this module (and the hook process entry, `hook_process`) kno
 from __future__ import annotations
 
 import logging
+import os
 import stat
 import sys
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from mailer.tasks import COALESCE_S, send_push_report
 logger = logging.getLogger(__name__)
 
 QUEUE_MODULE = "checker.tasks"
+REPO_QUEUE_NICENESS = 5  # the repo queue worker: below the pushes, above the lint (19)
 
 
 def build_queues(settings: Settings, worker: CheckWorker | None = None) -> tuple[Tasks, Huey]:
@@ -137,6 +139,9 @@ def run_repo_worker(settings: Settings) -> None:
     or history task was lost), in the process `serve` starts next to itself
     (`gitserver worker --repo-queue`): on the host with the repositories, and not holding the
     web process's GIL while pushes come in."""
+    # Scheduling checks is background work: the pushes coming in first (a push waiting for its
+    # verdict makes its tips' rows itself), then this, then the lint (nicer still).
+    os.nice(REPO_QUEUE_NICENESS)
     init_db(settings.database_url)
     tasks, repo_huey = build_queues(settings)
     workers = Workers(settings, tasks, None, repo_huey=repo_huey,
