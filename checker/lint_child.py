@@ -103,9 +103,11 @@ WARM_UP_USES = {
     "subprocess": "print(subprocess.run(['true'], check=False, capture_output=True).stdout)",
     "unittest": "class T(unittest.TestCase):\n    def test(self):\n        self.assertEqual(1, 1)",
 }
-# The nicest there is: the lint processes get the CPU that pushes and pages leave (at nice 10
-# they still took a tenth of it from thirty pushes at once: fixes' p50 3.7 s, 2.8 s at 19).
-LINT_NICENESS = 19
+# Below the pushes and pages, not the nicest there is: at nice 19 thirty fixes pushed at once
+# while checks ran took 2.8-3.3 s at the median instead of 3.7 s, but a lint process sliced that
+# thin by every wake-up of the server spent 15% more CPU per file (pylint's sources, 2 workers:
+# 1.21-1.25x bare pylint's CPU per file against 1.05-1.09x at 10).
+LINT_NICENESS = 10
 # A check's CPU limit is reset per request; a warm-up step gets this much.
 WARM_UP_CPU_S = 30.0
 # The token of a warm-up step's tree: what it builds outside the tree joins the baseline.

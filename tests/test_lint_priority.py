@@ -1,6 +1,6 @@
-"""Lint processes run at the lowest CPU priority: at a deadline the kernel serves the pushes
-(somebody waits for each) before the checks (throughput); a check's timeout is of its own CPU
-time, so that a busy machine does not turn it into a timeout."""
+"""Lint processes run at a lower CPU priority than the server: at a deadline the kernel serves
+the pushes (somebody waits for each) before the checks (throughput); a check's timeout is of its
+own CPU time, so that a busy machine does not turn it into a timeout."""
 # The test names say what each test checks; a docstring would repeat them.
 # pylint: disable=missing-function-docstring
 
