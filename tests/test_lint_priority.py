@@ -55,13 +55,19 @@ def _check_while_stopped(root: Path, timeout_s: float, stop_s: float | None) -> 
         return results[0]
 
 
-def test_a_check_starved_of_the_cpu_past_its_timeout_still_gets_its_result(
-        tmp_path: Path) -> None:
-    # ~1 s of CPU here (pylint's invalid-name check is quadratic in module-level constants)
-    (tmp_path / "busy.py").write_text(
+def _busy_tree(root: Path) -> Path:
+    """A file of ~1 s of CPU here (pylint's invalid-name check is quadratic in module-level
+    constants): still being checked when the test stops its process."""
+    (root / "busy.py").write_text(
         '"""Busy."""\n' + "".join(f"CONSTANT_{i} = {i}\n" for i in range(600)),
         encoding="utf-8")
-    share_tree(tmp_path)
+    share_tree(root)
+    return root
+
+
+def test_a_check_starved_of_the_cpu_past_its_timeout_still_gets_its_result(
+        tmp_path: Path) -> None:
+    _busy_tree(tmp_path)
     started = time.monotonic()
     state, error = _check_while_stopped(tmp_path, timeout_s=4, stop_s=6)
     assert (state, error) == ("success", "")
@@ -70,8 +76,7 @@ def test_a_check_starved_of_the_cpu_past_its_timeout_still_gets_its_result(
 
 def test_a_check_that_never_gets_the_cpu_again_times_out_at_the_wall_clock_cap(
         tmp_path: Path) -> None:
-    (tmp_path / "busy.py").write_text('"""Busy."""\n', encoding="utf-8")
-    share_tree(tmp_path)
+    _busy_tree(tmp_path)
     started = time.monotonic()
     state, error = _check_while_stopped(tmp_path, timeout_s=1, stop_s=None)
     assert (state, error) == ("error", "pylint timed out after 1 s on this file")
