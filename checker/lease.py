@@ -110,26 +110,27 @@ def batch_size(free_rows: int, threads: int, mean_s: float = DEFAULT_CHECK_S,
     8-file pushes cut in two turns each all came at the end of the second round); a bigger one
     goes about BATCH_S at a time, so that another user's turn comes within seconds. Never more
     than MAX_BATCH files."""
-    mean_s = max(mean_s, 0.001)
-    if waiting_users < max(1, threads):
-        per_thread = math.ceil(free_rows / max(1, threads))
-        return max(1, min(MAX_BATCH, per_thread, math.floor(BATCH_S / mean_s)))
+    threads = max(1, threads)
+    by_time = math.floor(BATCH_S / max(mean_s, 0.001))
+    if waiting_users < threads:
+        return max(1, min(MAX_BATCH, math.ceil(free_rows / threads), by_time))
     if free_rows <= MAX_BATCH and free_rows * mean_s <= WHOLE_COMMIT_S:
         return free_rows
-    return max(1, min(MAX_BATCH, free_rows, math.floor(BATCH_S / mean_s)))
+    return max(1, min(MAX_BATCH, free_rows, by_time))
 
 
-def turn_limit_s(files: int, mean_s: float | None = None) -> float:
+def turn_limit_s(files: int, mean_s: float) -> float:
     """How long a lease of `files` may lint before it gives the rest back to the queue: twice
     what it was sized for, at least BATCH_S (files slower than their estimate must not hold
     the other users' turns)."""
-    mean = mean_check_seconds() if mean_s is None else mean_s
-    return max(BATCH_S, 2 * files * mean)
+    return max(BATCH_S, 2 * files * mean_s)
 
 
-def lease_batch(owner: str, lasting: timedelta, threads: int) -> list[Check]:
-    """Lease the next batch for `owner`; [] when nothing is free."""
-    mean_s = mean_check_seconds()
+def lease_batch(owner: str, lasting: timedelta, threads: int,
+                mean_s: float | None = None) -> list[Check]:
+    """Lease the next batch for `owner`, sized by `mean_s` (default: `mean_check_seconds`);
+    [] when nothing is free."""
+    mean_s = mean_check_seconds() if mean_s is None else mean_s
     for _ in range(_LEASE_TRIES):
         now = utcnow()
         choice = choose(now)

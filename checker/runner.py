@@ -241,7 +241,7 @@ class _Child:  # pylint: disable=too-many-instance-attributes  # a process and i
         With `cpu_of` (the tree process checking a file), timeout_s is of that process's CPU
         time: past it in wall time, the wait goes on while the process has used less CPU than
         that since the wait began, because a busy machine gave the CPU to pushes and pages
-        first (the lint processes are the nicest on it); the process's own RLIMIT_CPU ends a
+        first (the lint processes run nicer than they); the process's own RLIMIT_CPU ends a
         file that really takes that long. So a file's verdict does not depend on the load at
         the time, up to WALL_CAP_FACTOR times timeout_s of wall time.
         """

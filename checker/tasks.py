@@ -127,7 +127,8 @@ class CheckWorker:
         work waits, so that a free worker takes the next batch meanwhile."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         threads = lease.live_threads(default=self.settings.queue.workers)
-        claimed = lease.lease_batch(owner, self.lease_delta(), threads)
+        mean_s = lease.mean_check_seconds()
+        claimed = lease.lease_batch(owner, self.lease_delta(), threads, mean_s)
         if not claimed:
             return set()
         if wake is not None and lease.any_free():
@@ -135,7 +136,8 @@ class CheckWorker:
         pushes = {c.push_id for c in claimed if c.push_id}
         todo = self._finish_known(claimed, owner)
         if todo:
-            pushes |= self._lint(todo[0].commit_id, todo, owner, wake)
+            pushes |= self._lint(todo[0].commit_id, todo, owner, wake,
+                                 lease.turn_limit_s(len(todo), mean_s))
         return pushes
 
     def _finish_known(self, claimed: list[Check], owner: str) -> list[Check]:
@@ -157,10 +159,11 @@ class CheckWorker:
                 todo.append(check)
         return todo
 
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # one lease's context
     def _lint(self, commit_id: int, todo: list[Check], owner: str,
-              wake: Callable[[], object] | None) -> set[int]:
-        """Lint the batch's files one by one; return the pushes whose rows the results also
-        settled."""
+              wake: Callable[[], object] | None, limit_s: float) -> set[int]:
+        """Lint the batch's files one by one, giving the rest back past `limit_s`; return the
+        pushes whose rows the results also settled."""
         commit = Commit.get_by_id(commit_id)
         # Another worker may be on a commit sharing most keys with this one (two pushes in a
         # row); a random order makes the two mostly lint different files, and each result
@@ -168,7 +171,6 @@ class CheckWorker:
         random.shuffle(todo)
         touched: set[int] = set()
         started = time.monotonic()
-        limit_s = lease.turn_limit_s(len(todo))
         with self.trees.use(commit.repo, commit.sha) as tree, self.runner() as runner:
             judge = _Judge(self.settings, commit, self.trees, runner)
             for done, check in enumerate(todo, 1):

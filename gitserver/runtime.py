@@ -41,7 +41,7 @@ from mailer.tasks import COALESCE_S, send_push_report
 logger = logging.getLogger(__name__)
 
 QUEUE_MODULE = "checker.tasks"
-REPO_QUEUE_NICENESS = 5  # the repo queue worker: below the pushes, above the lint (19)
+REPO_QUEUE_NICENESS = 5  # the repo queue worker: below the pushes, above the lint (10)
 
 
 def build_queues(settings: Settings, worker: CheckWorker | None = None) -> tuple[Tasks, Huey]:
